@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch==2.13.0 is a CPU wheel already on the development/CI machines; pin it so pip never pulls a CUDA build.
+TORCH_PIN := torch==2.13.0
+
+.PHONY: venv install install-test demo test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -q $(TORCH_PIN)
+	$(BIN)/pip install -q -e '.[test]'
+
+demo: install
+	$(BIN)/aflw-occ demo --out demo-out
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(BIN)/python
+	$(BIN)/ruff check .
+
+bench: install-test
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) demo-out build *.egg-info

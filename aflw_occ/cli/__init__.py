@@ -1,0 +1,54 @@
+"""The ``aflw-occ`` command line. Commands are thin: they parse options and call the library.
+
+Each command lives in its own module of this package and is registered in :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import AflwOccError
+
+# command name → "module:attribute" (imported lazily so `aflw-occ score` never pays for torch or the builders)
+COMMANDS: dict[str, str] = {
+    "info": "aflw_occ.cli.info:info",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="aflw-occ")
+def cli() -> None:
+    """aflw-occ: build AFLW2000-3D-occlusion, score face-alignment predictions, run DSFNet."""
+
+
+def main() -> None:
+    """Console entry point: bad input becomes a one-line error and exit code 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AflwOccError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,19 @@
+"""Exception types. Every message is one line that names the file or sample and what is wrong."""
+
+from __future__ import annotations
+
+
+class AflwOccError(Exception):
+    """Base class of every error the toolkit raises on bad input."""
+
+
+class SourceError(AflwOccError):
+    """The AFLW2000-3D source folder (or one of its files) is missing, incomplete or corrupt."""
+
+
+class PredictionError(AflwOccError):
+    """A prediction file or array does not satisfy the prediction-file contract."""
+
+
+class StoreError(AflwOccError):
+    """An HDF5 data file or manifest is missing, corrupt, or of another version."""

@@ -1,0 +1,1 @@
+"""dsfnet_model"""
