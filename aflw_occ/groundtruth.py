@@ -61,6 +61,14 @@ class GroundTruth:
         return f"split={self.split} data={self.data_version} n={len(self)}" + (f" ({prov})" if prov else "")
 
     @classmethod
+    def from_store(cls, path: str | Path, split: str = "clean") -> GroundTruth:
+        """Ground truth of one split of a built HDF5 store (occlusion flags included for occluded splits)."""
+        from .store import open_store
+
+        with open_store(path) as store:
+            return store.split(split).ground_truth()
+
+    @classmethod
     def from_source(cls, source: AFLW2000_3D | str | Path, eval_dir: str | Path | None = None) -> GroundTruth:
         """Ground truth of the clean split read straight from an AFLW2000-3D folder."""
         ds = source if isinstance(source, AFLW2000_3D) else AFLW2000_3D(source, eval_dir)

@@ -15,15 +15,25 @@ from ..errors import AflwOccError
 # command name → "module:attribute" (imported lazily so `aflw-occ score` never pays for torch or the builders)
 COMMANDS: dict[str, str] = {
     "info": "aflw_occ.cli.info:info",
+    "export": "aflw_occ.cli.export:export",
+    "score": "aflw_occ.cli.score:score",
+    "build": "aflw_occ.cli.build:build",
+    "verify": "aflw_occ.cli.verify:verify",
+    "show": "aflw_occ.cli.show:show",
+    "demo": "aflw_occ.cli.demo:demo",
 }
 
 
 class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported only when invoked."""
+
+    registry: dict[str, str] = COMMANDS
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(self.registry)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = self.registry.get(cmd_name)
         if target is None:
             return None
         module, attr = target.split(":")

@@ -1,0 +1,24 @@
+"""``aflw-occ verify``: check a built store's pixels and records against a manifest."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("store", type=click.Path(path_type=Path))
+@click.option("--manifest", type=click.Path(path_type=Path), help="Manifest folder (default: the embedded one).")
+@click.option("--workers", type=int, default=os.cpu_count() or 1, show_default=True)
+@click.option("--split", "splits", multiple=True, help="Only these splits (default: all).")
+def verify(store: Path, manifest: Path | None, workers: int, splits: tuple[str, ...]) -> None:
+    """Recompute every pixel hash of STORE (file or build folder) and compare with the manifest."""
+    from ..store.verify import verify as run
+
+    report = run(store, manifest, workers=workers, splits=list(splits) or None)
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)

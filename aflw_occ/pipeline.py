@@ -1,0 +1,281 @@
+"""The build pipeline: source → builders (in worker processes) → journal blocks → one HDF5 store + manifest.
+
+Work is cut into blocks of consecutive source ids. A worker decodes each source image once, runs every requested
+builder variant on it with its per-sample seed, encodes the results (PNG patches, hashes) and writes the block to the
+journal folder atomically. When every block is there, the store is assembled in order into a temporary file that is
+renamed at the end. ``--resume`` keeps the journal blocks of an interrupted build with the same identity;
+``--shard k/n`` computes only the blocks ``b`` with ``b % n == k - 1`` (assembly happens once all blocks exist).
+The result never depends on the worker count, the shard split or the order of completion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .builders import BuildOptions, get_builder
+from .builders.base import Builder, BuilderConfig, SourceSample, sample_rng, sample_seed
+from .errors import AflwOccError, SourceError
+from .source import AFLW2000_3D, Sample
+from .store import codec
+from .store.hashing import pixel_hash, sha256_bytes, sha256_file
+from .store.versions import get_version, store_filename
+
+BLOCK_SIZE = 40
+JOURNAL_FORMAT = 1
+
+
+class BuildError(AflwOccError):
+    """A build cannot proceed (bad options, inconsistent output folder, builder failure)."""
+
+
+@dataclass
+class BuildPlan:
+    """Everything that defines a build's output (its identity) plus how to run it."""
+
+    source: Path
+    out: Path
+    version: str
+    subsets: tuple[str, ...]
+    options: BuildOptions
+    eval_dir: Path | None = None
+    workers: int = 1
+    resume: bool = False
+    shard: tuple[int, int] = (1, 1)
+    strict: bool = True
+    block_size: int = BLOCK_SIZE
+    progress: bool = True
+    region_fn: Callable[[SourceSample], np.ndarray] | None = field(default=None, repr=False)
+
+    def identity(self, ids: Sequence[str]) -> dict[str, Any]:
+        builders = {name: get_builder(name).VERSION for name in self.subsets}
+        return {
+            "journal_format": JOURNAL_FORMAT,
+            "version": self.version,
+            "subsets": list(self.subsets),
+            "builders": builders,
+            "options": self.options.identity(),
+            "ids_sha256": sha256_bytes("\n".join(ids).encode()),
+            "block_size": self.block_size,
+        }
+
+
+@dataclass
+class BuildResult:
+    path: Path | None
+    blocks_done: int
+    blocks_total: int
+    skipped: list[tuple[str, str]]
+    splits: dict[str, int]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# worker side
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    builders: list[Builder] = []
+    for name in subsets:
+        b = get_builder(name)(options)
+        b.prepare()
+        builders.append(b)
+    _WORKER["builders"] = builders
+    _WORKER["region_fn"] = region_fn
+
+
+def _encode_base(sample: Sample, jpeg: np.ndarray, image: np.ndarray) -> dict[str, Any]:
+    nan68 = np.full((68, 2), np.nan)
+    return {
+        "id": sample.id,
+        "jpeg": jpeg,
+        "jpeg_sha256": sha256_bytes(jpeg),
+        "mat_sha256": sha256_file(sample.mat_path),
+        "pixels_sha256": pixel_hash(image),
+        "shape": np.array(image.shape, dtype=np.int32),
+        "landmarks": sample.pt3d_68.T.copy(),
+        "reannotated": sample.reannotated_68.T.copy() if sample.reannotated_68 is not None else nan68,
+        "pose_para": sample.pose_para.copy(),
+        "roi_box": sample.roi_box.copy() if sample.roi_box is not None else np.full(4, np.nan),
+    }
+
+
+def _encode_example(builder: Builder, config: BuilderConfig, src: SourceSample, seed32: int) -> dict[str, Any]:
+    split = builder.split_name(config)
+    what = f"{split}/{src.id}"
+    ex = builder.generate(src, config, sample_rng(seed32))
+    if ex.image is not None:
+        if ex.mask is None:
+            raise BuildError(f"{what}: builder returned pixels without an occluder mask")
+        patch = codec.encode_patch(ex.image, src.image, ex.mask, what)
+        pix = pixel_hash(ex.image)
+    else:
+        empty = np.zeros(0, dtype=np.uint8)
+        patch = codec.Patch(codec.EMPTY_BOX, empty, empty)
+        pix = pixel_hash(src.image)
+    occluded = np.asarray(ex.occluded, dtype=bool)
+    if occluded.shape != (68,):
+        raise BuildError(f"{what}: occlusion flags have shape {occluded.shape}, expected (68,)")
+    return {
+        "id": f"{src.id}.{split}",
+        "source_id": src.id,
+        "seed": seed32,
+        "params": json.dumps(ex.params, sort_keys=True, separators=(",", ":")),
+        "box": np.array(patch.box, dtype=np.int32),
+        "pixels_png": patch.pixels_png,
+        "mask_png": patch.mask_png,
+        "occluded": occluded,
+        "covered_fraction": float(ex.covered_fraction),
+        "selected": bool(ex.selected),
+        "pixels_sha256": pix,
+        "fields": {k: np.asarray(v) for k, v in ex.fields.items()},
+        "masks": {k: codec.encode_png(np.asarray(m, dtype=bool)) for k, m in ex.masks.items()},
+    }
+
+
+def _process_block(block: int, samples: list[Sample], journal: Path, identity_sha: str, seed: int) -> int:
+    """Compute one block and write it to the journal atomically. Returns the block number."""
+    builders: list[Builder] = _WORKER["builders"]
+    base_records: list[dict[str, Any]] = []
+    split_records: dict[str, list[dict[str, Any]]] = {}
+    for sample in samples:
+        try:
+            jpeg = np.fromfile(sample.image_path, dtype=np.uint8)
+            image = codec.decode_jpeg(jpeg)
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"{sample.image_path}: cannot be decoded ({exc})") from None
+        image.setflags(write=False)
+        base_records.append(_encode_base(sample, jpeg, image))
+        src = SourceSample(
+            sample.id, sample.index, image, sample.pt3d_68.T.copy(), sample.pose_para, _WORKER["region_fn"]
+        )
+        for builder in builders:
+            for config in builder.CONFIGS:
+                seed32 = sample_seed(seed, builder.name, config.name, sample.id)
+                rec = _encode_example(builder, config, src, seed32)
+                split_records.setdefault(builder.split_name(config), []).append(rec)
+    payload = {"identity_sha256": identity_sha, "block": block, "base": base_records, "splits": split_records}
+    final = journal / f"block-{block:05d}.pkl"
+    fd, tmp = tempfile.mkstemp(dir=journal, prefix=f".block-{block:05d}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, final)
+    return block
+
+
+# --------------------------------------------------------------------------------------------------------------
+# driver side
+def _check_out_dir(out: Path, version: str) -> None:
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"{out}: output path exists and is not a directory")
+    for other in sorted(out.glob("aflw-occ-*.h5")) if out.is_dir() else []:
+        if other.name != store_filename(version):
+            raise BuildError(
+                f"{out}: already holds {other.name} (another data version); use a new output folder for {version}"
+            )
+
+
+def _journal_blocks(journal: Path) -> set[int]:
+    return {int(p.stem.split("-")[1]) for p in journal.glob("block-*.pkl")}
+
+
+def load_source(plan: BuildPlan) -> AFLW2000_3D:
+    eval_dir = plan.eval_dir
+    if eval_dir is None:
+        sibling = plan.source.parent / "aflw2000-3d-eval"
+        eval_dir = sibling if (sibling / "AFLW2000-3D_crop.list").is_file() else None
+    return AFLW2000_3D(plan.source, eval_dir, strict=plan.strict)
+
+
+def build(plan: BuildPlan) -> BuildResult:
+    """Run (or resume, or shard) a build. Returns where the store is once every block exists."""
+    dv = get_version(plan.version)
+    for name in plan.subsets:
+        want = dv.builders.get(name)
+        have = get_builder(name).VERSION
+        if want is None:
+            raise BuildError(f"data version {plan.version} has no subset {name!r}")
+        if want != have:
+            raise BuildError(
+                f"data version {plan.version} needs {name} builder {want}, this aflw-occ has {have}; "
+                f"install the matching aflw-occ release"
+            )
+    k, n = plan.shard
+    if not (n >= 1 and 1 <= k <= n):
+        raise BuildError(f"--shard {k}/{n}: expected k/n with 1 ≤ k ≤ n")
+    ds = load_source(plan)
+    if len(ds) == 0:
+        raise SourceError(f"{plan.source}: no usable samples")
+    _check_out_dir(plan.out, plan.version)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    identity = plan.identity(ds.ids)
+    identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
+    journal = plan.out / f".journal-{plan.version}"
+    ident_file = journal / "identity.json"
+    if journal.exists():
+        old = json.loads(ident_file.read_text()) if ident_file.is_file() else None
+        if not plan.resume and plan.shard == (1, 1):
+            shutil.rmtree(journal)
+        elif old != identity:
+            raise BuildError(
+                f"{journal}: holds an interrupted build with other options; rerun without --resume to start over"
+            )
+    journal.mkdir(parents=True, exist_ok=True)
+    if not ident_file.is_file():
+        tmp = journal / ".identity.tmp"
+        tmp.write_text(json.dumps(identity, sort_keys=True, indent=1))
+        os.replace(tmp, ident_file)
+
+    samples = list(ds)
+    blocks = [samples[i : i + plan.block_size] for i in range(0, len(samples), plan.block_size)]
+    mine = [b for b in range(len(blocks)) if b % n == k - 1]
+    todo = [b for b in mine if b not in _journal_blocks(journal)]
+    _run_blocks(plan, blocks, todo, journal, identity_sha)
+
+    done = _journal_blocks(journal)
+    if len(done) < len(blocks):
+        return BuildResult(None, len(done), len(blocks), ds.skipped, {})
+    from .store.writer import assemble
+
+    path, counts = assemble(plan, ds, journal, len(blocks), identity)
+    shutil.rmtree(journal)
+    return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts)
+
+
+def _run_blocks(plan: BuildPlan, blocks: list[list[Sample]], todo: list[int], journal: Path, ident: str) -> None:
+    from tqdm import tqdm
+
+    bar = tqdm(total=sum(len(blocks[b]) for b in todo), unit="img", disable=not plan.progress, desc="build")
+    args = (plan.subsets, plan.options, plan.region_fn)
+    seed = plan.options.seed
+    if plan.workers <= 1:
+        _init_worker(*args)
+        for b in todo:
+            _process_block(b, blocks[b], journal, ident, seed)
+            bar.update(len(blocks[b]))
+    else:
+        with ProcessPoolExecutor(plan.workers, initializer=_init_worker, initargs=args) as pool:
+            futures = {pool.submit(_process_block, b, blocks[b], journal, ident, seed): b for b in todo}
+            for fut in _as_completed(futures):
+                fut.result()
+                bar.update(len(blocks[futures[fut]]))
+    bar.close()
+
+
+def _as_completed(futures: dict[Any, int]):
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)

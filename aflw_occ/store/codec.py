@@ -1,0 +1,104 @@
+"""Lossless pixel codec of the store: an occluded image = its base JPEG's decoded pixels + one PNG patch.
+
+Pixels outside the occluder mask equal the source pixels (a checked invariant), so a sample is stored as the
+bounding box of its mask (``patch_box`` = [x0, y0, x1, y1)), the PNG of the output pixels inside that box, and the
+PNG of the mask inside that box. Decoding the base JPEG and pasting the patch gives the exact output pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PNG_LEVEL = 3
+EMPTY_BOX = (0, 0, 0, 0)
+
+
+class InvariantError(ValueError):
+    """A builder changed pixels outside its occluder mask."""
+
+
+def encode_png(array: np.ndarray) -> np.ndarray:
+    """PNG bytes of an RGB uint8 (H, W, 3) or a gray/bool (H, W) array, as a uint8 vector."""
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    elif array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.reshape(-1)
+
+
+def decode_png(data: np.ndarray, *, color: bool) -> np.ndarray:
+    """Inverse of :func:`encode_png`: RGB uint8 when ``color``, else bool."""
+    if color:
+        img = cv2.imdecode(np.asarray(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return cv2.imdecode(np.asarray(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED).astype(bool)
+
+
+def decode_jpeg(data: np.ndarray | bytes) -> np.ndarray:
+    """Decode JPEG bytes (the base images) to RGB uint8 with OpenCV's decoder."""
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError("JPEG cannot be decoded")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """[x0, y0, x1, y1) bounding box of a bool mask, or (0, 0, 0, 0) when it is empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return EMPTY_BOX
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+@dataclass
+class Patch:
+    box: tuple[int, int, int, int]
+    pixels_png: np.ndarray
+    mask_png: np.ndarray
+
+
+def encode_patch(image: np.ndarray, source: np.ndarray, mask: np.ndarray, what: str) -> Patch:
+    """Encode ``image`` against ``source``; raises :class:`InvariantError` (naming ``what``) if pixels outside
+    ``mask`` differ."""
+    if image.shape != source.shape or image.dtype != np.uint8:
+        raise InvariantError(f"{what}: output image {image.shape} {image.dtype} differs in shape/dtype from the source")
+    diff = cv2.absdiff(image, source)
+    changed = (diff[..., 0] | diff[..., 1] | diff[..., 2]) != 0
+    outside = changed & ~mask
+    if outside.any():
+        r, c = np.argwhere(outside)[0]
+        raise InvariantError(
+            f"{what}: {int(outside.sum())} pixel(s) outside the occluder mask differ from the source (first at "
+            f"row {r}, col {c})"
+        )
+    box = mask_box(mask)
+    x0, y0, x1, y1 = box
+    if box == EMPTY_BOX:
+        empty = np.zeros(0, dtype=np.uint8)
+        return Patch(box, empty, empty)
+    return Patch(box, encode_png(image[y0:y1, x0:x1]), encode_png(mask[y0:y1, x0:x1]))
+
+
+def apply_patch(base: np.ndarray, box: np.ndarray | tuple[int, ...], pixels_png: np.ndarray) -> np.ndarray:
+    """The output image: a copy of the decoded ``base`` with the patch pasted into ``box``."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    out = base.copy()
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = decode_png(pixels_png, color=True)
+    return out
+
+
+def patch_mask(shape: tuple[int, int], box: np.ndarray | tuple[int, ...], mask_png: np.ndarray) -> np.ndarray:
+    """The full (H, W) bool occluder mask from its stored crop."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    mask = np.zeros(shape, dtype=bool)
+    if x1 > x0 and y1 > y0:
+        mask[y0:y1, x0:x1] = decode_png(mask_png, color=False)
+    return mask

@@ -1,0 +1,44 @@
+"""Semantic data versions: patch = same pixels; minor = new fields; major = new pixels.
+
+A data version pins the builder version of every subset. Building version X with a generator whose builders have
+other versions is refused, so the same version + seed always gives the same pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import StoreError
+
+FORMAT = "aflw-occ/hdf5-1"
+MANIFEST_FORMAT = "aflw-occ-manifest/1"
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    version: str
+    builders: dict[str, str]
+    default_seed: int = 0
+    notes: str = ""
+
+
+DATA_VERSIONS: dict[str, DataVersion] = {
+    "1.0.0": DataVersion(
+        "1.0.0",
+        builders={"csod": "1.0.0", "nod": "1.0.0", "nsod": "1.0.0"},
+        notes="first release: base + CSOD (single/double/column) + NOD + NSOD",
+    ),
+}
+CURRENT_VERSION = "1.0.0"
+
+
+def get_version(version: str) -> DataVersion:
+    try:
+        return DATA_VERSIONS[version]
+    except KeyError:
+        known = ", ".join(sorted(DATA_VERSIONS))
+        raise StoreError(f"unknown data version {version!r}; this aflw-occ knows: {known}") from None
+
+
+def store_filename(version: str) -> str:
+    return f"aflw-occ-{version}.h5"

@@ -1,0 +1,184 @@
+"""The builder interface: one module per subset, each only says what it draws.
+
+A subset (``csod``, ``nod``, ``nsod``) is a :class:`Builder` subclass with a semantic ``VERSION`` and named
+:class:`BuilderConfig` variants (TFDS-style). For every source image and variant the pipeline calls
+:meth:`Builder.generate` with a :class:`SourceSample` (decoded pixels + ground truth) and a ``numpy`` generator seeded
+from ``(global seed, subset, variant, source id)``; the builder returns an :class:`Example` (plain record, no I/O).
+The store is the only writer. Nothing here depends on worker count or order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BuilderConfig:
+    """A named variant of a subset (``single``, ``double``, ``column`` for CSOD)."""
+
+    name: str
+    description: str
+
+
+@dataclass
+class BuildOptions:
+    """Options of one build that builders may read (all part of the build's identity)."""
+
+    seed: int = 0
+    occluders: tuple[str, ...] = ("default",)
+    skin: str = "adaptive"
+    bfm: Path | None = None
+    source: Path | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "occluders": list(self.occluders),
+            "skin": self.skin,
+            "bfm": str(self.bfm) if self.bfm else None,
+        }
+
+
+@dataclass
+class SourceSample:
+    """What a builder sees of one AFLW2000-3D image.
+
+    ``image`` is the decoded RGB uint8 (H, W, 3) array (read-only: builders copy before drawing).
+    ``landmarks`` is (68, 3) float64 image pixels, ``pose_para`` the raw (7,) ``Pose_Para``.
+    ``face_region`` is the face region (H, W) bool, computed on first use by the pipeline's region function.
+    """
+
+    id: str
+    index: int
+    image: np.ndarray
+    landmarks: np.ndarray
+    pose_para: np.ndarray
+    region_fn: Callable[[SourceSample], np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+    @property
+    def face_box(self) -> np.ndarray:
+        """[x0, y0, x1, y1] extent of the 68 ground-truth landmarks (x, y)."""
+        xy = self.landmarks[:, :2]
+        return np.concatenate([xy.min(axis=0), xy.max(axis=0)])
+
+    @cached_property
+    def face_region(self) -> np.ndarray:
+        fn = self.region_fn or landmark_hull_region
+        region = fn(self)
+        region.setflags(write=False)
+        return region
+
+
+@dataclass
+class Example:
+    """One generated sample: a plain record, keyed by ``(subset, variant, source_id)``.
+
+    Attributes:
+        source_id: the AFLW2000-3D image it was made from.
+        image: the full output RGB uint8 image, or None when the subset adds no pixels (NOD).
+        mask: (H, W) bool occluder mask (None when there is no occluder object).
+        occluded: (68,) bool per-landmark occlusion flags.
+        covered_fraction: fraction of the face region that is covered.
+        params: every drawn parameter, JSON-serialisable.
+        selected: False for rows that are computed and stored but not part of the split (NOD's v ≥ 0.6 images).
+        fields: extra fixed-shape per-sample numeric values stored as datasets (e.g. ``visible_rate``).
+        masks: extra (H, W) bool masks stored losslessly (e.g. NOD's region ``P`` and skin ``F``).
+    """
+
+    source_id: str
+    image: np.ndarray | None
+    mask: np.ndarray | None
+    occluded: np.ndarray
+    covered_fraction: float
+    params: dict[str, Any]
+    selected: bool = True
+    fields: dict[str, float | int | np.ndarray] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Builder(ABC):
+    """Base class of a subset builder.
+
+    Subclasses set ``name``, ``VERSION`` (semver: patch = same pixels; minor = new fields; major = new pixels),
+    ``CONFIGS`` (the variants), and implement :meth:`generate`. ``adds_pixels`` is False for index-only subsets.
+    """
+
+    name: ClassVar[str]
+    VERSION: ClassVar[str]
+    CONFIGS: ClassVar[tuple[BuilderConfig, ...]]
+    adds_pixels: ClassVar[bool] = True
+
+    def __init__(self, options: BuildOptions) -> None:
+        self.options = options
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Load shared resources once per worker process (occluder library, mesh, segmenter)."""
+
+    def provenance(self) -> dict[str, str]:
+        """Provenance attributes of the resources this builder used (e.g. occluder-pack hashes)."""
+        return {}
+
+    @abstractmethod
+    def generate(self, sample: SourceSample, config: BuilderConfig, rng: np.random.Generator) -> Example:
+        """Draw one example for ``sample`` in variant ``config`` from ``rng`` only."""
+
+    @classmethod
+    def split_name(cls, config: BuilderConfig) -> str:
+        """Public split name: the subset name alone for single-variant subsets, else ``subset-variant``."""
+        return cls.name if len(cls.CONFIGS) == 1 else f"{cls.name}-{config.name}"
+
+
+def sample_seed(seed: int, subset: str, variant: str, source_id: str) -> int:
+    """The 32-bit seed of one sample: sha256 of ``"seed/subset/variant/source_id"``, first 4 bytes, big-endian.
+
+    Independent of worker count, order and machine.
+    """
+    digest = hashlib.sha256(f"{seed}/{subset}/{variant}/{source_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def sample_rng(seed32: int) -> np.random.Generator:
+    """The generator a builder draws from (PCG64, stable across numpy versions and platforms)."""
+    return np.random.Generator(np.random.PCG64(seed32))
+
+
+def landmark_pixels(landmarks: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel (row, col) of each landmark (x, y rounded to the nearest pixel centre) and an inside-image flag."""
+    cols = np.rint(landmarks[:, 0]).astype(np.int64)
+    rows = np.rint(landmarks[:, 1]).astype(np.int64)
+    inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    return np.clip(rows, 0, shape[0] - 1), np.clip(cols, 0, shape[1] - 1), inside
+
+
+def landmark_flags(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(68,) bool: the landmark's pixel lies under ``mask``. Landmarks outside the image are never flagged."""
+    rows, cols, inside = landmark_pixels(landmarks, mask.shape)
+    return mask[rows, cols] & inside
+
+
+def covered_fraction(mask: np.ndarray, region: np.ndarray) -> float:
+    """|mask ∩ region| / |region| (0 when the region is empty)."""
+    area = int(np.count_nonzero(region))
+    return float(np.count_nonzero(mask & region)) / area if area else 0.0
+
+
+def landmark_hull_region(sample: SourceSample) -> np.ndarray:
+    """Face region fallback: the filled convex hull of the 68 ground-truth landmarks (x, y)."""
+    region = np.zeros(sample.shape, dtype=np.uint8)
+    pts = np.rint(sample.landmarks[:, :2]).astype(np.int32)
+    hull = cv2.convexHull(pts)
+    cv2.fillConvexPoly(region, hull, 1)
+    return region.astype(bool)
