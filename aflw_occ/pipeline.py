@@ -16,7 +16,7 @@ import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ class BuildResult:
     blocks_total: int
     skipped: list[tuple[str, str]]
     splits: dict[str, int]
+    computed: int = 0
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -247,12 +248,12 @@ def build(plan: BuildPlan) -> BuildResult:
 
     done = _journal_blocks(journal)
     if len(done) < len(blocks):
-        return BuildResult(None, len(done), len(blocks), ds.skipped, {})
+        return BuildResult(None, len(done), len(blocks), ds.skipped, {}, len(todo))
     from .store.writer import assemble
 
     path, counts = assemble(plan, ds, journal, len(blocks), identity)
     shutil.rmtree(journal)
-    return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts)
+    return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo))
 
 
 def _run_blocks(plan: BuildPlan, blocks: list[list[Sample]], todo: list[int], journal: Path, ident: str) -> None:
@@ -269,13 +270,7 @@ def _run_blocks(plan: BuildPlan, blocks: list[list[Sample]], todo: list[int], jo
     else:
         with ProcessPoolExecutor(plan.workers, initializer=_init_worker, initargs=args) as pool:
             futures = {pool.submit(_process_block, b, blocks[b], journal, ident, seed): b for b in todo}
-            for fut in _as_completed(futures):
+            for fut in as_completed(futures):
                 fut.result()
                 bar.update(len(blocks[futures[fut]]))
     bar.close()
-
-
-def _as_completed(futures: dict[Any, int]):
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)

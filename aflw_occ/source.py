@@ -262,7 +262,8 @@ class AFLW2000_3D(Sequence[Sample]):
             except SourceError as exc:
                 if strict:
                     raise
-                self.skipped.append((str(mats[k]), str(exc)))
+                file, _, reason = str(exc).partition(": ")
+                self.skipped.append((file, reason))
                 continue
             samples.append(sample)
         self._samples = samples

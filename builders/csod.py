@@ -12,8 +12,8 @@ Let the face box be the extent of the 68 ground-truth landmarks, ``w × h``, and
   80 % of the face box.
 
 Colours: each occluder gets one solid RGB colour, each channel uniform in {0, …, 255}. Rectangles are pixel-exact
-(no anti-aliasing): a rectangle with centre ``c`` and side ``a`` covers the pixels ``round(c − a/2) ≤ i < round(c + a/2)``
-clipped to the image. Every drawn value is recorded in the sample's ``params``.
+(no anti-aliasing): a rectangle with centre ``c`` and side ``a`` covers the pixels
+``round(c − a/2) ≤ i < round(c + a/2)`` clipped to the image. Every drawn value is recorded in the sample's ``params``.
 """
 
 from __future__ import annotations

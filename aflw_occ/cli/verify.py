@@ -14,11 +14,12 @@ import click
 @click.option("--manifest", type=click.Path(path_type=Path), help="Manifest folder (default: the embedded one).")
 @click.option("--workers", type=int, default=os.cpu_count() or 1, show_default=True)
 @click.option("--split", "splits", multiple=True, help="Only these splits (default: all).")
-def verify(store: Path, manifest: Path | None, workers: int, splits: tuple[str, ...]) -> None:
+@click.option("--partial", is_flag=True, help="The store holds only some of the manifest's splits or samples.")
+def verify(store: Path, manifest: Path | None, workers: int, splits: tuple[str, ...], partial: bool) -> None:
     """Recompute every pixel hash of STORE (file or build folder) and compare with the manifest."""
     from ..store.verify import verify as run
 
-    report = run(store, manifest, workers=workers, splits=list(splits) or None)
+    report = run(store, manifest, workers=workers, splits=list(splits) or None, partial=partial)
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)

@@ -69,10 +69,12 @@ def _hash_chunk(path: Path, group: str, rows: np.ndarray) -> list[tuple[int, str
     return out
 
 
-def _compare_split(name: str, group: Any, lines: dict[str, dict[str, Any]], report: VerifyReport) -> None:
+def _compare_split(
+    name: str, group: Any, lines: dict[str, dict[str, Any]], report: VerifyReport, partial: bool
+) -> None:
     ids = group["ids"].asstr()[()]
     stored = set(ids)
-    for missing in sorted(set(lines) - stored):
+    for missing in [] if partial else sorted(set(lines) - stored):
         report.mismatches.append(Mismatch(name, missing, "listed in the manifest, absent from the store"))
     for extra in sorted(stored - set(lines)):
         report.mismatches.append(Mismatch(name, extra, "in the store, absent from the manifest"))
@@ -109,8 +111,13 @@ def verify(
     manifest: str | Path | None = None,
     workers: int = 1,
     splits: list[str] | None = None,
+    partial: bool = False,
 ) -> VerifyReport:
-    """Check a store against a manifest; mismatches are listed by split and sample id (store order)."""
+    """Check a store against a manifest; mismatches are listed by split and sample id.
+
+    ``partial=True`` accepts a store that holds only some of the manifest's splits or samples (a build of a few
+    subsets or ids): what the store lacks is not a mismatch, everything it holds is checked.
+    """
     store = open_store(store_path)
     if manifest is None:
         header, texts = store.manifest_texts()
@@ -123,12 +130,15 @@ def verify(
         raise StoreError(
             f"{manifest or store.path}: manifest is for data version {man.version}, the store is {store.version}"
         )
+    seed = int(store.file.attrs["seed"])
+    if int(man.header["seed"]) != seed:
+        raise StoreError(f"{origin}: manifest was built with seed {man.header['seed']}, the store with seed {seed}")
     report = VerifyReport(store.path, store.version, man.sha256, origin)
     f = store.file
     groups = {"base": "base"} | {n: store.split(n).group for n in store.splits if n != "clean"}
     wanted = None if splits is None else {"base" if s == "clean" else s for s in splits}
     names = [n for n in groups if n in man.splits and (wanted is None or n in wanted)]
-    for absent in sorted(set(man.splits) - set(groups)):
+    for absent in [] if partial else sorted(set(man.splits) - set(groups)):
         report.mismatches.append(Mismatch(absent, "*", "split listed in the manifest, absent from the store"))
     jobs = []
     for name in names:
@@ -147,7 +157,7 @@ def verify(
     for name in names:
         g = f[groups[name]]
         lines = man.splits[name]
-        _compare_split(name, g, lines, report)
+        _compare_split(name, g, lines, report, partial)
         ids = g["ids"].asstr()[()]
         recorded = g["pixels_sha256"].asstr()[()]
         for r in sorted(hashes[name]):
