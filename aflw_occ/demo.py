@@ -122,3 +122,53 @@ def make_source(out: Path, n: int = 24, seed: int = 0) -> Path:
             },
         )
     return out
+
+
+def mean_shape_predictor(boxes: np.ndarray) -> np.ndarray:
+    """A simple baseline: the frontal template's 68 points scaled into each (N, 4) [x0, y0, x1, y1] box → (N, 68, 2)."""
+    t = project(face_template(), np.array([0, 0, 0, 0, 0, 0, 1.0]))[:, :2]
+    t = (t - t.min(0)) / (t.max(0) - t.min(0))
+    size = boxes[:, 2:] - boxes[:, :2]
+    return boxes[:, None, :2] + t[None] * size[:, None, :]
+
+
+def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] = ("csod",)) -> list[str]:
+    """Make a synthetic source, build ``subsets``, score the mean-shape predictor on every split and write a
+    contact sheet. Returns the printed lines."""
+    from .builders import BuildOptions
+    from .pipeline import BuildPlan, build
+    from .predictions import Predictions
+    from .scoring import score
+    from .sheet import annotate, grid, save_png
+    from .store import open_store
+
+    src = make_source(out / "source", n=n)
+    plan = BuildPlan(
+        source=src,
+        out=out / "build",
+        version="1.0.0",
+        subsets=subsets,
+        options=BuildOptions(seed=0),
+        workers=workers,
+        progress=False,
+    )
+    result = build(plan)
+    assert result.path is not None
+    lines = [f"built {result.path}: " + ", ".join(f"{k} {v}" for k, v in result.splits.items())]
+    tiles = []
+    with open_store(result.path) as st:
+        for name in st.splits:
+            sp = st.split(name)
+            gt = sp.ground_truth()
+            xy = gt.landmarks[:, :, :2]
+            boxes = np.concatenate([xy.min(1), xy.max(1)], axis=1)
+            pred = Predictions(ids=gt.ids, landmarks=mean_shape_predictor(boxes), source="mean-shape predictor")
+            res = score(pred, gt, protocol="sparse-2d")
+            lines.append(res.to_text())
+            for i in range(min(4, len(sp))):
+                occ = None if gt.occluded is None else gt.occluded[i]
+                tiles.append(annotate(sp.image(i), gt.landmarks[i], occ, sp.mask(i), label=str(sp.ids[i])))
+    sheet = out / "sheet.png"
+    save_png(sheet, grid(tiles, ncols=4))
+    lines.append(f"contact sheet: {sheet}")
+    return lines

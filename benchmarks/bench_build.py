@@ -1,0 +1,89 @@
+"""Benchmark: build base + CSOD (2000 + 6000 images) from the real AFLW2000-3D, against the floor.
+
+The floor is the work any pixel-exact build must do, measured in the same run with the same worker count:
+read and decode every source JPEG once and sha256-hash every output image (8000), with no drawing and no encoding.
+Peak memory is the maximum resident set of the driver plus the largest worker.
+
+    .venv/bin/python -m benchmarks.bench_build [--workers 2] [--repeat 3] [--subsets csod]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from aflw_occ.paths import default_source
+
+
+def _floor_chunk(paths: list[str], copies: int) -> int:
+    import cv2
+
+    from aflw_occ.store.codec import decode_jpeg
+    from aflw_occ.store.hashing import pixel_hash
+
+    cv2.setNumThreads(1)
+    for p in paths:
+        img = decode_jpeg(np.fromfile(p, dtype=np.uint8))
+        for _ in range(copies):
+            pixel_hash(img)
+    return len(paths)
+
+
+def floor(source: Path, workers: int, copies: int) -> float:
+    paths = sorted(str(p) for p in source.glob("image*.jpg"))
+    chunks = [paths[i : i + 40] for i in range(0, len(paths), 40)]
+    t = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        sum(pool.map(_floor_chunk, chunks, [copies] * len(chunks)))
+    return time.perf_counter() - t
+
+
+def build_once(source: Path, workers: int, subsets: str) -> tuple[float, float]:
+    """Wall time of a cold ``aflw-occ build`` process and its peak RSS (MB, driver + largest worker)."""
+    exe = Path(sys.executable).parent / "aflw-occ"
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [str(exe), "build", "--source", str(source), "--out", out, "--subsets", subsets]
+        cmd += ["--workers", str(workers), "--quiet"]
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t
+        size = sum(p.stat().st_size for p in Path(out).glob("*.h5")) / 1e6
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"  build {subsets}: {wall:.2f} s, store {size:.0f} MB")
+    return wall, peak
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--source", type=Path, default=default_source())
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--subsets", default="csod")
+    args = ap.parse_args()
+    copies = 4  # base + 3 CSOD variants per source image
+    floors, builds, peaks = [], [], []
+    for _ in range(args.repeat):
+        floors.append(floor(args.source, args.workers, copies))
+        wall, peak = build_once(args.source, args.workers, args.subsets)
+        builds.append(wall)
+        peaks.append(peak)
+    f, b = statistics.median(floors), statistics.median(builds)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"floor (decode 2000 + hash {2000 * copies}): median {f:.2f} s over {args.repeat}: {[round(x, 2) for x in floors]}")
+    print(f"build base+{args.subsets}: median {b:.2f} s: {[round(x, 2) for x in builds]}")
+    print(f"ratio build/floor: {b / f:.2f}; peak RSS of a build process: {max(peaks):.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
