@@ -79,8 +79,10 @@ def main() -> None:
         builds.append(wall)
         peaks.append(peak)
     f, b = statistics.median(floors), statistics.median(builds)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
-    print(f"floor (decode 2000 + hash {2000 * copies}): median {f:.2f} s over {args.repeat}: {[round(x, 2) for x in floors]}")
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {cpu}, {os.cpu_count()} cores, python {platform.python_version()}")
+    runs = [round(x, 2) for x in floors]
+    print(f"floor (decode 2000 + hash {2000 * copies}): median {f:.2f} s over {args.repeat}: {runs}")
     print(f"build base+{args.subsets}: median {b:.2f} s: {[round(x, 2) for x in builds]}")
     print(f"ratio build/floor: {b / f:.2f}; peak RSS of a build process: {max(peaks):.0f} MB")
 
