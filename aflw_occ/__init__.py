@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from .errors import AflwOccError, PredictionError, SourceError, StoreError
 from .groundtruth import GroundTruth
 from .source import AFLW2000_3D, Sample
 
 __version__ = "0.1.0"
+
+# heavier parts of the API, imported on first use so `import aflw_occ` (and every CLI command) stays fast
+_LAZY: dict[str, str] = {
+    "Predictions": "aflw_occ.predictions",
+    "read_predictions": "aflw_occ.predictions",
+    "write_predictions": "aflw_occ.predictions",
+    "ScoreResult": "aflw_occ.scoring",
+    "compare": "aflw_occ.scoring",
+    "score": "aflw_occ.scoring",
+    "open_store": "aflw_occ.store",
+    "evaluate": "aflw_occ.evaluate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aflw_occ' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AFLW2000_3D",
@@ -17,4 +42,5 @@ __all__ = [
     "SourceError",
     "StoreError",
     "__version__",
+    *_LAZY,
 ]

@@ -1,0 +1,488 @@
+"""The prediction-file contract (format version 1): read, validate, write.
+
+A prediction file holds, for a set of sample ids, the predicted 68 landmarks in *original image pixels*
+(x right, y down, as ``pt3d_68``), optionally the predicted head pose and dense points. Formats (by suffix):
+
+* ``.npz`` — arrays ``ids`` (N,) str, ``landmarks`` (N, 68, 2|3), optional ``angles_deg`` (N, 3) and
+  ``dense`` (N, P, 3), and a scalar ``format_version`` (= 1);
+* ``.h5`` / ``.hdf5`` — the same names as datasets at the root, ``format_version`` as a root attribute;
+* ``.csv`` — one row per id, header ``id,x0,y0[,z0],...,x67,y67[,z67]`` with optional ``pitch,yaw,roll``
+  columns (degrees) at the end; the header defines the version (1).
+
+At least one of ``landmarks``, ``angles_deg``, ``dense`` must be present; each protocol says what it needs.
+See ``docs/predictions.md`` for the full contract. Every violation raises :class:`PredictionError` with one
+line naming the file and, where it applies, the first offending id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PredictionError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Predictions",
+    "IdMatch",
+    "read_predictions",
+    "write_predictions",
+    "match_ids",
+    "file_sha256",
+]
+
+FORMAT_VERSION = 1
+N_LANDMARKS = 68
+_SUFFIXES = (".npz", ".h5", ".hdf5", ".csv")
+_SUFFIX_HELP = "use .npz, .h5, .hdf5 or .csv"
+_ANGLE_COLUMNS = ("pitch", "yaw", "roll")
+
+
+def _first_nonfinite_row(arr: np.ndarray) -> int | None:
+    bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
+    rows = np.flatnonzero(bad)
+    return int(rows[0]) if rows.size else None
+
+
+def _as_float(name: str, value: object, source: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise PredictionError(f"{source}: {name} is not numeric (dtype {arr.dtype})")
+    return arr.astype(np.float64, copy=False)
+
+
+def _as_ids(value: object, source: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind == "S":
+        try:
+            arr = np.char.decode(arr, "utf-8")
+        except UnicodeDecodeError:
+            raise PredictionError(f"{source}: ids are not valid UTF-8") from None
+    elif arr.dtype.kind == "O":
+        if not all(isinstance(x, str) for x in arr.reshape(-1)):
+            raise PredictionError(f"{source}: ids must be strings")
+        arr = arr.astype(str)
+    elif arr.dtype.kind != "U":
+        raise PredictionError(f"{source}: ids must be strings, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise PredictionError(f"{source}: ids have shape {arr.shape}, expected (N,)")
+    if arr.size and np.any(np.char.str_len(arr) == 0):
+        row = int(np.flatnonzero(np.char.str_len(arr) == 0)[0])
+        raise PredictionError(f"{source}: empty id at row {row}")
+    return arr
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Predictions of one method for a set of samples, row-aligned by ``ids`` (validated on creation).
+
+    Attributes:
+        ids: (N,) unique sample ids (str).
+        landmarks: (N, 68, 2|3) float64 landmarks in original image pixels, or None.
+        angles_deg: (N, 3) float64 predicted (pitch, yaw, roll) in degrees, or None.
+        dense: (N, P, 3) float64 dense points (same order as the dense ground truth), or None.
+        source: the file the predictions came from, or ``"<memory>"``.
+        sha256: sha256 of the file's bytes (or of the arrays for in-memory predictions).
+    """
+
+    ids: np.ndarray
+    landmarks: np.ndarray | None = None
+    angles_deg: np.ndarray | None = None
+    dense: np.ndarray | None = None
+    source: str = "<memory>"
+    sha256: str = field(default="")
+
+    def __post_init__(self) -> None:
+        src = self.source
+        ids = _as_ids(self.ids, src)
+        object.__setattr__(self, "ids", ids)
+        n = ids.shape[0]
+        if n == 0:
+            raise PredictionError(f"{src}: holds no predictions (0 ids)")
+        if self.landmarks is None and self.angles_deg is None and self.dense is None:
+            raise PredictionError(f"{src}: holds none of landmarks, angles_deg, dense")
+        checks = (
+            ("landmarks", lambda s: len(s) == 3 and s[1] == N_LANDMARKS and s[2] in (2, 3), "(N, 68, 2|3)"),
+            ("angles_deg", lambda s: len(s) == 2 and s[1] == 3, "(N, 3)"),
+            ("dense", lambda s: len(s) == 3 and s[1] > 0 and s[2] == 3, "(N, P, 3)"),
+        )
+        for name, ok, want in checks:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            arr = _as_float(name, value, src)
+            if not ok(arr.shape) or arr.shape[0] != n:
+                raise PredictionError(
+                    f"{src}: {name} have shape {arr.shape}, expected {want} with N = {n} (the number of ids)"
+                )
+            object.__setattr__(self, name, arr)
+        _check_unique(ids, src)
+        for name in ("landmarks", "angles_deg", "dense"):
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            row = _first_nonfinite_row(arr)
+            if row is not None:
+                n_bad = int((~np.isfinite(arr.reshape(n, -1)).all(axis=1)).sum())
+                raise PredictionError(
+                    f"{src}: {name} of id {ids[row]} hold NaN or inf ({n_bad} such id(s) in the file)"
+                )
+        if not self.sha256:
+            object.__setattr__(self, "sha256", _arrays_sha256(self))
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def dims(self) -> int | None:
+        """2 or 3 (the landmark coordinates given), None without landmarks."""
+        return None if self.landmarks is None else int(self.landmarks.shape[2])
+
+
+def _check_unique(ids: np.ndarray, source: str) -> None:
+    if ids.size == 0:
+        return
+    order = np.argsort(ids, kind="stable")
+    s = ids[order]
+    dup = np.flatnonzero(s[1:] == s[:-1])
+    if dup.size:
+        # report the duplicate whose second occurrence comes first in file order
+        rows = order[dup + 1]
+        second = int(rows.min())
+        first = int(np.flatnonzero(ids == ids[second])[0])
+        raise PredictionError(f"{source}: duplicate id {ids[second]} (rows {first} and {second})")
+
+
+def _arrays_sha256(p: Predictions) -> str:
+    h = hashlib.sha256()
+    h.update("\n".join(p.ids.tolist()).encode())
+    for arr in (p.landmarks, p.angles_deg, p.dense):
+        h.update(b"|")
+        if arr is not None:
+            h.update(str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
+    return "in-memory:" + h.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# Reading ------------------------------------------------------------------------------------------
+
+
+def _check_version(value: object, source: str) -> None:
+    if value is None:
+        raise PredictionError(
+            f"{source}: no format_version (write files with aflw_occ.predictions.write_predictions, "
+            f"or add format_version={FORMAT_VERSION})"
+        )
+    v = np.asarray(value)
+    if v.dtype.kind == "S":
+        v = np.char.decode(v, "utf-8")
+    try:
+        version = int(v.reshape(-1)[0]) if v.size == 1 else None
+    except (TypeError, ValueError):
+        version = None
+    if version != FORMAT_VERSION:
+        raise PredictionError(
+            f"{source}: format_version {v.tolist()!r} is not supported (this aflw-occ reads {FORMAT_VERSION})"
+        )
+
+
+def _read_npz(path: Path) -> dict[str, object]:
+    src = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = set(z.files)
+            out: dict[str, object] = {}
+            for key in keys:
+                try:
+                    out[key] = z[key]
+                except ValueError:
+                    raise PredictionError(
+                        f"{src}: array {key} is stored as Python objects; store strings as a fixed-width "
+                        f"string array (np.asarray(ids, dtype=str))"
+                    ) from None
+    except PredictionError:
+        raise
+    except Exception as exc:
+        raise PredictionError(f"{src}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    _check_version(out.get("format_version"), src)
+    return out
+
+
+def _read_h5(path: Path) -> dict[str, object]:
+    import h5py
+
+    src = str(path)
+    try:
+        fh = h5py.File(path, "r")
+    except Exception as exc:
+        raise PredictionError(f"{src}: not a readable HDF5 file ({type(exc).__name__}: {exc})") from None
+    with fh:
+        _check_version(fh.attrs.get("format_version"), src)
+        out: dict[str, object] = {}
+        for key in ("ids", "landmarks", "angles_deg", "dense"):
+            if key not in fh:
+                continue
+            obj = fh[key]
+            if not isinstance(obj, h5py.Dataset):
+                raise PredictionError(f"{src}: {key} is not a dataset")
+            if key == "ids" and h5py.check_string_dtype(obj.dtype) is not None:
+                out[key] = np.asarray(obj.asstr()[()], dtype=object).astype(str)
+            else:
+                out[key] = obj[()]
+    return out
+
+
+def _csv_header(dims: int, with_angles: bool) -> list[str]:
+    axes = "xyz"[:dims]
+    cols = ["id"] + [f"{a}{k}" for k in range(N_LANDMARKS) for a in axes]
+    return cols + list(_ANGLE_COLUMNS) if with_angles else cols
+
+
+def _read_csv(path: Path) -> dict[str, object]:
+    import csv
+
+    src = str(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PredictionError(f"{src}: not a readable CSV file ({type(exc).__name__}: {exc})") from None
+    if not rows:
+        raise PredictionError(f"{src}: empty CSV file (expected a header id,x0,y0,...)")
+    header = [c.strip() for c in rows[0]]
+    layout = None
+    for dims in (2, 3):
+        for with_angles in (False, True):
+            if header == _csv_header(dims, with_angles):
+                layout = (dims, with_angles)
+    if layout is None:
+        if header[:1] == ["id"] and header[1:] == list(_ANGLE_COLUMNS):
+            layout = (0, True)
+        else:
+            shown = ",".join(header[:4]) + (",..." if len(header) > 4 else "")
+            raise PredictionError(f"{src}: CSV header {shown} is not id,x0,y0[,z0],...,x67,y67[,z67][,pitch,yaw,roll]")
+    dims, with_angles = layout
+    body = [r for r in rows[1:] if r]
+    width = len(header)
+    ids = [r[0].strip() for r in body]
+    for r in body:
+        if len(r) != width:
+            raise PredictionError(f"{src}: row of id {r[0]} has {len(r)} columns, expected {width}")
+    try:
+        values = np.array([r[1:] for r in body], dtype=np.float64).reshape(len(body), width - 1)
+    except ValueError:
+        for r in body:
+            try:
+                np.array(r[1:], dtype=np.float64)
+            except ValueError:
+                raise PredictionError(f"{src}: row of id {r[0]} holds a non-numeric value") from None
+        raise PredictionError(f"{src}: non-numeric values") from None
+    out: dict[str, object] = {"ids": np.array(ids, dtype=str)}
+    n_lm = N_LANDMARKS * dims
+    if dims:
+        out["landmarks"] = values[:, :n_lm].reshape(len(body), N_LANDMARKS, dims)
+    if with_angles:
+        out["angles_deg"] = values[:, n_lm : n_lm + 3]
+    return out
+
+
+def read_predictions(path: str | Path) -> Predictions:
+    """Read and validate a prediction file (``.npz``, ``.h5``/``.hdf5`` or ``.csv``)."""
+    p = Path(path)
+    src = str(p)
+    if not p.is_file():
+        raise PredictionError(f"{src}: prediction file does not exist")
+    suffix = p.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise PredictionError(f"{src}: unknown prediction file type {suffix!r} ({_SUFFIX_HELP})")
+    if suffix == ".npz":
+        arrays = _read_npz(p)
+    elif suffix == ".csv":
+        arrays = _read_csv(p)
+    else:
+        arrays = _read_h5(p)
+    if "ids" not in arrays:
+        raise PredictionError(f"{src}: no ids array")
+    unknown = sorted(set(arrays) - {"ids", "landmarks", "angles_deg", "dense", "format_version"})
+    if unknown:
+        raise PredictionError(f"{src}: unknown array(s) {', '.join(unknown)} (contract version {FORMAT_VERSION})")
+    return Predictions(
+        ids=_as_ids(arrays["ids"], src),
+        landmarks=arrays.get("landmarks"),  # type: ignore[arg-type]
+        angles_deg=arrays.get("angles_deg"),  # type: ignore[arg-type]
+        dense=arrays.get("dense"),  # type: ignore[arg-type]
+        source=src,
+        sha256=file_sha256(p),
+    )
+
+
+# Writing ------------------------------------------------------------------------------------------
+
+
+def write_predictions(
+    path: str | Path,
+    ids: Sequence[str] | np.ndarray,
+    landmarks: np.ndarray | None,
+    angles_deg: np.ndarray | None = None,
+    *,
+    dense: np.ndarray | None = None,
+) -> Path:
+    """Validate and write a prediction file atomically (temporary file in the same folder, then rename).
+
+    The format follows the suffix of ``path``: ``.npz``, ``.h5``/``.hdf5`` or ``.csv`` (CSV cannot hold
+    ``dense``).
+
+    Args:
+        path: output file.
+        ids: (N,) unique sample ids.
+        landmarks: (N, 68, 2|3) landmarks in original image pixels, or None.
+        angles_deg: optional (N, 3) predicted (pitch, yaw, roll) in degrees.
+        dense: optional (N, P, 3) dense points.
+
+    Returns:
+        The path written.
+    """
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise PredictionError(f"{out}: unknown prediction file type {suffix!r} ({_SUFFIX_HELP})")
+    pred = Predictions(
+        ids=np.asarray(ids, dtype=str) if not isinstance(ids, np.ndarray) else ids,
+        landmarks=landmarks,
+        angles_deg=angles_deg,
+        dense=dense,
+        source=str(out),
+    )
+    if suffix == ".csv" and pred.dense is not None:
+        raise PredictionError(f"{out}: CSV prediction files cannot hold dense points (use .npz or .h5)")
+    if suffix == ".csv" and pred.landmarks is None and pred.angles_deg is None:
+        raise PredictionError(f"{out}: nothing to write")
+    if suffix == ".csv":
+        bad = [i for i in pred.ids.tolist() if "," in i or '"' in i or "\n" in i or i != i.strip()]
+        if bad:
+            raise PredictionError(f"{out}: id {bad[0]!r} cannot be written to CSV (comma, quote, newline or blank)")
+    if not out.parent.is_dir():
+        raise PredictionError(f"{out}: folder {out.parent} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if suffix == ".npz":
+                _write_npz(fh, pred)
+        if suffix in (".h5", ".hdf5"):
+            _write_h5(tmp, pred)
+        elif suffix == ".csv":
+            _write_csv(tmp, pred)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _write_npz(fh, pred: Predictions) -> None:
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
+        "ids": np.asarray(pred.ids, dtype=str),
+    }
+    for name in ("landmarks", "angles_deg", "dense"):
+        value = getattr(pred, name)
+        if value is not None:
+            arrays[name] = value
+    np.savez(fh, **arrays)
+
+
+def _write_h5(tmp: Path, pred: Predictions) -> None:
+    import h5py
+
+    with h5py.File(tmp, "w") as fh:
+        fh.attrs["format_version"] = FORMAT_VERSION
+        fh.create_dataset("ids", data=pred.ids.astype(object), dtype=h5py.string_dtype("utf-8"))
+        for name in ("landmarks", "angles_deg", "dense"):
+            value = getattr(pred, name)
+            if value is not None:
+                fh.create_dataset(name, data=value)
+
+
+def _write_csv(tmp: Path, pred: Predictions) -> None:
+    n = len(pred)
+    dims = pred.dims or 0
+    parts = []
+    if pred.landmarks is not None:
+        parts.append(pred.landmarks.reshape(n, -1))
+    if pred.angles_deg is not None:
+        parts.append(pred.angles_deg)
+    values = np.concatenate(parts, axis=1)
+    header = _csv_header(dims, pred.angles_deg is not None) if dims else ["id", *_ANGLE_COLUMNS]
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(header) + "\n")
+        for sid, row in zip(pred.ids.tolist(), values, strict=True):
+            fh.write(sid + "," + ",".join(repr(float(v)) for v in row) + "\n")
+
+
+# Matching against ground truth --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdMatch:
+    """How prediction rows map onto ground-truth rows.
+
+    Attributes:
+        gt_rows: (M,) indices of the scored ground-truth rows, ascending (ground-truth order).
+        pred_rows: (M,) the prediction row of each scored ground-truth row.
+        missing: ground-truth ids without a prediction (in ground-truth order).
+    """
+
+    gt_rows: np.ndarray
+    pred_rows: np.ndarray
+    missing: list[str]
+
+
+def match_ids(
+    pred_ids: np.ndarray,
+    gt_ids: np.ndarray,
+    *,
+    allow_missing: bool,
+    source: str,
+    gt_label: str = "the ground truth",
+) -> IdMatch:
+    """Align prediction ids to ground-truth ids.
+
+    Unknown ids (not in the ground truth) are always an error. Ground-truth ids without a prediction are an
+    error unless ``allow_missing``; then they are returned in ``missing`` (never silently dropped).
+    """
+    gt_index = {sid: i for i, sid in enumerate(np.asarray(gt_ids).tolist())}
+    pred_list = np.asarray(pred_ids).tolist()
+    rows = np.fromiter((gt_index.get(sid, -1) for sid in pred_list), dtype=np.int64, count=len(pred_list))
+    unknown = np.flatnonzero(rows < 0)
+    if unknown.size:
+        raise PredictionError(
+            f"{source}: id {pred_list[int(unknown[0])]} is not in {gt_label} ({unknown.size} unknown id(s) in the file)"
+        )
+    has = np.zeros(len(gt_index), dtype=bool)
+    has[rows] = True
+    missing_rows = np.flatnonzero(~has)
+    gt_list = np.asarray(gt_ids).tolist()
+    missing = [gt_list[i] for i in missing_rows.tolist()]
+    if missing and not allow_missing:
+        raise PredictionError(
+            f"{source}: {len(missing)} id(s) of {gt_label} have no prediction, first: {missing[0]} "
+            f"(pass --allow-missing / allow_missing=True to score the others and report them)"
+        )
+    order = np.argsort(rows, kind="stable")
+    return IdMatch(gt_rows=rows[order], pred_rows=order.astype(np.int64), missing=missing)
