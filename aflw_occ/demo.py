@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .geometry import project
+
 SIZE = 450
 
 
@@ -39,25 +41,6 @@ def face_template() -> np.ndarray:
     mouth_o = np.concatenate([_ellipse(0, -36, 26, 11, 12), np.full((12, 1), 16.0)], axis=1)
     mouth_i = np.concatenate([_ellipse(0, -36, 16, 3, 8), np.full((8, 1), 15.0)], axis=1)
     return np.concatenate([jaw, brow_r, brow_l, bridge, nose, eye_r, eye_l, mouth_o, mouth_i]).astype(np.float64)
-
-
-def rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
-    """R = Rx(pitch)·Ry(yaw)·Rz(roll), the AFLW2000-3D release convention (angles in radians)."""
-    c, s = np.cos(pitch), np.sin(pitch)
-    rx = np.array([[1, 0, 0], [0, c, s], [0, -s, c]])
-    c, s = np.cos(yaw), np.sin(yaw)
-    ry = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
-    c, s = np.cos(roll), np.sin(roll)
-    rz = np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]])
-    return rx @ ry @ rz
-
-
-def project(vertices: np.ndarray, pose_para: np.ndarray, height: int = SIZE) -> np.ndarray:
-    """(N, 3) model vertices → (N, 3) image pixels: ``f·R·v + t``, then ``y ← (height + 1) − y``."""
-    r = rotation(*pose_para[:3])
-    p = pose_para[6] * vertices @ r.T + pose_para[3:6]
-    p[:, 1] = height + 1 - p[:, 1]
-    return p
 
 
 def _draw_face(rng: np.random.Generator, pts: np.ndarray, head: np.ndarray) -> np.ndarray:

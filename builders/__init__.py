@@ -11,6 +11,7 @@ BUILDERS: dict[str, str] = {
     "csod": "aflw_occ.builders.csod:CSOD",
     "nod": "aflw_occ.builders.nod:NOD",
     "nsod": "aflw_occ.builders.nsod:NSOD",
+    "randocc": "aflw_occ.builders.nsod:RandOcc",
 }
 
 

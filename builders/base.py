@@ -23,10 +23,15 @@ import numpy as np
 
 @dataclass(frozen=True)
 class BuilderConfig:
-    """A named variant of a subset (``single``, ``double``, ``column`` for CSOD)."""
+    """A named variant of a subset (``single``, ``double``, ``column`` for CSOD).
+
+    ``split`` overrides the public split name (default: the subset name for single-variant subsets, else
+    ``subset-variant``).
+    """
 
     name: str
     description: str
+    split: str | None = None
 
 
 @dataclass
@@ -137,7 +142,10 @@ class Builder(ABC):
 
     @classmethod
     def split_name(cls, config: BuilderConfig) -> str:
-        """Public split name: the subset name alone for single-variant subsets, else ``subset-variant``."""
+        """Public split name: ``config.split`` if set, else the subset name alone for single-variant subsets,
+        else ``subset-variant``."""
+        if config.split:
+            return config.split
         return cls.name if len(cls.CONFIGS) == 1 else f"{cls.name}-{config.name}"
 
 
@@ -155,10 +163,15 @@ def sample_rng(seed32: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seed32))
 
 
+LANDMARK_ORIGIN = 1.0
+"""AFLW2000-3D landmarks are 1-based pixel coordinates (MATLAB; the release projects with ``y ← 451 − y``): the
+pixel centre of 0-based array element ``[r, c]`` is at ``(x, y) = (c + 1, r + 1)``."""
+
+
 def landmark_pixels(landmarks: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel (row, col) of each landmark (x, y rounded to the nearest pixel centre) and an inside-image flag."""
-    cols = np.rint(landmarks[:, 0]).astype(np.int64)
-    rows = np.rint(landmarks[:, 1]).astype(np.int64)
+    """0-based pixel (row, col) of each landmark — ``round(y − 1)``, ``round(x − 1)`` — and an inside-image flag."""
+    cols = np.rint(landmarks[:, 0] - LANDMARK_ORIGIN).astype(np.int64)
+    rows = np.rint(landmarks[:, 1] - LANDMARK_ORIGIN).astype(np.int64)
     inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
     return np.clip(rows, 0, shape[0] - 1), np.clip(cols, 0, shape[1] - 1), inside
 
@@ -178,7 +191,7 @@ def covered_fraction(mask: np.ndarray, region: np.ndarray) -> float:
 def landmark_hull_region(sample: SourceSample) -> np.ndarray:
     """Face region fallback: the filled convex hull of the 68 ground-truth landmarks (x, y)."""
     region = np.zeros(sample.shape, dtype=np.uint8)
-    pts = np.rint(sample.landmarks[:, :2]).astype(np.int32)
+    pts = np.rint(sample.landmarks[:, :2] - LANDMARK_ORIGIN).astype(np.int32)
     hull = cv2.convexHull(pts)
     cv2.fillConvexPoly(region, hull, 1)
     return region.astype(bool)

@@ -84,8 +84,8 @@ def test_recorded_parameters_reproduce_pixels(built: Path) -> None:
                 mask[y0:y1, x0:x1] = True
             assert np.array_equal(img, sp.image(i))
             assert np.array_equal(mask, sp.mask(i))
-            # occlusion flags: the rounded landmark pixel lies in the mask
-            xy = np.rint(gt.landmarks[i, :, :2]).astype(int)
+            # occlusion flags: the landmark's pixel (1-based coordinates → 0-based index) lies in the mask
+            xy = np.rint(gt.landmarks[i, :, :2] - 1).astype(int)
             inside = (xy >= 0).all(1) & (xy[:, 0] < 450) & (xy[:, 1] < 450)
             expect = np.array([inside[k] and mask[xy[k, 1], xy[k, 0]] for k in range(68)])
             assert np.array_equal(gt.occluded[i], expect)

@@ -200,13 +200,13 @@ class DataStore:
 
     @cached_property
     def _groups(self) -> dict[str, str]:
+        """Public split name → HDF5 group (each split group records its name in its ``split`` attribute)."""
         out = {"clean": "base"}
         for subset, g in self.file.items():
             if subset in ("base", "manifest") or not isinstance(g, h5py.Group):
                 continue
-            variants = list(g)
-            for v in variants:
-                out[subset if len(variants) == 1 else f"{subset}-{v}"] = f"{subset}/{v}"
+            for variant, vg in g.items():
+                out[str(vg.attrs["split"])] = f"{subset}/{variant}"
         return out
 
     def split(self, name: str, all_rows: bool = False) -> Split:

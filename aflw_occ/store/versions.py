@@ -25,8 +25,8 @@ class DataVersion:
 DATA_VERSIONS: dict[str, DataVersion] = {
     "1.0.0": DataVersion(
         "1.0.0",
-        builders={"csod": "1.0.0", "nod": "1.0.0", "nsod": "1.0.0"},
-        notes="first release: base + CSOD (single/double/column) + NOD + NSOD",
+        builders={"csod": "1.0.0", "nod": "1.0.0", "nsod": "1.0.0", "randocc": "1.0.0"},
+        notes="first release: base + CSOD (single/double/column) + NOD + NSOD; RandOcc opt-in",
     ),
 }
 CURRENT_VERSION = "1.0.0"

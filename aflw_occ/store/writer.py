@@ -158,7 +158,9 @@ def assemble(
         f.attrs["splits"] = json.dumps(["clean", *splits], sort_keys=False)
         _write_base(f.create_group("base"), base)
         for name, rows in splits.items():
-            _write_split(f.create_group(group_path(name, plan.subsets)), rows, index)
+            g = f.create_group(group_path(name, plan.subsets))
+            g.attrs["split"] = name
+            _write_split(g, rows, index)
         m = f.create_group("manifest")
         m.create_dataset("manifest.json", data=header_text, dtype=STR)
         for name, text in texts.items():

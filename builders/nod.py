@@ -1,0 +1,109 @@
+"""NOD, the Naturally Occluded Dataset: no new pixels, an index into the base images plus v, P, F and flags.
+
+For every AFLW2000-3D image (all 2000 rows are computed and stored, so users can pick another threshold):
+
+* P — the face region: the release's dense mean face (``Code/Model_Shape_Sim.mat``), or with ``--bfm`` the 3DDFA
+  BFM subset, posed with ``Pose_Para``, fitted to ``pt3d_68`` and rasterised (front-facing triangles);
+* F — visible facial skin and parts from the segmenter named by ``--skin`` (default ``adaptive``);
+* v = |P ∩ F| / |P|; the row is *selected* (part of the NOD split) when |yaw| ≤ 60° and v < 0.6;
+* per-landmark flags: landmark inside P but outside F; the mask is the occluded face P ∖ F.
+
+See :mod:`aflw_occ.visibility` and ``docs/nod.md``. Nothing is drawn at random: the rng is unused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .base import Builder, BuilderConfig, Example, SourceSample
+
+
+@dataclass(frozen=True)
+class _SampleView:
+    """What :func:`aflw_occ.visibility.visible_rate` needs of a sample."""
+
+    id: str
+    pose_para: np.ndarray
+    pt3d_68: np.ndarray
+    shape_para: np.ndarray | None = None
+    exp_para: np.ndarray | None = None
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        return self.pt3d_68.T
+
+
+class NOD(Builder):
+    """Visible rate of every image; the NOD split = |yaw| ≤ 60° and v < 0.6."""
+
+    name = "nod"
+    VERSION = "1.0.0"
+    adds_pixels = False
+    CONFIGS: ClassVar[tuple[BuilderConfig, ...]] = (
+        BuilderConfig("natural", "naturally occluded faces: |yaw| <= 60 deg and visible rate v < 0.6"),
+    )
+
+    def prepare(self) -> None:
+        from ..geometry import load_face_mesh
+        from ..paths import default_source
+        from ..skin import get_segmenter
+
+        source = Path(self.options.source) if self.options.source is not None else default_source()
+        self._source = source
+        self.mesh = load_face_mesh(aflw_root=source, bfm_dir=self.options.bfm).prepare()
+        self.segmenter = get_segmenter(self.options.skin)
+
+    def _view(self, sample: SourceSample) -> _SampleView:
+        pts = np.asarray(sample.landmarks, dtype=np.float64)[:, :3].T.copy()
+        if self.options.bfm is None:
+            return _SampleView(sample.id, np.asarray(sample.pose_para, dtype=np.float64), pts)
+        from ..source import load_mat
+
+        fields = load_mat(self._source / f"{sample.id}.mat")
+        return _SampleView(
+            sample.id,
+            np.asarray(sample.pose_para, dtype=np.float64),
+            pts,
+            fields["Shape_Para"].reshape(-1),
+            fields["Exp_Para"].reshape(-1),
+        )
+
+    def generate(self, sample: SourceSample, config: BuilderConfig, rng: np.random.Generator) -> Example:
+        import warnings
+
+        from ..visibility import NOD_MAX_VISIBLE, NOD_MAX_YAW_DEG, VisibilityWarning, select_nod, visible_rate
+
+        if not hasattr(self, "mesh"):
+            self.prepare()
+        view = self._view(sample)
+        res = visible_rate(sample.image, view, self.mesh, self.segmenter)
+        for msg in res.warnings:
+            warnings.warn(msg, VisibilityWarning, stacklevel=2)
+        yaw = float(np.degrees(view.pose_para[1]))
+        selected = bool(select_nod(np.array([res.v]), np.array([yaw]))[0])
+        v = float(res.v)
+        params: dict[str, Any] = {
+            "visible_rate": v if np.isfinite(v) else None,
+            "yaw_deg": yaw,
+            "rule": {"max_visible_rate": NOD_MAX_VISIBLE, "max_abs_yaw_deg": NOD_MAX_YAW_DEG},
+            "segmenter": self.segmenter.name,
+            "mesh": "bfm-3ddfa" if self.options.bfm is not None else "Model_Shape_Sim",
+            "region_area": res.region_area,
+            "outside_fraction": res.outside_fraction,
+            "warnings": list(res.warnings),
+        }
+        return Example(
+            source_id=sample.id,
+            image=None,
+            mask=res.region & ~res.skin,
+            occluded=res.landmark_occluded,
+            covered_fraction=1.0 - v if np.isfinite(v) else float("nan"),
+            params=params,
+            selected=selected,
+            fields={"visible_rate": np.float64(v)},
+            masks={"region": res.region, "skin": res.skin},
+        )

@@ -1,0 +1,21 @@
+"""Occluder libraries for NSOD: the default pack, user folders, NatOcc layout, COCO, RandOcc.
+
+``load_library(["default", "folder:my_hands"])`` parses ``--occluders`` specs and combines the libraries; see
+:mod:`.library` for the spec grammar, :mod:`.tuxpaint` for the default pack's selection criterion, :mod:`.cc0_pack`
+for the committed CC0 cut-outs and :mod:`.randocc` for the RandOcc blobs.
+"""
+
+from __future__ import annotations
+
+from .library import Occluder, OccluderError, OccluderLibrary, Rejected, describe, load_library, load_spec, parse_spec
+
+__all__ = [
+    "Occluder",
+    "OccluderError",
+    "OccluderLibrary",
+    "Rejected",
+    "describe",
+    "load_library",
+    "load_spec",
+    "parse_spec",
+]

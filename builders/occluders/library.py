@@ -1,0 +1,381 @@
+"""The occluder library type and the ``--occluders`` spec parser.
+
+An :class:`OccluderLibrary` is an ordered, id-keyed list of :class:`Occluder` items (a cut-out object as straight-alpha
+RGBA uint8, cropped to its alpha bounding box) plus the files that were *rejected* and why. Libraries combine with
+``+`` (ids must stay unique). Items are sorted by id so that ``items[k]`` is the same object on every machine.
+
+Spec grammar (one string per library, several may be given)::
+
+    default                      selected tuxpaint stamps ($AFLW_OCC_SHARED/occluders/tuxpaint-stamps-default)
+                                 + the CC0 pack
+    default:DIR|DEB              the same, with the tuxpaint stamps taken from DIR or a .deb file
+    cc0                          only the CC0 pack committed in aflw_occ/assets/occluders/cc0
+    tuxpaint:DIR|DEB             selected tuxpaint stamps (a stamps folder, a `dpkg -x` root, or the .deb itself)
+    folder:DIR                   every RGBA PNG below DIR (category = first sub-folder)
+    natocc:IMGDIR,MASKDIR        NatOcc's layout: images + same-stem masks
+    coco:ANNOTATIONS.json,IMAGEDIR[,CAT+CAT...]   COCO instances of face-occluding categories
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ...errors import AflwOccError
+
+#: items larger than this (pixels, longest side) are downscaled once at load time (area-averaged, premultiplied)
+MAX_SIDE = 400
+#: items whose alpha bounding box is smaller than this on its longest side are rejected
+MIN_SIDE = 24
+#: alpha ≥ this (of 255) counts as "object" when measuring shape and coverage
+OPAQUE = 128
+#: principal-axis ratio from which an object counts as elongated (rotated to point at the face)
+ELONGATED_RATIO = 2.5
+#: categories whose objects point at the face (NatOcc's hands)
+POINTING_CATEGORIES = frozenset({"hand", "hands"})
+
+
+class OccluderError(AflwOccError):
+    """An occluder library (folder, file, annotation) is missing, unusable or inconsistent."""
+
+
+class Occluder:
+    """One cut-out object.
+
+    Attributes:
+        id: unique, stable id (``library/relative/path/without/extension``).
+        category: object category (tuxpaint: top-level stamp folder; COCO: category name).
+        source: the file it came from (for COCO: ``image#annotation-id``).
+        sha256: hash of the source file's bytes (COCO: of the annotation record + image file name).
+        library: library kind (``tuxpaint``, ``cc0``, ``folder``, ``natocc``, ``coco``).
+
+    :meth:`rgba` returns the (h, w, 4) uint8 straight-alpha cut-out; a lazily loaded item is decoded on first use and
+    cached, unless ``cache=False`` (large libraries such as COCO: decoded on every use, memory stays flat).
+    """
+
+    __slots__ = ("id", "category", "source", "sha256", "library", "_loader", "_rgba", "_cache", "_points")
+
+    def __init__(
+        self,
+        id: str,
+        category: str,
+        source: str,
+        sha256: str,
+        library: str,
+        rgba: np.ndarray | None = None,
+        loader: Callable[[], np.ndarray] | None = None,
+        cache: bool = True,
+    ) -> None:
+        if rgba is None and loader is None:
+            raise ValueError("Occluder needs rgba or a loader")
+        self.id = id
+        self.category = category
+        self.source = source
+        self.sha256 = sha256
+        self.library = library
+        self._loader = loader
+        self._rgba = rgba
+        self._cache = cache
+        self._points: bool | None = None
+
+    def rgba(self) -> np.ndarray:
+        """(h, w, 4) uint8 straight-alpha RGBA, cropped to the alpha bounding box (read-only)."""
+        if self._rgba is not None:
+            return self._rgba
+        assert self._loader is not None
+        arr = self._loader()
+        arr.setflags(write=False)
+        if self._cache:
+            self._rgba = arr
+        return arr
+
+    @property
+    def points_at_face(self) -> bool:
+        """True for hands and elongated objects (NatOcc rotates them to point at the face centre)."""
+        if self._points is None:
+            self._points = (
+                self.category.lower() in POINTING_CATEGORIES or elongation(self.rgba()[..., 3]) >= ELONGATED_RATIO
+            )
+        return self._points
+
+    def __repr__(self) -> str:
+        return f"Occluder({self.id!r}, category={self.category!r})"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A file a library reader did not use, and why."""
+
+    source: str
+    reason: str
+
+
+class OccluderLibrary:
+    """An ordered set of occluders (sorted by id) plus the rejected files of every part.
+
+    ``spec`` is the spec string(s) it was built from, ``fingerprint`` a sha256 over (id, sha256) of every item.
+    """
+
+    def __init__(self, items: Iterable[Occluder], rejected: Iterable[Rejected] = (), spec: str = "") -> None:
+        items = sorted(items, key=lambda o: o.id)
+        dup = [k for k, n in Counter(o.id for o in items).items() if n > 1]
+        if dup:
+            raise OccluderError(f"occluder library {spec!r}: duplicate occluder id {dup[0]!r} (same library twice?)")
+        self.items: tuple[Occluder, ...] = tuple(items)
+        self.rejected: tuple[Rejected, ...] = tuple(rejected)
+        self.spec = spec
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, k: int) -> Occluder:
+        return self.items[k]
+
+    def __iter__(self) -> Iterator[Occluder]:
+        return iter(self.items)
+
+    def __add__(self, other: OccluderLibrary) -> OccluderLibrary:
+        spec = " ".join(s for s in (self.spec, other.spec) if s)
+        return OccluderLibrary(self.items + other.items, self.rejected + other.rejected, spec)
+
+    def categories(self) -> dict[str, int]:
+        """Item count per category, sorted by category name."""
+        return dict(sorted(Counter(o.category for o in self.items).items()))
+
+    @property
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for o in self.items:
+            h.update(f"{o.id}\0{o.sha256}\n".encode())
+        return h.hexdigest()
+
+    def draw(self, rng: np.random.Generator) -> Occluder:
+        """One item, uniform with replacement (one ``rng.integers`` call)."""
+        if not self.items:
+            raise OccluderError(f"occluder library {self.spec!r} holds no usable occluder")
+        return self.items[int(rng.integers(len(self.items)))]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# pixel helpers shared by the readers
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """Decode image bytes to uint8 RGB (h, w, 3) or RGBA (h, w, 4); 16-bit is scaled to 8-bit.
+
+    Raises:
+        OccluderError: the bytes are not a decodable image.
+    """
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.size == 0:
+        raise OccluderError(f"{name}: not a readable image")
+    if arr.dtype == np.uint16:
+        arr = (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        raise OccluderError(f"{name}: unsupported pixel type {arr.dtype}")
+    if arr.ndim == 2:
+        return cv2.cvtColor(arr, cv2.COLOR_GRAY2RGB)
+    if arr.shape[2] == 2:  # grey + alpha
+        return np.dstack([arr[..., 0]] * 3 + [arr[..., 1]])
+    if arr.shape[2] == 3:
+        return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+
+
+def premultiply(rgba: np.ndarray) -> np.ndarray:
+    """float32 (h, w, 4): colour × alpha in [0, 255], alpha in [0, 1]."""
+    out = rgba.astype(np.float32)
+    out[..., 3] *= 1.0 / 255.0
+    out[..., :3] *= out[..., 3:4]
+    return out
+
+
+def unpremultiply(pm: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`premultiply` → uint8 straight-alpha RGBA (colour 0 where alpha is 0)."""
+    a = np.clip(pm[..., 3:4], 0.0, 1.0)
+    rgb = np.where(a > 1e-6, pm[..., :3] / np.maximum(a, 1e-6), 0.0)
+    out = np.concatenate([rgb, a * 255.0], axis=-1)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def crop_to_alpha(rgba: np.ndarray) -> np.ndarray | None:
+    """Crop to the bounding box of alpha > 0 (None when alpha is 0 everywhere)."""
+    nz = np.flatnonzero(rgba[..., 3].any(axis=1))
+    if nz.size == 0:
+        return None
+    mz = np.flatnonzero(rgba[..., 3].any(axis=0))
+    return rgba[nz[0] : nz[-1] + 1, mz[0] : mz[-1] + 1]
+
+
+def limit_size(rgba: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Downscale (area-averaged, in premultiplied space: no dark or bright fringes) to ``max_side``."""
+    h, w = rgba.shape[:2]
+    if max(h, w) <= max_side:
+        return rgba
+    s = max_side / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return unpremultiply(cv2.resize(premultiply(rgba), size, interpolation=cv2.INTER_AREA))
+
+
+def elongation(alpha: np.ndarray) -> float:
+    """√(λ₁/λ₂) of the covariance of the opaque pixels' coordinates (1 = round, ∞ = a line)."""
+    ys, xs = np.nonzero(alpha >= OPAQUE)
+    if xs.size < 3:
+        return 1.0
+    cov = np.cov(np.stack([xs, ys]).astype(np.float64))
+    ev = np.linalg.eigvalsh(cov)
+    return float(np.sqrt(ev[1] / max(ev[0], 1e-9)))
+
+
+def principal_angle(alpha: np.ndarray) -> float:
+    """Angle (degrees, image coordinates: x right, y down) of the long axis of the opaque pixels, in (−90, 90]."""
+    ys, xs = np.nonzero(alpha >= OPAQUE)
+    if xs.size < 3:
+        return 0.0
+    x, y = xs - xs.mean(), ys - ys.mean()
+    mxx, myy, mxy = float((x * x).mean()), float((y * y).mean()), float((x * y).mean())
+    return float(np.degrees(0.5 * np.arctan2(2 * mxy, mxx - myy)))
+
+
+def finish_rgba(rgba: np.ndarray, name: str) -> tuple[np.ndarray | None, str]:
+    """Crop, size-limit and sanity-check a cut-out. Returns (rgba, "") or (None, reason)."""
+    cropped = crop_to_alpha(rgba)
+    if cropped is None:
+        return None, "alpha is 0 everywhere (empty cut-out)"
+    if max(cropped.shape[:2]) < MIN_SIDE:
+        return None, f"too small: {cropped.shape[1]}×{cropped.shape[0]} px (< {MIN_SIDE} px)"
+    if int(np.count_nonzero(cropped[..., 3] >= OPAQUE)) < MIN_SIDE * MIN_SIDE // 4:
+        return None, "almost fully transparent (too few pixels with alpha ≥ 128)"
+    return np.ascontiguousarray(limit_size(cropped)), ""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# spec parsing
+
+
+@dataclass(frozen=True)
+class LibrarySpec:
+    """A parsed ``--occluders`` spec: ``kind`` and its arguments."""
+
+    kind: str
+    args: tuple[str, ...]
+    text: str
+
+
+_ARITY: dict[str, tuple[int, int]] = {
+    "default": (0, 1),
+    "cc0": (0, 0),
+    "tuxpaint": (1, 1),
+    "folder": (1, 1),
+    "natocc": (2, 2),
+    "coco": (2, 3),
+}
+
+
+def parse_spec(text: str) -> LibrarySpec:
+    """Parse one spec string (see the module docstring)."""
+    kind, sep, rest = text.partition(":")
+    kind = kind.strip().lower()
+    if kind not in _ARITY:
+        raise OccluderError(f"occluder spec {text!r}: unknown library kind {kind!r} (expected one of {sorted(_ARITY)})")
+    args = tuple(a.strip() for a in rest.split(",")) if sep else ()
+    lo, hi = _ARITY[kind]
+    if not lo <= len(args) <= hi or any(not a for a in args):
+        usage = {
+            "default": "default or default:DIR|DEB",
+            "cc0": "cc0",
+            "tuxpaint": "tuxpaint:DIR|DEB",
+            "folder": "folder:DIR",
+            "natocc": "natocc:IMGDIR,MASKDIR",
+            "coco": "coco:ANNOTATIONS.json,IMAGEDIR[,CATEGORY+CATEGORY...]",
+        }[kind]
+        raise OccluderError(f"occluder spec {text!r}: expected {usage}")
+    return LibrarySpec(kind, args, text)
+
+
+def load_spec(spec: LibrarySpec | str, *, strict: bool = True) -> OccluderLibrary:
+    """Load one library. ``strict``: user libraries raise on the first unusable file (else it is listed as rejected)."""
+    if isinstance(spec, str):
+        spec = parse_spec(spec)
+    if spec.kind == "default":
+        from .cc0_pack import read_cc0
+        from .tuxpaint import default_tuxpaint_path, read_tuxpaint
+
+        path = Path(spec.args[0]) if spec.args else default_tuxpaint_path()
+        lib = read_tuxpaint(path) + read_cc0()
+    elif spec.kind == "cc0":
+        from .cc0_pack import read_cc0
+
+        lib = read_cc0()
+    elif spec.kind == "tuxpaint":
+        from .tuxpaint import read_tuxpaint
+
+        lib = read_tuxpaint(Path(spec.args[0]))
+    elif spec.kind == "folder":
+        from .folder import read_folder
+
+        lib = read_folder(Path(spec.args[0]), strict=strict)
+    elif spec.kind == "natocc":
+        from .natocc import read_natocc
+
+        lib = read_natocc(Path(spec.args[0]), Path(spec.args[1]), strict=strict)
+    else:
+        from .coco import read_coco
+
+        cats = tuple(c.strip() for c in spec.args[2].split("+")) if len(spec.args) == 3 else None
+        lib = read_coco(Path(spec.args[0]), Path(spec.args[1]), categories=cats)
+    lib.spec = spec.text
+    return lib
+
+
+def load_library(specs: Sequence[str] | str, *, strict: bool = True) -> OccluderLibrary:
+    """Load and combine the libraries of several specs (``["default", "folder:my_hands"]``)."""
+    if isinstance(specs, str):
+        specs = [specs]
+    if not specs:
+        raise OccluderError("no occluder library given (use e.g. --occluders default)")
+    libs = [load_spec(s, strict=strict) for s in specs]
+    out = libs[0]
+    for lib in libs[1:]:
+        out = out + lib
+    if not len(out):
+        raise OccluderError(f"occluder libraries {' '.join(specs)!r} hold no usable occluder")
+    return out
+
+
+def describe(lib: OccluderLibrary) -> str:
+    """Human-readable summary: counts per category and rejected files (what `aflw-occ occluders list` prints)."""
+    lines = [f"{lib.spec}: {len(lib)} occluders, {len(lib.rejected)} rejected, fingerprint {lib.fingerprint[:16]}"]
+    by_lib = Counter(o.library for o in lib.items)
+    lines.append("  libraries: " + ", ".join(f"{k} {v}" for k, v in sorted(by_lib.items())))
+    for cat, n in lib.categories().items():
+        lines.append(f"  {cat:<24} {n:6d}")
+    if lib.rejected:
+        lines.append("  rejected:")
+        lines += [f"    {r.source}: {r.reason}" for r in lib.rejected]
+    return "\n".join(lines)
+
+
+def as_json(lib: OccluderLibrary) -> str:
+    """Machine-readable summary (items and rejections)."""
+    return json.dumps(
+        {
+            "spec": lib.spec,
+            "fingerprint": lib.fingerprint,
+            "categories": lib.categories(),
+            "items": [{"id": o.id, "category": o.category, "source": o.source, "sha256": o.sha256} for o in lib],
+            "rejected": [{"source": r.source, "reason": r.reason} for r in lib.rejected],
+        },
+        indent=1,
+    )
