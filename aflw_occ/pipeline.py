@@ -16,7 +16,7 @@ import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from .builders import BuildOptions, get_builder
-from .builders.base import Builder, BuilderConfig, SourceSample, sample_rng, sample_seed
+from .builders.base import Builder, BuilderConfig, MeshFaceRegion, SourceSample, sample_rng, sample_seed
 from .errors import AflwOccError, SourceError
+from .parallel import process_pool
 from .source import AFLW2000_3D, Sample
 from .store import codec
 from .store.hashing import pixel_hash, sha256_bytes, sha256_file
@@ -52,6 +53,7 @@ class BuildPlan:
     workers: int = 1
     resume: bool = False
     shard: tuple[int, int] = (1, 1)
+    ids: tuple[str, ...] | None = None
     strict: bool = True
     block_size: int = BLOCK_SIZE
     progress: bool = True
@@ -65,6 +67,7 @@ class BuildPlan:
             "subsets": list(self.subsets),
             "builders": builders,
             "options": self.options.identity(),
+            "face_region": getattr(self.region_fn, "kind", "custom") if self.region_fn else "landmark-hull",
             "ids_sha256": sha256_bytes("\n".join(ids).encode()),
             "block_size": self.block_size,
         }
@@ -161,7 +164,14 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
         image.setflags(write=False)
         base_records.append(_encode_base(sample, jpeg, image))
         src = SourceSample(
-            sample.id, sample.index, image, sample.pt3d_68.T.copy(), sample.pose_para, _WORKER["region_fn"]
+            sample.id,
+            sample.index,
+            image,
+            sample.pt3d_68.T.copy(),
+            sample.pose_para,
+            _WORKER["region_fn"],
+            sample.shape_para,
+            sample.exp_para,
         )
         for builder in builders:
             for config in builder.CONFIGS:
@@ -198,7 +208,18 @@ def load_source(plan: BuildPlan) -> AFLW2000_3D:
     if eval_dir is None:
         sibling = plan.source.parent / "aflw2000-3d-eval"
         eval_dir = sibling if (sibling / "AFLW2000-3D_crop.list").is_file() else None
-    return AFLW2000_3D(plan.source, eval_dir, strict=plan.strict)
+    return AFLW2000_3D(plan.source, eval_dir, strict=plan.strict, ids=plan.ids)
+
+
+def default_region_fn(plan: BuildPlan) -> Callable[[SourceSample], np.ndarray] | None:
+    """The mesh face region P when the mesh is available (``--bfm`` folder, or the source's ``Code/`` folder),
+    else None (the landmark hull; e.g. the synthetic demo source, which has no mesh)."""
+    from .geometry import MODEL_FILE, load_face_mesh
+
+    if plan.options.bfm is None and not (plan.source / "Code" / MODEL_FILE).is_file():
+        return None
+    mesh = load_face_mesh(aflw_root=plan.source, bfm_dir=plan.options.bfm).prepare()
+    return MeshFaceRegion(mesh)
 
 
 def build(plan: BuildPlan) -> BuildResult:
@@ -220,6 +241,9 @@ def build(plan: BuildPlan) -> BuildResult:
     ds = load_source(plan)
     if len(ds) == 0:
         raise SourceError(f"{plan.source}: no usable samples")
+    plan.options.source = plan.source
+    if plan.region_fn is None:
+        plan.region_fn = default_region_fn(plan)
     _check_out_dir(plan.out, plan.version)
     plan.out.mkdir(parents=True, exist_ok=True)
     identity = plan.identity(ds.ids)
@@ -268,7 +292,7 @@ def _run_blocks(plan: BuildPlan, blocks: list[list[Sample]], todo: list[int], jo
             _process_block(b, blocks[b], journal, ident, seed)
             bar.update(len(blocks[b]))
     else:
-        with ProcessPoolExecutor(plan.workers, initializer=_init_worker, initargs=args) as pool:
+        with process_pool(plan.workers, _init_worker, args) as pool:
             futures = {pool.submit(_process_block, b, blocks[b], journal, ident, seed): b for b in todo}
             for fut in as_completed(futures):
                 fut.result()

@@ -49,7 +49,7 @@ class BuildOptions:
             "seed": self.seed,
             "occluders": list(self.occluders),
             "skin": self.skin,
-            "bfm": str(self.bfm) if self.bfm else None,
+            "bfm": self.bfm.name if self.bfm else None,
         }
 
 
@@ -59,7 +59,8 @@ class SourceSample:
 
     ``image`` is the decoded RGB uint8 (H, W, 3) array (read-only: builders copy before drawing).
     ``landmarks`` is (68, 3) float64 image pixels, ``pose_para`` the raw (7,) ``Pose_Para``.
-    ``face_region`` is the face region (H, W) bool, computed on first use by the pipeline's region function.
+    ``face_region`` is the face region (H, W) bool, computed on first use by the pipeline's region function (the
+    fitted dense mesh P when the source has it, else the landmark hull) and shared by every builder.
     """
 
     id: str
@@ -68,6 +69,13 @@ class SourceSample:
     landmarks: np.ndarray
     pose_para: np.ndarray
     region_fn: Callable[[SourceSample], np.ndarray] | None = field(default=None, repr=False)
+    shape_para: np.ndarray | None = field(default=None, repr=False)
+    exp_para: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def pt3d_68(self) -> np.ndarray:
+        """(3, 68) landmarks as stored in the release."""
+        return self.landmarks.T
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -186,6 +194,22 @@ def covered_fraction(mask: np.ndarray, region: np.ndarray) -> float:
     """|mask ∩ region| / |region| (0 when the region is empty)."""
     area = int(np.count_nonzero(region))
     return float(np.count_nonzero(mask & region)) / area if area else 0.0
+
+
+@dataclass
+class MeshFaceRegion:
+    """Region function: the face region P of :mod:`aflw_occ.geometry` (fitted mesh, front-facing triangles).
+
+    Picklable, so it travels to worker processes; ``mesh`` is prepared once before the workers start.
+    """
+
+    mesh: Any
+    kind: str = "mesh"
+
+    def __call__(self, sample: SourceSample) -> np.ndarray:
+        from ..geometry import face_region_mask
+
+        return face_region_mask(sample, self.mesh, shape=sample.shape)
 
 
 def landmark_hull_region(sample: SourceSample) -> np.ndarray:

@@ -35,6 +35,19 @@ def parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def parse_ids(spec: str | None) -> tuple[str, ...] | None:
+    if not spec:
+        return None
+    if spec.startswith("@"):
+        path = Path(spec[1:])
+        if not path.is_file():
+            raise click.BadParameter(f"{path}: id list file does not exist")
+        text = path.read_text().split()
+    else:
+        text = spec.split(",")
+    return tuple(sorted({t.strip() for t in text if t.strip()}))
+
+
 @click.command()
 @click.option("--source", type=click.Path(path_type=Path), required=True, help="AFLW2000-3D release folder.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
@@ -44,6 +57,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 @click.option("--workers", type=int, default=os.cpu_count() or 1, show_default=True, help="Worker processes.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted build with the same options.")
 @click.option("--shard", default="1/1", show_default=True, help="Compute only shard k of n (then run k=… for all).")
+@click.option("--ids", "ids_spec", help="Build only these ids: a comma list, or @FILE with one id per line.")
 @click.option("--eval-dir", type=click.Path(path_type=Path), help="3DDFA evaluation folder (re-annotations, boxes).")
 @click.option("--lenient", is_flag=True, help="Skip corrupt or incomplete samples and report them.")
 @click.option("--occluders", multiple=True, default=("default",), show_default=True, help="NSOD occluder library spec.")
@@ -59,6 +73,7 @@ def build(
     workers: int,
     resume: bool,
     shard: str,
+    ids_spec: str | None,
     eval_dir: Path | None,
     lenient: bool,
     occluders: tuple[str, ...],
@@ -81,6 +96,7 @@ def build(
         workers=max(1, workers),
         resume=resume,
         shard=parse_shard(shard),
+        ids=parse_ids(ids_spec),
         strict=not lenient,
         progress=not quiet,
     )

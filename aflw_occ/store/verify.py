@@ -5,7 +5,7 @@ manifest (the one embedded in the store, or a committed ``manifests/<version>/``
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
+from ..parallel import process_pool
 from . import codec
 from .hashing import pixel_hash
 from .manifest import Manifest, flags_string
@@ -69,6 +70,11 @@ def _hash_chunk(path: Path, group: str, rows: np.ndarray) -> list[tuple[int, str
     return out
 
 
+def _same_float(a: float, b: float) -> bool:
+    """Exact equality, NaN equal to NaN (NOD's covered fraction is NaN when the face region is empty)."""
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
 def _compare_split(
     name: str, group: Any, lines: dict[str, dict[str, Any]], report: VerifyReport, partial: bool
 ) -> None:
@@ -97,7 +103,7 @@ def _compare_split(
         checks = (
             ("seed", int(seeds[i]) == line["seed"]),
             ("occlusion flags", flags_string(occl[i]) == line["occluded"]),
-            ("covered fraction", float(cov[i]) == line["covered_fraction"]),
+            ("covered fraction", _same_float(float(cov[i]), line["covered_fraction"])),
             ("selection", bool(sel[i]) == line["selected"]),
             ("drawn parameters", json.loads(params[i]) == line["params"]),
         )
@@ -147,7 +153,7 @@ def verify(
             jobs.append((name, np.arange(start, min(n, start + CHUNK))))
     hashes: dict[str, dict[int, str]] = {name: {} for name in names}
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with process_pool(workers) as pool:
             futs = [(name, pool.submit(_hash_chunk, store.path, groups[name], rows)) for name, rows in jobs]
             for name, fut in futs:
                 hashes[name].update(fut.result())

@@ -124,7 +124,8 @@ def assemble(
     base, splits = _read_blocks(journal, n_blocks, identity_sha)
     index = {r["id"]: i for i, r in enumerate(base)}
     source_lines = "".join(f"{r['id']} {r['jpeg_sha256']} {r['mat_sha256']}\n" for r in base)
-    provenance: dict[str, str] = {"face_region": "landmark-hull" if plan.region_fn is None else "mesh"}
+    region_kind = getattr(plan.region_fn, "kind", "custom") if plan.region_fn is not None else "landmark-hull"
+    provenance: dict[str, str] = {"face_region": region_kind}
     for name in plan.subsets:
         b = get_builder(name)(plan.options)
         provenance.update(b.provenance())

@@ -1,0 +1,22 @@
+"""Worker processes that cannot deadlock on inherited thread pools.
+
+Forking a process whose OpenCV / BLAS / OpenMP thread pools are already running can leave a lock held in the child
+(seen here: a forked worker hangs in ``cv2.setNumThreads``). Workers are therefore started from a clean
+``forkserver`` process (``spawn`` where fork is unavailable), and each worker runs single-threaded libraries.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+
+def process_pool(
+    workers: int, initializer: Callable[..., Any] | None = None, initargs: tuple = ()
+) -> ProcessPoolExecutor:
+    """A process pool whose workers start from a clean interpreter state."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=initializer, initargs=initargs)
