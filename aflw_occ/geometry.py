@@ -1,0 +1,394 @@
+"""Pose_Para projection, the dense face mesh fitted to ``pt3d_68``, and the rasterised face region P.
+
+Conventions (AFLW2000-3D release, see ``docs/protocol.md`` of the shared data):
+
+* ``Pose_Para`` = [pitch, yaw, roll (radians), tx, ty, tz, f];
+  R = Rx(pitch)·Ry(yaw)·Rz(roll) with Rx=[[1,0,0],[0,c,s],[0,-s,c]], Ry=[[c,0,-s],[0,1,0],[s,0,c]],
+  Rz=[[c,s,0],[-s,c,0],[0,0,1]]; p = f·R·v + t, then y ← 451 − y.
+* The result (like ``pt3d_68``) is in MATLAB's 1-based pixel coordinates: the centre of pixel ``img[r, c]``
+  is at (x, y) = (c + 1, r + 1). :data:`PIXEL_OFFSET` converts to 0-based array coordinates.
+
+The face region P of one image (:func:`face_region_mask`): the mesh (the release's mean face, or the 3DDFA
+BFM subset rebuilt from the sample's first 40 shape / 10 expression coefficients) is posed with
+``Pose_Para``; the remaining offsets of its 68 keypoints from ``pt3d_68`` are spread over the whole surface
+with a 3D polyharmonic radial-basis interpolant (φ(r) = r plus an affine term, exact at the keypoints), so
+the fitted keypoints land on ``pt3d_68``; the front-facing triangles are then rasterised (a pixel is in P
+when its centre lies in at least one of them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import AflwOccError, SourceError
+
+IMAGE_SHAPE: tuple[int, int] = (450, 450)
+#: subtract from release (x, y) coordinates to get 0-based array coordinates (column, row)
+PIXEL_OFFSET: float = 1.0
+#: the release flips y as ``451 − y`` (450-pixel images, 1-based rows)
+FLIP_Y: float = 451.0
+
+MODEL_FILE = "Model_Shape_Sim.mat"
+#: how far below the jaw line (model units = micrometres, so 5 mm) the face region reaches
+NECK_MARGIN = 5000.0
+BFM_FILES = ("u_shp.npy", "u_exp.npy", "w_shp_sim.npy", "w_exp_sim.npy", "keypoints_sim.npy", "tri.mat")
+
+
+class GeometryError(AflwOccError):
+    """A mesh file is missing/corrupt, or a pose cannot be used."""
+
+
+def rotation_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """R = Rx(pitch)·Ry(yaw)·Rz(roll) of the AFLW2000-3D release (angles in radians). Returns (3, 3) float64."""
+    cx, sx = np.cos(pitch), np.sin(pitch)
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    cz, sz = np.cos(roll), np.sin(roll)
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, sx], [0.0, -sx, cx]])
+    ry = np.array([[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]])
+    rz = np.array([[cz, sz, 0.0], [-sz, cz, 0.0], [0.0, 0.0, 1.0]])
+    return rx @ ry @ rz
+
+
+def project(vertices: np.ndarray, pose_para: np.ndarray) -> np.ndarray:
+    """Project model vertices into the image with ``Pose_Para``.
+
+    p = f·R·v + t, then y ← 451 − y. ``vertices`` (N, 3) model units, ``pose_para`` (7,).
+    Returns (N, 3) float64 release image coordinates (x, y 1-based pixels; z scaled depth, larger = nearer the camera).
+    """
+    p = np.asarray(pose_para, dtype=np.float64).reshape(7)
+    r = rotation_matrix(p[0], p[1], p[2])
+    out = p[6] * (np.asarray(vertices, dtype=np.float64) @ r.T) + p[3:6]
+    out[:, 1] = FLIP_Y - out[:, 1]
+    return out
+
+
+def _rbf_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """φ(r) = r between rows of a (N, 3) and b (M, 3) → (N, M)."""
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return np.sqrt(np.maximum(d2, 0.0))
+
+
+def rbf_spread_matrix(vertices: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """Linear map from offsets at the K keypoints to offsets at every vertex (polyharmonic RBF, exact at keypoints).
+
+    Interpolant s(x) = Σ_k w_k ‖x − c_k‖ + a₀ + aᵀx with Σ w_k = 0, Σ w_k c_k = 0 and s(c_k) = d_k.
+    ``vertices`` (N, 3), ``keypoints`` (K,) vertex indices. Returns M (N, K) float32 with s(vertices) = M @ d.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    centre = v.mean(0)
+    scale = float(np.abs(v - centre).max()) or 1.0
+    v = (v - centre) / scale
+    c = v[keypoints]
+    k = len(keypoints)
+    system = np.zeros((k + 4, k + 4))
+    system[:k, :k] = _rbf_kernel(c, c)
+    system[:k, k] = 1.0
+    system[:k, k + 1 :] = c
+    system[k, :k] = 1.0
+    system[k + 1 :, :k] = c.T
+    inv = np.linalg.inv(system)[:, :k]  # (K+4, K): right-hand side is [d; 0]
+    out = np.empty((len(v), k), dtype=np.float32)
+    for start in range(0, len(v), 8192):
+        chunk = v[start : start + 8192]
+        basis = np.concatenate([_rbf_kernel(chunk, c), np.ones((len(chunk), 1)), chunk], axis=1)
+        out[start : start + 8192] = basis @ inv
+    out[keypoints] = np.eye(k, dtype=np.float32)  # exact at the keypoints
+    return out
+
+
+@dataclass
+class FaceMesh:
+    """A dense face mesh: model-space mean ``vertices`` (N, 3), ``triangles`` (T, 3) 0-based, ``keypoints`` (68,).
+
+    ``shape_basis`` (3N, S) / ``exp_basis`` (3N, E) are set for the BFM subset (the sample's first S shape and
+    E expression coefficients are added); ``source`` names where it came from. ``region_triangles`` (T,) bool
+    marks the triangles that make up the face region P (default: all but the neck, :func:`neck_cut`).
+    """
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    keypoints: np.ndarray
+    source: str
+    shape_basis: np.ndarray | None = None
+    exp_basis: np.ndarray | None = None
+    region_triangles: np.ndarray | None = None
+    _spread: np.ndarray | None = field(default=None, repr=False)
+    _twins: np.ndarray | None = field(default=None, repr=False)
+    _face_tri: np.ndarray | None = field(default=None, repr=False)
+    _face_vert: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def spread(self) -> np.ndarray:
+        """(N, 68) float32 keypoint-offset → vertex-offset map (computed once per mesh)."""
+        if self._spread is None:
+            self._spread = rbf_spread_matrix(self.vertices, self.keypoints)
+        return self._spread
+
+    @property
+    def face_triangles(self) -> np.ndarray:
+        """(T', 3) the triangles of the face region P (cached)."""
+        if self._face_tri is None:
+            tri = self.triangles if self.region_triangles is None else self.triangles[self.region_triangles]
+            self._face_tri = np.ascontiguousarray(tri)
+        return self._face_tri
+
+    @property
+    def face_vertices(self) -> np.ndarray:
+        """Sorted indices of the vertices used by :attr:`face_triangles` (cached)."""
+        if self._face_vert is None:
+            self._face_vert = np.unique(self.face_triangles)
+        return self._face_vert
+
+    @property
+    def twins(self) -> np.ndarray:
+        """(T', 3) :func:`edge_twins` of :attr:`face_triangles` (computed once per mesh)."""
+        if self._twins is None:
+            self._twins = edge_twins(self.face_triangles, len(self.vertices))
+        return self._twins
+
+    def prepare(self) -> FaceMesh:
+        """Compute the cached matrices now (before forking workers); returns self."""
+        _ = self.spread, self.twins, self.face_vertices
+        return self
+
+    def model_vertices(self, shape_para: np.ndarray | None = None, exp_para: np.ndarray | None = None) -> np.ndarray:
+        """(N, 3) model-space vertices: the mean plus the bases times the sample's leading coefficients (BFM)."""
+        if self.shape_basis is None or shape_para is None:
+            return self.vertices
+        coef = np.asarray(shape_para, dtype=np.float64)[: self.shape_basis.shape[1]]
+        flat = self.vertices.reshape(-1) + self.shape_basis @ coef
+        if self.exp_basis is not None and exp_para is not None:
+            flat = flat + self.exp_basis @ np.asarray(exp_para, dtype=np.float64)[: self.exp_basis.shape[1]]
+        return flat.reshape(-1, 3)
+
+
+def _load_release_mesh(aflw_root: Path) -> FaceMesh:
+    import scipy.io
+
+    path = aflw_root / "Code" / MODEL_FILE if (aflw_root / "Code").is_dir() else aflw_root / MODEL_FILE
+    if not path.is_file():
+        raise SourceError(f"{path}: the release's dense mean face is missing (expected in the Code/ folder)")
+    try:
+        raw = scipy.io.loadmat(str(path), variable_names=["mu_shape", "tri", "keypoints"])
+        verts = np.asarray(raw["mu_shape"], dtype=np.float64).reshape(-1, 3)
+        tri = np.asarray(raw["tri"], dtype=np.int64)
+        kp = np.asarray(raw["keypoints"], dtype=np.int64).reshape(-1) - 1
+    except Exception as exc:
+        raise SourceError(f"{path}: cannot read mu_shape / tri / keypoints ({exc})") from None
+    if tri.shape[0] != 3 or kp.shape != (68,):
+        raise SourceError(f"{path}: unexpected shapes tri {tri.shape}, keypoints {kp.shape}")
+    tri = tri.T - 1
+    if tri.min() < 0 or tri.max() >= len(verts) or kp.min() < 0 or kp.max() >= len(verts):
+        raise SourceError(f"{path}: triangle or keypoint indices out of range")
+    return FaceMesh(verts, tri, kp, source=str(path))
+
+
+def _load_bfm_mesh(bfm_dir: Path) -> FaceMesh:
+    import scipy.io
+
+    missing = [f for f in BFM_FILES if not (bfm_dir / f).is_file()]
+    if missing:
+        raise SourceError(f"{bfm_dir}: not a 3DDFA BFM subset folder (missing {', '.join(missing)})")
+    try:
+        mean = (np.load(bfm_dir / "u_shp.npy") + np.load(bfm_dir / "u_exp.npy")).astype(np.float64)
+        w_shp = np.load(bfm_dir / "w_shp_sim.npy").astype(np.float64)
+        w_exp = np.load(bfm_dir / "w_exp_sim.npy").astype(np.float64)
+        kp3 = np.load(bfm_dir / "keypoints_sim.npy").astype(np.int64)
+        tri = np.asarray(scipy.io.loadmat(str(bfm_dir / "tri.mat"))["tri"], dtype=np.int64)
+    except Exception as exc:
+        raise SourceError(f"{bfm_dir}: cannot read the BFM subset ({exc})") from None
+    verts = mean.reshape(-1, 3)
+    if w_shp.shape[0] != mean.size or w_exp.shape[0] != mean.size or kp3.shape != (204,):
+        raise SourceError(f"{bfm_dir}: inconsistent BFM subset shapes")
+    tri = (tri if tri.shape[0] == 3 else tri.T).T - 1
+    return FaceMesh(verts, tri, kp3[::3] // 3, source=str(bfm_dir), shape_basis=w_shp, exp_basis=w_exp)
+
+
+def neck_cut(vertices: np.ndarray, keypoints: np.ndarray, margin: float = NECK_MARGIN) -> np.ndarray:
+    """Vertices of the face (True) versus the neck (False), in model space (x right, y up, z forward).
+
+    The jaw line is the polyline through the jaw keypoints 0–16 seen from the front, y_jaw(x) (linear
+    interpolation in x, held constant beyond the outermost points); a vertex belongs to the neck when
+    y < y_jaw(x) − ``margin``. Ears, forehead and the whole face stay. (N, 3), (68,) → (N,) bool.
+    """
+    jaw = np.asarray(vertices)[np.asarray(keypoints)[:17]]
+    order = np.argsort(jaw[:, 0])
+    y_jaw = np.interp(vertices[:, 0], jaw[order, 0], jaw[order, 1])
+    return vertices[:, 1] >= y_jaw - margin
+
+
+def load_face_mesh(
+    aflw_root: Path | str | None = None, bfm_dir: Path | str | None = None, keep_neck: bool = False
+) -> FaceMesh:
+    """The dense face mesh (53,215 vertices): the release's ``Code/Model_Shape_Sim.mat`` (default) or, with
+    ``bfm_dir``, 3DDFA's BFM subset (mean + first 40 shape / 10 expression components).
+
+    The face region P uses every triangle whose three vertices pass :func:`neck_cut` (the BFM mesh reaches
+    down the neck, which is not face; ``keep_neck=True`` keeps it). ``aflw_root`` defaults to the shared
+    AFLW2000-3D folder. Raises :class:`SourceError` naming the bad file.
+    """
+    if bfm_dir is not None:
+        mesh = _load_bfm_mesh(Path(bfm_dir))
+    else:
+        if aflw_root is None:
+            from .paths import default_source
+
+            aflw_root = default_source()
+        mesh = _load_release_mesh(Path(aflw_root))
+    if not keep_neck:
+        face = neck_cut(mesh.vertices, mesh.keypoints)
+        mesh.region_triangles = face[mesh.triangles].all(axis=1)
+    return mesh
+
+
+def fit_mesh(
+    mesh: FaceMesh,
+    pose_para: np.ndarray,
+    pt3d_68: np.ndarray,
+    shape_para: np.ndarray | None = None,
+    exp_para: np.ndarray | None = None,
+) -> np.ndarray:
+    """Pose the mesh with ``Pose_Para`` and warp it so its 68 keypoints land exactly on ``pt3d_68``.
+
+    v_img = project(V, pose) + M·(pt3d_68ᵀ − project(V, pose)[keypoints]), M = :func:`rbf_spread_matrix`.
+    ``pt3d_68`` (3, 68). Returns (N, 3) release image coordinates.
+    """
+    posed = project(mesh.model_vertices(shape_para, exp_para), pose_para)
+    target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68).T
+    residual = (target - posed[mesh.keypoints]).astype(np.float32)
+    posed += mesh.spread @ residual
+    return posed
+
+
+def front_facing(xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Triangles turned towards the camera → (T,) bool.
+
+    In array coordinates (x right, y down, after the release's y-flip) a BFM triangle (a, b, c) faces the
+    camera when its signed area (b − a) × (c − a) is positive.
+    """
+    x = np.ascontiguousarray(xy[:, 0], dtype=np.float64)
+    y = np.ascontiguousarray(xy[:, 1], dtype=np.float64)
+    t = np.ascontiguousarray(np.asarray(triangles).T)
+    ax, ay = x[t[0]], y[t[0]]
+    cross = (x[t[1]] - ax) * (y[t[2]] - ay) - (y[t[1]] - ay) * (x[t[2]] - ax)
+    return cross > 0.0
+
+
+def edge_twins(triangles: np.ndarray, n_vertices: int) -> np.ndarray:
+    """For every directed triangle edge slot (t, k) (vertex k → k+1), the flat slot 3·t' + k' of the reversed
+    edge in a neighbouring triangle, or −1 (mesh border, or no one-to-one partner). (T, 3) int64."""
+    t = np.asarray(triangles, dtype=np.int64)
+    a = t.reshape(-1)
+    b = t[:, [1, 2, 0]].reshape(-1)
+    key = a * n_vertices + b
+    rev = b * n_vertices + a
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    pos = np.minimum(np.searchsorted(sk, rev), len(sk) - 1)
+    twin = np.where(sk[pos] == rev, order[pos], -1)
+    slots = np.arange(len(twin))
+    mutual = (twin >= 0) & (twin[np.maximum(twin, 0)] == slots)
+    return np.where(mutual, twin, -1).reshape(-1, 3)
+
+
+def rasterize_triangles(
+    xy: np.ndarray,
+    triangles: np.ndarray,
+    shape: tuple[int, int] = IMAGE_SHAPE,
+    selected: np.ndarray | None = None,
+    twins: np.ndarray | None = None,
+) -> np.ndarray:
+    """Union of triangles: pixel (r, c) is set when its centre (c, r) lies inside at least one triangle.
+
+    ``xy`` (N, 2) 0-based array coordinates (x = column, y = row); ``triangles`` (T, 3); optional ``selected``
+    (T,) bool subset and precomputed ``twins`` (:func:`edge_twins` of ``triangles``; with both given, the
+    selected triangles must all wind the same way in 2D, as :func:`front_facing` ones do). Returns (H, W) bool.
+
+    Method (non-zero winding, exact): with every triangle wound the same way, the coverage count of a point is
+    the winding number of all triangle edges around it; an edge shared by two selected triangles is crossed
+    once in each direction and cancels, so only the outline edges are scanned. For each outline edge P→Q and
+    each pixel row r with min(Py, Qy) ≤ r < max(Py, Qy), the crossing x = Px + (r − Py)(Qx − Px)/(Qy − Py)
+    adds ±1 (downward +) to every pixel centre with c ≥ x; a cumulative sum along the rows gives the count.
+    """
+    h, w = shape
+    tri = np.asarray(triangles, dtype=np.int64)
+    xy = np.asarray(xy, dtype=np.float64)
+    sel = np.ones(len(tri), dtype=bool) if selected is None else np.asarray(selected, dtype=bool)
+    if twins is None or selected is None:
+        # orient every selected triangle the same way, then pair up its edges
+        tri = tri[sel]
+        a, b, c = xy[tri[:, 0]], xy[tri[:, 1]], xy[tri[:, 2]]
+        neg = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]) < 0
+        tri = np.where(neg[:, None], tri[:, [0, 2, 1]], tri)
+        sel = np.ones(len(tri), dtype=bool)
+        twins = edge_twins(tri, len(xy))
+    sel_slot = np.repeat(sel, 3)
+    tw = np.asarray(twins).reshape(-1)
+    keep = sel_slot & ((tw < 0) | ~sel_slot[np.maximum(tw, 0)])
+    slots = np.flatnonzero(keep)
+    flat = tri.reshape(-1)
+    start = flat[slots]
+    end = flat[slots + np.where(slots % 3 == 2, -2, 1)]  # the next corner of the same triangle
+    px, py = xy[start, 0], xy[start, 1]
+    qx, qy = xy[end, 0], xy[end, 1]
+    lo = np.maximum(np.ceil(np.minimum(py, qy)), 0.0)
+    hi = np.minimum(np.ceil(np.maximum(py, qy)), float(h))
+    rows = np.maximum(hi - lo, 0.0).astype(np.int64)
+    e = np.flatnonzero(rows)
+    if e.size == 0:
+        return np.zeros((h, w), dtype=bool)
+    n = rows[e]
+    rep = np.repeat(e, n)
+    r = lo[rep] + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    x0, y0, x1, y1 = px[rep], py[rep], qx[rep], qy[rep]
+    cross_x = x0 + (r - y0) * (x1 - x0) / (y1 - y0)
+    col = np.clip(np.ceil(cross_x), 0.0, float(w)).astype(np.int64)
+    sign = np.where(y1 > y0, 1.0, -1.0)
+    acc = np.bincount(r.astype(np.int64) * (w + 1) + col, weights=sign, minlength=h * (w + 1))
+    return np.cumsum(acc.reshape(h, w + 1)[:, :w], axis=1) != 0
+
+
+def _pose_inputs(sample_or_pose: Any, pt3d_68: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    if pt3d_68 is not None:
+        return np.asarray(sample_or_pose, dtype=np.float64), np.asarray(pt3d_68, dtype=np.float64), None, None
+    if isinstance(sample_or_pose, tuple) and len(sample_or_pose) == 2:
+        pose, pts = sample_or_pose
+        return np.asarray(pose, dtype=np.float64), np.asarray(pts, dtype=np.float64), None, None
+    s = sample_or_pose
+    return s.pose_para, s.pt3d_68, getattr(s, "shape_para", None), getattr(s, "exp_para", None)
+
+
+def fitted_image_vertices(sample_or_pose: Any, mesh: FaceMesh, pt3d_68: np.ndarray | None = None) -> np.ndarray:
+    """(N, 3) fitted mesh vertices in release image coordinates for a Sample or a (pose_para, pt3d_68) pair."""
+    pose, pts, shp, exp = _pose_inputs(sample_or_pose, pt3d_68)
+    if pose.shape != (7,) or pts.shape != (3, 68):
+        raise GeometryError(f"pose_para must be (7,) and pt3d_68 (3, 68); got {pose.shape} and {pts.shape}")
+    if not (np.all(np.isfinite(pose)) and np.all(np.isfinite(pts))):
+        raise GeometryError("pose_para / pt3d_68 hold NaN or inf")
+    return fit_mesh(mesh, pose, pts, shp, exp)
+
+
+def face_region_mask(
+    sample_or_pose: Any,
+    mesh: FaceMesh,
+    shape: tuple[int, int] = IMAGE_SHAPE,
+    pt3d_68: np.ndarray | None = None,
+) -> np.ndarray:
+    """The face region P: fitted, projected, front-facing mesh triangles rasterised into an (H, W) bool mask.
+
+    ``sample_or_pose``: a :class:`~aflw_occ.source.Sample`, a ``(pose_para, pt3d_68)`` tuple, or ``pose_para`` with
+    ``pt3d_68=`` given. Pixels of the face that fall outside the image are dropped (clipped).
+    """
+    verts = fitted_image_vertices(sample_or_pose, mesh, pt3d_68)
+    return region_from_vertices(verts, mesh, shape)
+
+
+def region_from_vertices(verts: np.ndarray, mesh: FaceMesh, shape: tuple[int, int] = IMAGE_SHAPE) -> np.ndarray:
+    """P from fitted vertices (N, 3) in release coordinates: the front-facing triangles rasterised, (H, W) bool."""
+    xy = verts[:, :2] - PIXEL_OFFSET
+    tri = mesh.face_triangles
+    return rasterize_triangles(xy, tri, shape, front_facing(xy, tri), mesh.twins)

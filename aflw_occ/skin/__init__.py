@@ -1,0 +1,125 @@
+"""Skin and face-parsing segmenters behind one small interface, plus the colour helpers they share.
+
+A segmenter is any object with a ``name`` and ``__call__(image, landmarks) -> mask``:
+
+* ``image``: (H, W, 3) uint8 RGB;
+* ``landmarks``: (68, 2) or (68, 3) float image pixels, iBUG order, in the AFLW2000-3D release convention
+  (``pt3d_68``: the centre of ``img[r, c]`` is at (c + 1, r + 1));
+* returns the (H, W) bool mask F of visible facial skin and facial parts (brows, eyes, nose, mouth, lips).
+
+:func:`get_segmenter` builds one from a spec string: ``"adaptive"`` (default, no learned weights), ``"gmm"`` (the plain
+YCbCr Gaussian-mixture classifier), ``"bisenet:PATH"`` (BiSeNet face parser, torch) or ``"bisenet-onnx:PATH"``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import AflwOccError
+
+DEFAULT_SEGMENTER = "adaptive"
+#: a JPEG is treated as grayscale when the 99th percentile of max(|R−G|, |G−B|) is at most this (0–255 scale)
+GRAYSCALE_MAX_CHANNEL_DIFF = 8.0
+
+
+class SegmenterError(AflwOccError):
+    """A segmenter spec is unknown, or its weights cannot be loaded."""
+
+
+@runtime_checkable
+class SkinSegmenter(Protocol):
+    """Visible facial-skin / facial-parts segmenter: ``(image (H,W,3) uint8 RGB, landmarks (68,2|3)) -> (H,W) bool``."""
+
+    name: str
+
+    def __call__(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray: ...
+
+
+def get_segmenter(spec: str | None = None) -> SkinSegmenter:
+    """Build a segmenter from its spec: ``adaptive`` | ``gmm`` | ``bisenet:PATH`` | ``bisenet-onnx:PATH``.
+
+    Heavy back-ends are imported only when asked for. Raises :class:`SegmenterError` on an unknown spec.
+    """
+    spec = (spec or DEFAULT_SEGMENTER).strip()
+    kind, _, arg = spec.partition(":")
+    kind = kind.lower()
+    if kind == "adaptive" and not arg:
+        from .adaptive import AdaptiveSkinSegmenter
+
+        return AdaptiveSkinSegmenter()
+    if kind == "gmm" and not arg:
+        from .gmm import GmmSkinSegmenter
+
+        return GmmSkinSegmenter()
+    if kind in ("bisenet", "bisenet-onnx"):
+        if not arg:
+            raise SegmenterError(f"segmenter spec {spec!r}: give the weights path, e.g. {kind}:/path/to/79999_iter.pth")
+        if kind == "bisenet":
+            from .bisenet import BiSeNetSegmenter
+
+            return BiSeNetSegmenter(arg)
+        from .bisenet_onnx import BiSeNetOnnxSegmenter
+
+        return BiSeNetOnnxSegmenter(arg)
+    raise SegmenterError(
+        f"unknown segmenter spec {spec!r}: use 'adaptive', 'gmm', 'bisenet:PATH' or 'bisenet-onnx:PATH'"
+    )
+
+
+def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 studio-swing YCbCr of an RGB image (values 0–255), as float32 (..., 3) = (Y, Cb, Cr).
+
+    Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, Cb = 128 + (−37.797 R − 74.203 G + 112 B) / 255,
+    Cr = 128 + (112 R − 93.786 G − 18.214 B) / 255.
+    """
+    m = np.array(
+        [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=np.float32
+    ) / np.float32(255.0)
+    out = np.asarray(image, dtype=np.float32) @ m.T
+    out += np.array([16.0, 128.0, 128.0], dtype=np.float32)
+    return out
+
+
+def is_grayscale(image: np.ndarray, max_diff: float = GRAYSCALE_MAX_CHANNEL_DIFF) -> bool:
+    """Whether an RGB image carries no usable colour: q99 of max(|R−G|, |G−B|) over every 2nd pixel ≤ ``max_diff``.
+
+    Grey JPEGs stored as RGB keep a few units of chroma noise; the 99th percentile ignores stray coloured pixels
+    (captions, logos). On AFLW2000-3D this marks 327 of the 2000 images.
+    """
+    sub = np.asarray(image)[::2, ::2].astype(np.int16)
+    if sub.ndim != 3 or sub.shape[2] != 3:
+        return True
+    diff = np.maximum(np.abs(sub[..., 0] - sub[..., 1]), np.abs(sub[..., 1] - sub[..., 2]))
+    return bool(np.percentile(diff, 99) <= max_diff)
+
+
+def ita_degrees(image: np.ndarray, mask: np.ndarray, check_grey: bool = True) -> float:
+    """Individual typology angle of the pixels under ``mask``: ITA = atan2(L* − 50, b*) in degrees.
+
+    L*, b*: CIELAB (D65) medians over the masked pixels (OpenCV's float Lab conversion). Higher = lighter skin;
+    the usual bands: > 55 very light, 41–55 light, 28–41 intermediate, 10–28 tan, −30–10 brown, < −30 dark.
+    NaN for an empty mask and (unless ``check_grey`` is False) for a grayscale image (b* means nothing there).
+    """
+    import cv2
+
+    sel = np.asarray(mask, dtype=bool)
+    if not sel.any() or (check_grey and is_grayscale(image)):
+        return float("nan")
+    px = np.asarray(image)[sel].reshape(-1, 1, 3).astype(np.float32) / np.float32(255.0)
+    lab = cv2.cvtColor(px, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    lum = float(np.median(lab[:, 0]))
+    b = float(np.median(lab[:, 2]))
+    return float(np.degrees(np.arctan2(lum - 50.0, b)))
+
+
+__all__ = [
+    "DEFAULT_SEGMENTER",
+    "SegmenterError",
+    "SkinSegmenter",
+    "get_segmenter",
+    "is_grayscale",
+    "ita_degrees",
+    "rgb_to_ycbcr",
+]
