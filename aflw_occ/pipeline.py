@@ -15,6 +15,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .store.hashing import pixel_hash, sha256_bytes, sha256_file
 from .store.versions import get_version, store_filename
 
 BLOCK_SIZE = 40
-JOURNAL_FORMAT = 1
+JOURNAL_FORMAT = 2
 
 
 class BuildError(AflwOccError):
@@ -81,6 +82,7 @@ class BuildResult:
     skipped: list[tuple[str, str]]
     splits: dict[str, int]
     computed: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -155,6 +157,7 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
     builders: list[Builder] = _WORKER["builders"]
     base_records: list[dict[str, Any]] = []
     split_records: dict[str, list[dict[str, Any]]] = {}
+    notes: list[str] = []
     for sample in samples:
         try:
             jpeg = np.fromfile(sample.image_path, dtype=np.uint8)
@@ -176,9 +179,18 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
         for builder in builders:
             for config in builder.CONFIGS:
                 seed32 = sample_seed(seed, builder.name, config.name, sample.id)
-                rec = _encode_example(builder, config, src, seed32)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    rec = _encode_example(builder, config, src, seed32)
+                notes.extend(str(w.message) for w in caught)
                 split_records.setdefault(builder.split_name(config), []).append(rec)
-    payload = {"identity_sha256": identity_sha, "block": block, "base": base_records, "splits": split_records}
+    payload = {
+        "identity_sha256": identity_sha,
+        "block": block,
+        "base": base_records,
+        "splits": split_records,
+        "warnings": notes,
+    }
     final = journal / f"block-{block:05d}.pkl"
     fd, tmp = tempfile.mkstemp(dir=journal, prefix=f".block-{block:05d}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as fh:
@@ -275,9 +287,9 @@ def build(plan: BuildPlan) -> BuildResult:
         return BuildResult(None, len(done), len(blocks), ds.skipped, {}, len(todo))
     from .store.writer import assemble
 
-    path, counts = assemble(plan, ds, journal, len(blocks), identity)
+    path, counts, notes = assemble(plan, ds, journal, len(blocks), identity)
     shutil.rmtree(journal)
-    return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo))
+    return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
 
 
 def _run_blocks(plan: BuildPlan, blocks: list[list[Sample]], todo: list[int], journal: Path, ident: str) -> None:

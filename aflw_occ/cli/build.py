@@ -103,6 +103,8 @@ def build(
     result = run(plan)
     for f, reason in result.skipped:
         click.echo(f"skipped {f}: {reason}", err=True)
+    for note in result.warnings:
+        click.echo(f"warning: {note}", err=True)
     if result.path is None:
         click.echo(
             f"shard done: {result.blocks_done}/{result.blocks_total} blocks in the journal; run the other shards"

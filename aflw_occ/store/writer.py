@@ -102,9 +102,12 @@ def _write_split(g: h5py.Group, rows: list[dict[str, Any]], index: dict[str, int
         _vlen(g, f"mask_{name}_png", [r["masks"][name] for r in rows])
 
 
-def _read_blocks(journal: Path, n_blocks: int, identity_sha: str) -> tuple[list[dict], dict[str, list[dict]]]:
+def _read_blocks(
+    journal: Path, n_blocks: int, identity_sha: str
+) -> tuple[list[dict], dict[str, list[dict]], list[str]]:
     base: list[dict[str, Any]] = []
     splits: dict[str, list[dict[str, Any]]] = {}
+    notes: list[str] = []
     for b in range(n_blocks):
         path = journal / f"block-{b:05d}.pkl"
         with path.open("rb") as fh:
@@ -112,16 +115,17 @@ def _read_blocks(journal: Path, n_blocks: int, identity_sha: str) -> tuple[list[
         if payload["identity_sha256"] != identity_sha or payload["block"] != b:
             raise RuntimeError(f"{path}: journal block belongs to another build")
         base.extend(payload["base"])
+        notes.extend(payload["warnings"])
         for name, rows in payload["splits"].items():
             splits.setdefault(name, []).extend(rows)
-    return base, splits
+    return base, splits, notes
 
 
 def assemble(
     plan: BuildPlan, ds: AFLW2000_3D, journal: Path, n_blocks: int, identity: dict[str, Any]
-) -> tuple[Path, dict[str, int]]:
+) -> tuple[Path, dict[str, int], list[str]]:
     identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
-    base, splits = _read_blocks(journal, n_blocks, identity_sha)
+    base, splits, notes = _read_blocks(journal, n_blocks, identity_sha)
     index = {r["id"]: i for i, r in enumerate(base)}
     source_lines = "".join(f"{r['id']} {r['jpeg_sha256']} {r['mat_sha256']}\n" for r in base)
     region_kind = getattr(plan.region_fn, "kind", "custom") if plan.region_fn is not None else "landmark-hull"
@@ -169,7 +173,7 @@ def assemble(
     os.replace(tmp, final)
     mf.write_folder(plan.out / f"manifest-{plan.version}", header_text, texts)
     counts = {"clean": len(base)} | {name: int(sum(r["selected"] for r in rows)) for name, rows in splits.items()}
-    return final, counts
+    return final, counts, notes
 
 
 def _generator_version() -> str:

@@ -1,0 +1,1 @@
+"""Predictor adapters: callables, ONNX models, torch modules, and the shipped baselines."""

@@ -1,0 +1,148 @@
+"""Configurable pre-processing (crop, resize, colour order, normalisation, layout) and post-processing back to image
+pixels, shared by the ONNX and torch adapters.
+
+Pre-processing of one image ``I`` (RGB uint8) with crop box ``b``:
+``x = (crop_resize(I, b, size)[..., order] − mean) / std`` as float32, laid out NCHW or NHWC.
+
+Post-processing: the model's landmark output in crop pixels (``(N, 68, 2|3)``, ``(N, 2|3, 68)``, ``(N, 136)`` or
+``(N, 204)``; flat vectors are read as x0, y0[, z0], x1, ... unless ``flat_order="planar"``) is mapped to image
+pixels by :func:`aflw_occ.crops.crop_to_image`, optionally after ``y ← size − y`` (models with y up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..crops import CROP_RULES, crop_boxes, crop_resize, crop_to_image
+from ..errors import PredictionError
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How an adapter turns images + ground-truth boxes into model input, and model output back into pixels.
+
+    Attributes:
+        crop: crop rule, one of :data:`aflw_occ.crops.CROP_RULES`.
+        size: square input side in pixels.
+        color: ``"rgb"`` or ``"bgr"`` channel order fed to the model.
+        mean: subtracted per channel (scalar or 3 values, in the model's channel order), on the 0–255 scale.
+        std: divisor per channel (scalar or 3 values).
+        layout: ``"nchw"`` or ``"nhwc"``.
+        resample: ``"3ddfa"`` (integer box, zero pad, cv2.resize) or ``"affine"`` (sub-pixel warp).
+        flip_y: the model's y axis points up (``y ← size − y`` before mapping back).
+        flat_order: ``"interleaved"`` (x0, y0, x1, ...) or ``"planar"`` (x0..x67, y0..y67, ...) for flat outputs.
+    """
+
+    crop: str = "3ddfa"
+    size: int = 120
+    color: str = "rgb"
+    mean: float | tuple[float, ...] = 0.0
+    std: float | tuple[float, ...] = 1.0
+    layout: str = "nchw"
+    resample: str = "3ddfa"
+    flip_y: bool = False
+    flat_order: str = "interleaved"
+
+    def __post_init__(self) -> None:
+        if self.crop not in CROP_RULES:
+            raise PredictionError(f"unknown crop rule '{self.crop}' (choose from {', '.join(CROP_RULES)})")
+        if self.color not in ("rgb", "bgr"):
+            raise PredictionError(f"unknown colour order '{self.color}' (choose rgb or bgr)")
+        if self.layout not in ("nchw", "nhwc"):
+            raise PredictionError(f"unknown layout '{self.layout}' (choose nchw or nhwc)")
+        if self.resample not in ("3ddfa", "affine"):
+            raise PredictionError(f"unknown resample method '{self.resample}' (choose 3ddfa or affine)")
+        if self.flat_order not in ("interleaved", "planar"):
+            raise PredictionError(f"unknown flat order '{self.flat_order}' (choose interleaved or planar)")
+        if int(self.size) <= 0:
+            raise PredictionError(f"input size must be positive, got {self.size}")
+
+    def with_options(self, options: dict[str, str]) -> Preprocess:
+        """A copy with options parsed from ``key=value`` strings (``mean=127.5`` or ``mean=0.5/0.5/0.5``)."""
+        kw: dict[str, object] = {}
+        for key, value in options.items():
+            if key in ("crop", "color", "layout", "resample", "flat_order"):
+                kw[key] = value.lower()
+            elif key == "size":
+                kw[key] = int(value)
+            elif key in ("mean", "std"):
+                parts = [float(v) for v in value.replace(":", "/").split("/")]
+                kw[key] = parts[0] if len(parts) == 1 else tuple(parts)
+            elif key == "flip_y":
+                kw[key] = value.lower() in ("1", "true", "yes")
+            else:
+                raise PredictionError(f"unknown pre-processing option '{key}'")
+        return replace(self, **kw)  # type: ignore[arg-type]
+
+    def boxes(self, roi_boxes: np.ndarray | None, face_boxes: np.ndarray | None) -> np.ndarray:
+        """(N, 4) crop boxes of this rule."""
+        return crop_boxes(self.crop, roi_boxes=roi_boxes, face_boxes=face_boxes)
+
+    def crops(self, images: Sequence[np.ndarray], boxes: np.ndarray, ids: Sequence[str] | None = None) -> np.ndarray:
+        """(N, size, size, 3) uint8 crops in RGB."""
+        out = np.empty((len(images), self.size, self.size, 3), dtype=np.uint8)
+        for i, img in enumerate(images):
+            where = ids[i] if ids is not None else f"sample {i}"
+            out[i] = crop_resize(img, boxes[i], self.size, method=self.resample, where=where)
+        return out
+
+    def normalise(self, crops: np.ndarray) -> np.ndarray:
+        """Model input from RGB uint8 crops (N, S, S, 3): float32 ``(x[..., order] − mean) / std``, laid out."""
+        n, h, w = crops.shape[:3]
+        order = (2, 1, 0) if self.color == "bgr" else (0, 1, 2)
+        mean = np.broadcast_to(np.asarray(self.mean, dtype=np.float32), (3,))
+        inv = 1.0 / np.broadcast_to(np.asarray(self.std, dtype=np.float32), (3,))
+        if self.layout == "nchw":
+            x = np.empty((n, 3, h, w), dtype=np.float32)
+            for o, c in enumerate(order):
+                np.subtract(crops[..., c], mean[o], out=x[:, o], dtype=np.float32)
+                x[:, o] *= inv[o]
+            return x
+        x = np.empty((n, h, w, 3), dtype=np.float32)
+        for o, c in enumerate(order):
+            np.subtract(crops[..., c], mean[o], out=x[..., o], dtype=np.float32)
+            x[..., o] *= inv[o]
+        return x
+
+    def to_image(self, output: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Landmark output in crop pixels → (N, 68, 2|3) float64 image pixels (see the module docstring)."""
+        pts = landmarks_from_output(output, self.flat_order)
+        if self.flip_y:
+            pts = pts.copy()
+            pts[..., 1] = self.size - pts[..., 1]
+        return crop_to_image(pts, boxes, self.size)
+
+
+def landmarks_from_output(output: np.ndarray, flat_order: str = "interleaved") -> np.ndarray:
+    """Interpret a landmark output as (N, 68, D), D ∈ {2, 3}.
+
+    Accepted: (N, 68, D), (N, D, 68), (N, 68·D) read interleaved (x0, y0[, z0], x1, ...) or planar (all x, all y, ...).
+    """
+    out = np.asarray(output)
+    if out.ndim == 3 and out.shape[1] == 68 and out.shape[2] in (2, 3):
+        return out.astype(np.float64)
+    if out.ndim == 3 and out.shape[2] == 68 and out.shape[1] in (2, 3):
+        return out.transpose(0, 2, 1).astype(np.float64)
+    if out.ndim == 2 and out.shape[1] in (136, 204):
+        d = out.shape[1] // 68
+        if flat_order == "planar":
+            return out.reshape(-1, d, 68).transpose(0, 2, 1).astype(np.float64)
+        return out.reshape(-1, 68, d).astype(np.float64)
+    raise PredictionError(
+        f"model output of shape {tuple(out.shape)} is not 68 landmarks "
+        "(expected (N,68,2|3), (N,2|3,68), (N,136) or (N,204))"
+    )
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """``"a=1,b=x"`` → ``{"a": "1", "b": "x"}``; raises :class:`PredictionError` on a malformed item."""
+    opts: dict[str, str] = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        if "=" not in item:
+            raise PredictionError(f"option '{item}' is not key=value")
+        k, v = item.split("=", 1)
+        opts[k.strip().replace("-", "_")] = v.strip()
+    return opts

@@ -1,0 +1,59 @@
+"""3DDFA_V2 exported to ONNX (``aflw-occ export 3ddfa-v2``), run with onnxruntime. Never imports torch.
+
+The exported graph holds the network, the de-normalisation and the 68-point decoding, so the ``.onnx`` file alone is
+enough at inference: outputs ``raw`` (N, 62), ``param`` (N, 62), ``landmarks`` (N, 68, 3) in 120×120 crop pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import PredictionError
+from .onnx import make_session
+from .tddfa_params import outputs_to_prediction, tddfa_preprocess
+
+OUTPUT_NAMES = ("raw", "param", "landmarks")
+
+
+class TDDFAOnnxPredictor:
+    """3DDFA_V2 MobileNet-x0.5 from an exported ``.onnx``.
+
+    Args:
+        path: the exported model.
+        crop: crop rule (default ``3ddfa``: the benchmark's roi boxes).
+        threads: onnxruntime intra-op threads.
+    """
+
+    def __init__(self, path: str | Path, *, crop: str = "3ddfa", threads: int = 2) -> None:
+        self.path = Path(path)
+        self.session = make_session(self.path, threads)
+        outs = [o.name for o in self.session.get_outputs()]
+        if not {"param", "landmarks"} <= set(outs):
+            raise PredictionError(
+                f"{self.path}: not a 3DDFA_V2 export (outputs {outs}; expected param and landmarks — "
+                "make it with `aflw-occ export 3ddfa-v2`)"
+            )
+        self.input_name = self.session.get_inputs()[0].name
+        self.pre = tddfa_preprocess(crop)
+        self.name = f"3ddfa-v2-{self.path.stem}" + ("" if crop == "3ddfa" else f"-{crop}-box")
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        raw, p, q = self.session.run(list(OUTPUT_NAMES), {self.input_name: x})
+        return np.asarray(raw), np.asarray(p), np.asarray(q)
+
+    def prepare(self, images: Sequence[np.ndarray], boxes: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Crop boxes and model input of a batch (thread-safe; the evaluator runs it in loader threads)."""
+        crop = self.pre.boxes(boxes.roi, boxes.face)
+        return crop, self.pre.normalise(self.pre.crops(images, crop, list(boxes.ids)))
+
+    def infer(self, prepared: tuple[np.ndarray, np.ndarray], boxes: Any) -> Any:
+        crop, x = prepared
+        _, p, q = self.forward(x)
+        return outputs_to_prediction(p, q, crop)
+
+    def predict(self, images: Sequence[np.ndarray], boxes: Any) -> Any:
+        return self.infer(self.prepare(images, boxes), boxes)

@@ -1,0 +1,206 @@
+"""The leaderboard: results folders of :func:`aflw_occ.evaluate.evaluate` → a Markdown block in a README.
+
+``aflw-occ leaderboard RESULTS_DIR... --readme README.md`` rewrites the block between
+``<!-- leaderboard:start -->`` and ``<!-- leaderboard:end -->`` (never typed by hand): every model × every split,
+sparse-2d NME per yaw bin, the balanced mean with its 95% bootstrap CI, and on occluded splits the NME over occluded
+and over visible landmarks (balanced means).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import AflwOccError
+from .evaluate import ALL_SPLITS
+
+START = "<!-- leaderboard:start -->"
+END = "<!-- leaderboard:end -->"
+SPLIT_TITLES = {
+    "clean": "clean",
+    "nod": "NOD",
+    "csod-single": "CSOD square",
+    "csod-double": "CSOD double",
+    "csod-column": "CSOD column",
+    "nsod": "NSOD",
+}
+
+
+class ResultsError(AflwOccError):
+    """A results folder or README is missing, incomplete, or lacks the leaderboard markers."""
+
+
+@dataclass(frozen=True)
+class Results:
+    """One results folder: ``meta`` (meta.json), ``scores`` (scores.csv) and the per-sample table path."""
+
+    path: Path
+    meta: dict[str, Any]
+    scores: Any  # pandas DataFrame
+
+    label: str = ""
+
+    @property
+    def model(self) -> str:
+        """Display name: the label given by :func:`label_results`, else the model name."""
+        return self.label or str(self.meta.get("model") or self.path.name)
+
+    @property
+    def splits(self) -> list[str]:
+        return [str(s) for s in self.meta.get("splits", [])]
+
+    def per_sample(self) -> Any:
+        import pandas as pd
+
+        p = self.path / "per_sample.csv"
+        if not p.is_file():
+            raise ResultsError(f"{p}: per-sample table is missing")
+        return pd.read_csv(p, dtype={"id": str, "split": str, "source_id": str})
+
+    def value(self, split: str, metric: str, protocol: str = "sparse-2d") -> tuple[float, float, float]:
+        """(value, ci_low, ci_high) of a metric, NaNs when absent."""
+        df = self.scores
+        row = df[(df["split"] == split) & (df["protocol"] == protocol) & (df["metric"] == metric)]
+        if row.empty:
+            return (math.nan, math.nan, math.nan)
+        r = row.iloc[0]
+        return (float(r["value"]), float(r["ci_low"]), float(r["ci_high"]))
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a results folder; :class:`ResultsError` naming the file when something is missing or unreadable."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_dir():
+        raise ResultsError(f"{p}: results folder does not exist (make it with `aflw-occ evaluate ... --out {p}`)")
+    meta_p, scores_p = p / "meta.json", p / "scores.csv"
+    for f in (meta_p, scores_p):
+        if not f.is_file():
+            raise ResultsError(f"{f}: missing (not an `aflw-occ evaluate` results folder)")
+    try:
+        meta = json.loads(meta_p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{meta_p}: not valid JSON ({exc})") from None
+    try:
+        scores = pd.read_csv(scores_p)
+    except Exception as exc:
+        raise ResultsError(f"{scores_p}: unreadable ({exc})") from None
+    need = {"split", "protocol", "metric", "value", "ci_low", "ci_high"}
+    if not need <= set(scores.columns):
+        raise ResultsError(f"{scores_p}: missing columns {sorted(need - set(scores.columns))}")
+    return Results(p, meta, scores)
+
+
+def label_results(results: list[Results]) -> list[Results]:
+    """Give every result a unique display name: the model name, plus the folder name where names repeat."""
+    from dataclasses import replace
+
+    names = [str(r.meta.get("model") or r.path.name) for r in results]
+    out = []
+    for r, n in zip(results, names, strict=True):
+        out.append(replace(r, label=n if names.count(n) == 1 else f"{n} ({r.path.name})"))
+    return out
+
+
+def ordered_splits(results: list[Results]) -> list[str]:
+    """Every split any result has, in canonical order (clean, NOD, CSOD ×3, NSOD, then others)."""
+    seen = {s for r in results for s in r.splits}
+    return [s for s in ALL_SPLITS if s in seen] + sorted(seen - set(ALL_SPLITS))
+
+
+def _fmt(v: float, digits: int = 3) -> str:
+    return "–" if not math.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _ci(v: tuple[float, float, float]) -> str:
+    if not math.isfinite(v[0]):
+        return "–"
+    if not (math.isfinite(v[1]) and math.isfinite(v[2])):
+        return _fmt(v[0])
+    return f"{v[0]:.3f} [{v[1]:.2f}, {v[2]:.2f}]"
+
+
+def balanced_or_plain(r: Results, split: str, prefix: str) -> str:
+    """Balanced mean of a landmark-subset NME, or its plain mean marked ``(plain)`` when a yaw bin is empty."""
+    b = r.value(split, f"{prefix}_balanced")[0]
+    if math.isfinite(b):
+        return _fmt(b)
+    p = r.value(split, f"{prefix}_plain")[0]
+    return f"{_fmt(p)} (plain)" if math.isfinite(p) else "–"
+
+
+def _overview_cell(r: Results, split: str) -> str:
+    v = r.value(split, "nme_balanced")
+    return _ci(v) if math.isfinite(v[0]) else balanced_or_plain(r, split, "nme")
+
+
+def leaderboard_markdown(results: list[Results]) -> str:
+    """The Markdown leaderboard: a balanced-NME overview (models × splits) and the full per-split table."""
+    if not results:
+        raise ResultsError("no results folders given")
+    results = label_results(results)
+    splits = ordered_splits(results)
+    versions = sorted({f"{r.meta.get('data_version', '?')}" for r in results})
+    manifests = sorted({str(r.meta.get("manifest_sha256", ""))[:12] for r in results} - {""})
+    lines = [
+        f"Protocol sparse-2d (68 points, NME % of √(w·h) of the ground-truth box, original `pt3d_68` ground truth, "
+        f"ground-truth crop boxes). Data version {', '.join(versions)}"
+        + (f", manifest {', '.join(manifests)}" if manifests else "")
+        + ". Balanced = mean of the three yaw-bin means (– when a bin is empty); [95% stratified bootstrap CI]; "
+        "occluded/visible = NME over the occluded / visible landmarks only. "
+        "Generated by `aflw-occ leaderboard`; do not edit by hand.",
+        "",
+        "| model | " + " | ".join(SPLIT_TITLES.get(s, s) for s in splits) + " |",
+        "|---|" + "---|" * len(splits),
+    ]
+    for r in results:
+        cells = [_overview_cell(r, s) if s in r.splits else "–" for s in splits]
+        lines.append(f"| {r.model} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| model | split | n | [0,30] | (30,60] | >60 | balanced [95% CI] | plain | occluded lms | visible lms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        n = r.meta.get("n", {})
+        for s in splits:
+            if s not in r.splits:
+                continue
+            bins = [_fmt(r.value(s, k)[0]) for k in ("nme_0_30", "nme_30_60", "nme_60_plus")]
+            occ = balanced_or_plain(r, s, "nme_occluded")
+            vis = balanced_or_plain(r, s, "nme_visible")
+            plain = _fmt(r.value(s, "nme_plain")[0])
+            lines.append(
+                f"| {r.model} | {SPLIT_TITLES.get(s, s)} | {n.get(s, '')} | "
+                + " | ".join(bins)
+                + f" | {_ci(r.value(s, 'nme_balanced'))} | {plain} | {occ} | {vis} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(text: str, block: str, where: str = "README") -> str:
+    """Replace the content between the leaderboard markers; :class:`ResultsError` when they are absent."""
+    i, j = text.find(START), text.find(END)
+    if i < 0 or j < 0 or j < i:
+        raise ResultsError(f"{where}: no '{START}' … '{END}' block to rewrite (add both markers once)")
+    return text[: i + len(START)] + "\n" + block + text[j:]
+
+
+def update_readme(readme: str | Path, results: list[Results]) -> Path:
+    """Rewrite the leaderboard block of a README in place (temporary file, then rename)."""
+    p = Path(readme)
+    if not p.is_file():
+        raise ResultsError(f"{p}: README does not exist")
+    new = replace_block(p.read_text(), leaderboard_markdown(results), str(p))
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(new)
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return p

