@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch==2.13.0 is a CPU wheel already on the development/CI machines; pin it so pip never pulls a CUDA build.
 TORCH_PIN := torch==2.13.0
 
-.PHONY: venv install install-test demo test lint bench clean
+.PHONY: venv install install-test chromium demo test lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,12 @@ install-test: $(BIN)/python
 demo: install
 	$(BIN)/aflw-occ demo --out demo-out
 
-test: install-test
+# the HTML report test opens the report in headless Chromium (Debian's package); without it that test skips
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "warning: chromium not installed; the report-in-browser test will skip"
+
+test: install-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
 
