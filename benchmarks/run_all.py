@@ -1,0 +1,33 @@
+"""``make bench``: run every benchmark with its defaults, one after another, and print their reports.
+
+Each benchmark measures its own baseline in the same run (see ``docs/benchmarks.md``); run on an idle machine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = [
+    ["benchmarks.bench_score"],
+    ["benchmarks.bench_build"],
+    ["benchmarks.bench_visibility"],
+    ["benchmarks.bench_nsod", "--build"],
+    ["benchmarks.bench_evaluate"],
+    ["benchmarks.bench_bisenet"],
+    ["benchmarks.bench_dsfnet"],
+]
+
+
+def main() -> None:
+    failed = []
+    for args in BENCHMARKS:
+        print(f"\n===== python -m {' '.join(args)}", flush=True)
+        if subprocess.run([sys.executable, "-m", *args]).returncode != 0:
+            failed.append(args[0])
+    if failed:
+        sys.exit(f"benchmarks failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
