@@ -16,11 +16,16 @@ from ..errors import AflwOccError
 COMMANDS: dict[str, str] = {
     "info": "aflw_occ.cli.info:info",
     "export": "aflw_occ.cli.export:export",
+    "dsfnet": "aflw_occ.cli.dsfnet:dsfnet",
     "score": "aflw_occ.cli.score:score",
     "build": "aflw_occ.cli.build:build",
     "verify": "aflw_occ.cli.verify:verify",
     "show": "aflw_occ.cli.show:show",
     "demo": "aflw_occ.cli.demo:demo",
+    "evaluate": "aflw_occ.cli.evaluate:evaluate",
+    "report": "aflw_occ.cli.report:report",
+    "leaderboard": "aflw_occ.cli.report:leaderboard",
+    "occluders": "aflw_occ.cli.occluders:occluders",
 }
 
 
