@@ -208,19 +208,14 @@ def open_data(data: Any, threads: int = 2) -> Iterator[Any]:
         return
     if isinstance(data, (str, Path)):
         p = Path(data)
-        if p.is_dir():
+        if p.is_dir() and not any(p.glob("aflw-occ-*.h5")):  # an AFLW2000-3D folder, not a build folder
             yield SourceData(p, threads=threads)
             return
         if not p.exists():
             raise EvaluationError(f"{p}: data file does not exist (give a built .h5 store or an AFLW2000-3D folder)")
-        try:
-            from .store import open_store
-        except ImportError:
-            raise EvaluationError(f"{p}: the HDF5 store reader (aflw_occ.store) is not available") from None
+        from .store import open_store
+
         with open_store(p) as st:
-            if not hasattr(st, "path"):
-                with contextlib.suppress(AttributeError):
-                    st.path = str(p)
             yield st
         return
     if hasattr(data, "split") and hasattr(data, "splits"):
