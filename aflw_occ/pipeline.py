@@ -267,8 +267,10 @@ def build(plan: BuildPlan) -> BuildResult:
         if not plan.resume and plan.shard == (1, 1):
             shutil.rmtree(journal)
         elif old != identity:
+            differ = sorted(k for k in identity if (old or {}).get(k) != identity[k])
             raise BuildError(
-                f"{journal}: holds an interrupted build with other options; rerun without --resume to start over"
+                f"{journal}: holds an interrupted build with other options ({', '.join(differ)}); "
+                "rerun without --resume to start over"
             )
     journal.mkdir(parents=True, exist_ok=True)
     if not ident_file.is_file():
