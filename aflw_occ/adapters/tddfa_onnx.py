@@ -6,20 +6,18 @@ enough at inference: outputs ``raw`` (N, 62), ``param`` (N, 62), ``landmarks`` (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import PredictionError
 from .onnx import make_session
-from .tddfa_params import outputs_to_prediction, tddfa_preprocess
+from .tddfa_params import TDDFAPipeline, tddfa_preprocess
 
 OUTPUT_NAMES = ("raw", "param", "landmarks")
 
 
-class TDDFAOnnxPredictor:
+class TDDFAOnnxPredictor(TDDFAPipeline):
     """3DDFA_V2 MobileNet-x0.5 from an exported ``.onnx``.
 
     Args:
@@ -44,16 +42,3 @@ class TDDFAOnnxPredictor:
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raw, p, q = self.session.run(list(OUTPUT_NAMES), {self.input_name: x})
         return np.asarray(raw), np.asarray(p), np.asarray(q)
-
-    def prepare(self, images: Sequence[np.ndarray], boxes: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Crop boxes and model input of a batch (thread-safe; the evaluator runs it in loader threads)."""
-        crop = self.pre.boxes(boxes.roi, boxes.face)
-        return crop, self.pre.normalise(self.pre.crops(images, crop, list(boxes.ids)))
-
-    def infer(self, prepared: tuple[np.ndarray, np.ndarray], boxes: Any) -> Any:
-        crop, x = prepared
-        _, p, q = self.forward(x)
-        return outputs_to_prediction(p, q, crop)
-
-    def predict(self, images: Sequence[np.ndarray], boxes: Any) -> Any:
-        return self.infer(self.prepare(images, boxes), boxes)

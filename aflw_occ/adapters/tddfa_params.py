@@ -12,6 +12,7 @@ The files (``param_mean_std_62d_120x120.pkl``, ``u_base.txt``, ``w_shp_base.txt`
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,28 @@ def outputs_to_prediction(param: np.ndarray, landmarks_crop: np.ndarray, crop_bo
 def tddfa_preprocess(crop: str = "3ddfa") -> Preprocess:
     """3DDFA_V2's input pipeline: 3DDFA box, 120×120 bilinear crop with zero padding, BGR, (x − 127.5)/128."""
     return Preprocess(crop=crop, size=INPUT_SIZE, color="bgr", mean=127.5, std=128.0, layout="nchw")
+
+
+class TDDFAPipeline:
+    """The 3DDFA_V2 predictor steps around a ``forward`` (torch or onnxruntime): crop + normalise, then decode.
+
+    Subclasses set ``self.pre`` (:func:`tddfa_preprocess`) and implement ``forward(x) -> (raw, params, landmarks)``.
+    """
+
+    pre: Preprocess
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def prepare(self, images: Sequence[np.ndarray], boxes: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Crop boxes and model input of a batch (thread-safe; the evaluator runs it in loader threads)."""
+        crop = self.pre.boxes(boxes.roi, boxes.face)
+        return crop, self.pre.normalise(self.pre.crops(images, crop, list(boxes.ids)))
+
+    def infer(self, prepared: tuple[np.ndarray, np.ndarray], boxes: Any) -> Any:
+        crop, x = prepared
+        _, p, q = self.forward(x)
+        return outputs_to_prediction(p, q, crop)
+
+    def predict(self, images: Sequence[np.ndarray], boxes: Any) -> Any:
+        return self.infer(self.prepare(images, boxes), boxes)

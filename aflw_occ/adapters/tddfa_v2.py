@@ -11,16 +11,14 @@ head is ``fc_param.*`` (the second head ``fc_lm.*`` is unused and dropped).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import PredictionError
-from .tddfa_params import INPUT_SIZE, N_PARAMS, TDDFABasis, outputs_to_prediction, tddfa_preprocess
+from .tddfa_params import INPUT_SIZE, N_PARAMS, TDDFABasis, TDDFAPipeline, tddfa_preprocess
 
 # (name, output channels at width 1.0, stride)
 _BLOCKS: tuple[tuple[str, int, int], ...] = (
@@ -140,7 +138,7 @@ class TDDFAWithDecoding(nn.Module):
         return raw, p, q
 
 
-class TDDFATorchPredictor:
+class TDDFATorchPredictor(TDDFAPipeline):
     """3DDFA_V2 MobileNet-x0.5 from a ``.pth`` checkpoint, run with torch.
 
     Args:
@@ -170,16 +168,3 @@ class TDDFATorchPredictor:
         with torch.inference_mode():
             raw, p, q = self.model(torch.from_numpy(x))
         return raw.numpy(), p.numpy(), q.numpy()
-
-    def prepare(self, images: Sequence[np.ndarray], boxes: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Crop boxes and model input of a batch (thread-safe; the evaluator runs it in loader threads)."""
-        crop = self.pre.boxes(boxes.roi, boxes.face)
-        return crop, self.pre.normalise(self.pre.crops(images, crop, list(boxes.ids)))
-
-    def infer(self, prepared: tuple[np.ndarray, np.ndarray], boxes: Any) -> Any:
-        crop, x = prepared
-        _, p, q = self.forward(x)
-        return outputs_to_prediction(p, q, crop)
-
-    def predict(self, images: Sequence[np.ndarray], boxes: Any) -> Any:
-        return self.infer(self.prepare(images, boxes), boxes)
