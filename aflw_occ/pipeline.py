@@ -278,6 +278,8 @@ def build(plan: BuildPlan) -> BuildResult:
         tmp.write_text(json.dumps(identity, sort_keys=True, indent=1))
         os.replace(tmp, ident_file)
 
+    for name in plan.subsets:  # fail here, with the builder's own one-line error, not inside a worker
+        get_builder(name)(plan.options).prepare()
     samples = list(ds)
     blocks = [samples[i : i + plan.block_size] for i in range(0, len(samples), plan.block_size)]
     mine = [b for b in range(len(blocks)) if b % n == k - 1]

@@ -13,7 +13,7 @@ import click
 @click.option("--n", type=int, default=24, show_default=True, help="Synthetic images to draw.")
 @click.option("--workers", type=int, default=2, show_default=True)
 def demo(out: Path, n: int, workers: int) -> None:
-    """Draw a synthetic AFLW2000-3D-style source, build every subset, score a simple predictor, write a sheet."""
+    """Draw a synthetic AFLW2000-3D-style source, build CSOD/NSOD/RandOcc, score a simple predictor, write a sheet."""
     from ..demo import run_demo
 
     if out.exists():
