@@ -122,6 +122,7 @@ def write_folder(folder: Path, header_text: str, texts: dict[str, str]) -> None:
     """Write a manifest folder atomically (a temporary sibling folder renamed at the end)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a manifest folder is meant to be shared
     header = json.loads(header_text)
     for name, text in texts.items():
         (tmp / header["splits"][name]["file"]).write_text(text)
