@@ -14,7 +14,6 @@ on the weight values).
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -24,15 +23,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from benchmarks._machine import cpu_name
 
 
 def _time(fn: Callable[[], object]) -> float:
@@ -111,7 +102,7 @@ def main(runs: int, threads: int, weights: Path | None) -> None:
         times, cpu = _interleaved(fns, runs)
 
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"machine: {_cpu_name()}, nproc={os.cpu_count()}, load avg {os.getloadavg()[0]:.2f}")
+    print(f"machine: {cpu_name()}, nproc={os.cpu_count()}, load avg {os.getloadavg()[0]:.2f}")
     print(f"torch {torch.__version__} ({threads} threads), onnxruntime {ort.__version__} ({threads} threads)")
     print(f"batch 1, 512x512, 1 warm-up then median of {runs}{image_note}; export+verify {t_export:.1f} s")
     print(f"  {'':42s} {'median':>8s}    {'min':>8s}    {'CPU med':>8s}")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from aflw_occ.paths import default_source
+from benchmarks._machine import cpu_name
 
 
 def _floor_chunk(paths: list[str], copies: int) -> int:
@@ -79,7 +80,7 @@ def main() -> None:
         builds.append(wall)
         peaks.append(peak)
     f, b = statistics.median(floors), statistics.median(builds)
-    cpu = platform.processor() or platform.machine()
+    cpu = cpu_name()
     print(f"machine: {cpu}, {os.cpu_count()} cores, python {platform.python_version()}")
     runs = [round(x, 2) for x in floors]
     print(f"floor (decode 2000 + hash {2000 * copies}): median {f:.2f} s over {args.repeat}: {runs}")

@@ -19,7 +19,6 @@ With ``--build`` also the wall and CPU time (all processes) of ``aflw-occ build 
 from __future__ import annotations
 
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -31,15 +30,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from benchmarks._machine import cpu_name
 
 
 def write_sheet(path: Path, ds: object, mesh: object, seed: int = 0, tile: int = 200) -> None:
@@ -121,7 +112,7 @@ def main(n: int, run_build: bool, workers: int, sheet: Path | None) -> None:
 
     base = statistics.median(times["decode"])
     click.echo(
-        f"machine: {_cpu_name()}, {os.cpu_count()} cores, python {sys.version.split()[0]}, 1 OpenCV thread, "
+        f"machine: {cpu_name()}, {os.cpu_count()} cores, python {sys.version.split()[0]}, 1 OpenCV thread, "
         f"load average {os.getloadavg()[0]:.1f}; times are process CPU time"
     )
     click.echo(f"images: {len(data)} real AFLW2000-3D; default library {len(lib)} occluders loaded in {t_lib:.2f} s")

@@ -33,6 +33,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from benchmarks._machine import cpu_name
+
 _SHIM = """
 import sys
 import numpy as np
@@ -49,16 +51,6 @@ s.load_ground_truth = _tiled
 from aflw_occ.cli import main
 main()
 """
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _run(cmd: list[str]) -> tuple[float, float]:
@@ -174,7 +166,7 @@ def main(runs: int, rows: int, store: Path | None, split: str) -> None:
     base_cpu = statistics.median(c for _, c in times["baseline"])
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"# bench_score: {platform.node()} | {_cpu_name()} | nproc={os.cpu_count()} | "
+        f"# bench_score: {platform.node()} | {cpu_name()} | nproc={os.cpu_count()} | "
         f"python {platform.python_version()} | numpy {np.__version__} | runs={runs} (median, 1 warm-up) | "
         f"load average {load}"
     )
