@@ -45,21 +45,7 @@ def interpolation_matrix(pix: np.ndarray, tri: np.ndarray, size: int = UV, max_e
         px = lo[sel, 0:1] + du.reshape(1, -1)
         py = lo[sel, 1:2] + dv.reshape(1, -1)
         ok = (px <= hi[sel, 0:1]) & (py <= hi[sel, 1:2])
-        v0 = c[sel] - a[sel]
-        v1 = b[sel] - a[sel]
-        v2x = px - a[sel, 0:1]
-        v2y = py - a[sel, 1:2]
-        d00 = (v0 * v0).sum(1, keepdims=True)
-        d01 = (v0 * v1).sum(1, keepdims=True)
-        d11 = (v1 * v1).sum(1, keepdims=True)
-        d02 = v0[:, 0:1] * v2x + v0[:, 1:2] * v2y
-        d12 = v1[:, 0:1] * v2x + v1[:, 1:2] * v2y
-        den = d00 * d11 - d01 * d01
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = np.where(den != 0, 1.0 / den, 0.0)
-        ua = (d11 * d02 - d01 * d12) * inv
-        vb = (d00 * d12 - d01 * d02) * inv
-        inside = ok & (ua >= 0) & (vb >= 0) & (ua + vb < 1) & (den != 0)
+        ua, vb, inside = barycentric_inside(a[sel, :2], b[sel, :2], c[sel, :2], px, py, ok)
         ti, ki = np.nonzero(inside)
         rows_out.append(py[ti, ki] * size + px[ti, ki])
         tri_out.append(sel[ti])
@@ -84,3 +70,31 @@ def interpolation_matrix(pix: np.ndarray, tri: np.ndarray, size: int = UV, max_e
         (weights.reshape(-1), (np.repeat(texel, 3), cols.reshape(-1))), shape=(size * size, pix.shape[0])
     )
     return mat
+
+
+def barycentric_inside(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, px: np.ndarray, py: np.ndarray, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Barycentric coordinates of candidate pixels in their triangles, and the inside test.
+
+    ``a, b, c`` (K, 2) triangle corners; ``px, py`` (K, M) candidate pixel centres of each triangle; ``ok`` (K, M)
+    candidates to consider. With v0 = c − a, v1 = b − a, v2 = p − a: u = (d11·d02 − d01·d12)/den,
+    v = (d00·d12 − d01·d02)/den, den = d00·d11 − d01², dij = vi·vj. Inside: u ≥ 0, v ≥ 0, u + v < 1, den ≠ 0.
+    Returns (u, v, inside), each (K, M).
+    """
+    v0 = c - a
+    v1 = b - a
+    v2x = px - a[:, 0:1]
+    v2y = py - a[:, 1:2]
+    d00 = (v0 * v0).sum(1, keepdims=True)
+    d01 = (v0 * v1).sum(1, keepdims=True)
+    d11 = (v1 * v1).sum(1, keepdims=True)
+    d02 = v0[:, 0:1] * v2x + v0[:, 1:2] * v2y
+    d12 = v1[:, 0:1] * v2x + v1[:, 1:2] * v2y
+    den = d00 * d11 - d01 * d01
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(den != 0, 1.0 / den, 0.0)
+    u = (d11 * d02 - d01 * d12) * inv
+    v = (d00 * d12 - d01 * d02) * inv
+    inside = ok & (u >= 0) & (v >= 0) & (u + v < 1) & (den != 0)
+    return u, v, inside

@@ -21,6 +21,7 @@ import numpy as np
 
 from .basis import UVBasis
 from .errors import InputError
+from .raster import barycentric_inside
 
 UV = 256
 CROP = 256
@@ -115,20 +116,7 @@ def rasterise_front(verts: np.ndarray, tris: np.ndarray, attrs: np.ndarray, size
         px = lo[keep, 0:1] + du.reshape(1, -1)
         py = lo[keep, 1:2] + dv.reshape(1, -1)
         ok = (px <= hi[keep, 0:1]) & (py <= hi[keep, 1:2])
-        v0 = (c - a)[keep, :2]
-        v1 = (b - a)[keep, :2]
-        v2x, v2y = px - a[keep, 0:1], py - a[keep, 1:2]
-        d00 = (v0 * v0).sum(1, keepdims=True)
-        d01 = (v0 * v1).sum(1, keepdims=True)
-        d11 = (v1 * v1).sum(1, keepdims=True)
-        d02 = v0[:, 0:1] * v2x + v0[:, 1:2] * v2y
-        d12 = v1[:, 0:1] * v2x + v1[:, 1:2] * v2y
-        den = d00 * d11 - d01 * d01
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = np.where(den != 0, 1.0 / den, 0.0)
-        u = (d11 * d02 - d01 * d12) * inv
-        v = (d00 * d12 - d01 * d02) * inv
-        inside = ok & (u >= 0) & (v >= 0) & (u + v < 1) & (den != 0)
+        u, v, inside = barycentric_inside(a[keep, :2], b[keep, :2], c[keep, :2], px, py, ok)
         ti, ki = np.nonzero(inside)
         tri_idx = tris[keep[ti]]
         w = np.stack([1 - u[ti, ki] - v[ti, ki], v[ti, ki], u[ti, ki]], 1)
