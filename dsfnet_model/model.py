@@ -118,13 +118,7 @@ class DSFNet(nn.Module):
         if self.mode == "official":
             if draws is None:
                 draws = G.TorchDraws()
-            idx = []
-            for i in range(b):
-                cand = torch.nonzero(valid[i]).squeeze(1)
-                if cand.numel() == 0:  # no valid texel (the official code would fail): use the face texels
-                    cand = torch.nonzero(self.face_mask.flatten()).squeeze(1)
-                idx.append(cand[draws.randint(int(cand.numel()), N_SELECT)])
-            sel = torch.stack(idx)
+            sel = self._sample_valid(valid, draws)
             gather = sel.unsqueeze(-1).expand(b, N_SELECT, 3)
             noise = (draws.rand((b, 1, 1)), draws.rand((b, 1, 1)), draws.rand((b, 1, 1)), draws.rand((b, 3, 3)))
             noise = (noise[0] * 1e-8, noise[1] * 1e-8, noise[2] * 1e-8, (noise[3] - 0.5) * 2e-8)
@@ -142,6 +136,17 @@ class DSFNet(nn.Module):
         out_pos, out_shape = G.apply_similarity(src_map, s, r, t)
         return {"out_pos": out_pos, "out_shape": out_shape, "R_rot": r, "scale": s, "t": t}
 
+    def _sample_valid(self, valid: Tensor, draws: G.Draws) -> Tensor:
+        """Official mode: ``N_SELECT`` texel indices per sample drawn from its ``valid (B, 65536)`` texels, in batch
+        order (one ``draws.randint`` per sample) → ``(B, N_SELECT)``."""
+        idx = []
+        for i in range(valid.shape[0]):
+            cand = torch.nonzero(valid[i]).squeeze(1)
+            if cand.numel() == 0:  # no valid texel (the official code would fail): use the face texels
+                cand = torch.nonzero(self.face_mask.flatten()).squeeze(1)
+            idx.append(cand[draws.randint(int(cand.numel()), N_SELECT)])
+        return torch.stack(idx)
+
     def pointnet_stage(self, pn_input: Tensor, valid: Tensor, draws: G.Draws | None) -> dict[str, Tensor]:
         """``pn_input (B, 4, 256, 256)`` (xyz, conf) → PointNet outputs; points = ``valid (B, 65536)`` texels."""
         b = pn_input.shape[0]
@@ -152,13 +157,7 @@ class DSFNet(nn.Module):
         if self.mode == "official":
             if draws is None:
                 draws = G.TorchDraws()
-            idx = []
-            for i in range(b):
-                cand = torch.nonzero(valid[i]).squeeze(1)
-                if cand.numel() == 0:  # no valid texel (the official code would fail): use the face texels
-                    cand = torch.nonzero(self.face_mask.flatten()).squeeze(1)
-                idx.append(cand[draws.randint(int(cand.numel()), N_SELECT)])
-            sel = torch.stack(idx)
+            sel = self._sample_valid(valid, draws)
             pts = torch.cat(
                 [torch.gather(feats, 2, sel.unsqueeze(1).expand(b, 4, N_SELECT)), coords[:, sel].permute(1, 0, 2)], 1
             )
