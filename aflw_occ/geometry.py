@@ -120,6 +120,7 @@ class FaceMesh:
     _twins: np.ndarray | None = field(default=None, repr=False)
     _face_tri: np.ndarray | None = field(default=None, repr=False)
     _face_vert: np.ndarray | None = field(default=None, repr=False)
+    _kernel: Any = field(default=None, repr=False)
 
     @property
     def spread(self) -> np.ndarray:
@@ -150,9 +151,18 @@ class FaceMesh:
             self._twins = edge_twins(self.face_triangles, len(self.vertices))
         return self._twins
 
+    @property
+    def region_kernel(self) -> Any:
+        """The :class:`aflw_occ.region_kernel.RegionKernel` of this mesh (built once): P of one image, fast."""
+        if self._kernel is None:
+            from .region_kernel import RegionKernel
+
+            self._kernel = RegionKernel(self)
+        return self._kernel
+
     def prepare(self) -> FaceMesh:
         """Compute the cached matrices now (before forking workers); returns self."""
-        _ = self.spread, self.twins, self.face_vertices
+        _ = self.spread, self.twins, self.face_vertices, self.region_kernel
         return self
 
     def model_vertices(self, shape_para: np.ndarray | None = None, exp_para: np.ndarray | None = None) -> np.ndarray:
@@ -333,8 +343,14 @@ def rasterize_triangles(
     flat = tri.reshape(-1)
     start = flat[slots]
     end = flat[slots + np.where(slots % 3 == 2, -2, 1)]  # the next corner of the same triangle
-    px, py = xy[start, 0], xy[start, 1]
-    qx, qy = xy[end, 0], xy[end, 1]
+    return fill_outline(xy[start, 0], xy[start, 1], xy[end, 0], xy[end, 1], shape)
+
+
+def fill_outline(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Fill by non-zero winding of directed outline edges P→Q, each (E,): for every pixel row r with
+    min(Py, Qy) ≤ r < max(Py, Qy) the crossing x = Px + (r − Py)(Qx − Px)/(Qy − Py) adds ±1 (downward +) to the
+    pixel centres with c ≥ x; a cumulative sum along each row gives the winding number. Returns (H, W) bool."""
+    h, w = shape
     lo = np.maximum(np.ceil(np.minimum(py, qy)), 0.0)
     hi = np.minimum(np.ceil(np.maximum(py, qy)), float(h))
     rows = np.maximum(hi - lo, 0.0).astype(np.int64)
@@ -348,8 +364,15 @@ def rasterize_triangles(
     cross_x = x0 + (r - y0) * (x1 - x0) / (y1 - y0)
     col = np.clip(np.ceil(cross_x), 0.0, float(w)).astype(np.int64)
     sign = np.where(y1 > y0, 1.0, -1.0)
-    acc = np.bincount(r.astype(np.int64) * (w + 1) + col, weights=sign, minlength=h * (w + 1))
-    return np.cumsum(acc.reshape(h, w + 1)[:, :w], axis=1) != 0
+    # only the block the outline spans: right of its last crossing every row has summed to 0 (closed loops)
+    row = r.astype(np.int64)
+    r0, c0 = int(row.min()), int(col.min())
+    bh, bw = int(row.max()) + 1 - r0, int(col.max()) + 1 - c0
+    acc = np.bincount((row - r0) * bw + (col - c0), weights=sign, minlength=bh * bw).reshape(bh, bw)
+    out = np.zeros((h, w), dtype=bool)
+    block = np.cumsum(acc, axis=1) != 0
+    out[r0 : r0 + bh, c0 : c0 + bw] = block[:, : w - c0]
+    return out
 
 
 def _pose_inputs(sample_or_pose: Any, pt3d_68: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, Any, Any]:
@@ -381,14 +404,29 @@ def face_region_mask(
     """The face region P: fitted, projected, front-facing mesh triangles rasterised into an (H, W) bool mask.
 
     ``sample_or_pose``: a :class:`~aflw_occ.source.Sample`, a ``(pose_para, pt3d_68)`` tuple, or ``pose_para`` with
-    ``pt3d_68=`` given. Pixels of the face that fall outside the image are dropped (clipped).
+    ``pt3d_68=`` given. Pixels of the face that fall outside the image are dropped (clipped). Computed by
+    :attr:`FaceMesh.region_kernel`, which equals :func:`region_from_vertices` of :func:`fitted_image_vertices`
+    pixel for pixel and does only the face's share of the work.
     """
-    verts = fitted_image_vertices(sample_or_pose, mesh, pt3d_68)
-    return region_from_vertices(verts, mesh, shape)
+    return face_geometry(sample_or_pose, mesh, shape, pt3d_68).region
+
+
+def face_geometry(
+    sample_or_pose: Any,
+    mesh: FaceMesh,
+    shape: tuple[int, int] = IMAGE_SHAPE,
+    pt3d_68: np.ndarray | None = None,
+) -> Any:
+    """P and the share of face-mesh vertices projected outside the image, as a
+    :class:`aflw_occ.region_kernel.FaceGeometry` (same inputs as :func:`face_region_mask`)."""
+    pose, pts, shp, exp = _pose_inputs(sample_or_pose, pt3d_68)
+    return mesh.region_kernel(pose, pts, shape, shp, exp)
 
 
 def region_from_vertices(verts: np.ndarray, mesh: FaceMesh, shape: tuple[int, int] = IMAGE_SHAPE) -> np.ndarray:
-    """P from fitted vertices (N, 3) in release coordinates: the front-facing triangles rasterised, (H, W) bool."""
+    """P from fitted vertices (N, 3) in release coordinates: the front-facing triangles rasterised, (H, W) bool.
+
+    The dense reference path (all vertices, generic rasteriser); builds use :func:`face_region_mask`."""
     xy = verts[:, :2] - PIXEL_OFFSET
     tri = mesh.face_triangles
     return rasterize_triangles(xy, tri, shape, front_facing(xy, tri), mesh.twins)

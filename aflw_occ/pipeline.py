@@ -16,7 +16,7 @@ import pickle
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .builders import BuildOptions, get_builder
-from .builders.base import Builder, BuilderConfig, MeshFaceRegion, SourceSample, sample_rng, sample_seed
+from .builders.base import Builder, BuilderConfig, MeshFaceRegion, RegionFn, SourceSample, sample_rng, sample_seed
 from .errors import AflwOccError, SourceError
 from .parallel import process_pool
 from .source import AFLW2000_3D, Sample
@@ -58,7 +58,7 @@ class BuildPlan:
     strict: bool = True
     block_size: int = BLOCK_SIZE
     progress: bool = True
-    region_fn: Callable[[SourceSample], np.ndarray] | None = field(default=None, repr=False)
+    region_fn: RegionFn | None = field(default=None, repr=False)
 
     def identity(self, ids: Sequence[str]) -> dict[str, Any]:
         builders = {name: get_builder(name).VERSION for name in self.subsets}
@@ -223,7 +223,7 @@ def load_source(plan: BuildPlan) -> AFLW2000_3D:
     return AFLW2000_3D(plan.source, eval_dir, strict=plan.strict, ids=plan.ids)
 
 
-def default_region_fn(plan: BuildPlan) -> Callable[[SourceSample], np.ndarray] | None:
+def default_region_fn(plan: BuildPlan) -> RegionFn | None:
     """The mesh face region P when the mesh is available (``--bfm`` folder, or the source's ``Code/`` folder),
     else None (the landmark hull; e.g. the synthetic demo source, which has no mesh)."""
     from .geometry import MODEL_FILE, load_face_mesh

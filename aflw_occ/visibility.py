@@ -23,7 +23,8 @@ import numpy as np
 
 from .errors import AflwOccError
 from .face_region import central_face_mask
-from .geometry import PIXEL_OFFSET, FaceMesh, fitted_image_vertices, front_facing, rasterize_triangles
+from .geometry import PIXEL_OFFSET, FaceMesh, face_geometry
+from .region_kernel import FaceGeometry
 from .skin import SkinSegmenter, get_segmenter, is_grayscale, ita_degrees
 from .source import wrap_degrees
 
@@ -76,25 +77,26 @@ def landmark_flags(landmarks: np.ndarray, region: np.ndarray, skin: np.ndarray) 
     return out
 
 
-def visible_rate(image: np.ndarray, sample: Any, mesh: FaceMesh, segmenter: SkinSegmenter) -> VisibilityResult:
+def visible_rate(
+    image: np.ndarray, sample: Any, mesh: FaceMesh, segmenter: SkinSegmenter, geometry: FaceGeometry | None = None
+) -> VisibilityResult:
     """Visible rate of one image: P from the fitted mesh, F from ``segmenter(image, sample.landmarks)``.
 
-    ``sample``: a :class:`~aflw_occ.source.Sample` (``id``, ``pose_para``, ``pt3d_68``). A pose that puts part of the
-    face outside the image gives v over the visible part and a warning naming the sample.
+    ``sample``: a :class:`~aflw_occ.source.Sample` (``id``, ``pose_para``, ``pt3d_68``). ``geometry``: P of this
+    image already computed with ``mesh`` (:func:`aflw_occ.geometry.face_geometry`), so a build shares it. A pose that
+    puts part of the face outside the image gives v over the visible part and a warning naming the sample.
     """
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3:
         raise AflwOccError(f"{getattr(sample, 'id', '?')}: image must be (H, W, 3), got {img.shape}")
     shape = img.shape[:2]
     sid = getattr(sample, "id", "?")
-    verts = fitted_image_vertices(sample, mesh)
-    xy = verts[:, :2] - PIXEL_OFFSET
-    tri = mesh.face_triangles
-    region = rasterize_triangles(xy, tri, shape, front_facing(xy, tri), mesh.twins)
-    pts = xy[mesh.face_vertices]
+    if geometry is None:
+        geometry = face_geometry(sample, mesh, shape)
+    region, out_frac = geometry.region, geometry.outside_fraction
+    if region.shape != shape:
+        raise AflwOccError(f"{sid}: face region {region.shape} does not match the {shape} image")
     h, w = shape
-    outside = (pts[:, 0] < -0.5) | (pts[:, 0] > w - 0.5) | (pts[:, 1] < -0.5) | (pts[:, 1] > h - 0.5)
-    out_frac = float(outside.mean())
     msgs: list[str] = []
     if out_frac > 0:
         msgs.append(

@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
+from ..region_kernel import FaceGeometry
+
 
 @dataclass(frozen=True)
 class BuilderConfig:
@@ -53,6 +55,10 @@ class BuildOptions:
         }
 
 
+#: a face-region function: the (H, W) bool region of a sample, or a :class:`FaceGeometry` (region + outside share)
+RegionFn = Callable[["SourceSample"], "np.ndarray | FaceGeometry"]
+
+
 @dataclass
 class SourceSample:
     """What a builder sees of one AFLW2000-3D image.
@@ -68,7 +74,7 @@ class SourceSample:
     image: np.ndarray
     landmarks: np.ndarray
     pose_para: np.ndarray
-    region_fn: Callable[[SourceSample], np.ndarray] | None = field(default=None, repr=False)
+    region_fn: RegionFn | None = field(default=None, repr=False)
     shape_para: np.ndarray | None = field(default=None, repr=False)
     exp_para: np.ndarray | None = field(default=None, repr=False)
 
@@ -88,11 +94,18 @@ class SourceSample:
         return np.concatenate([xy.min(axis=0), xy.max(axis=0)])
 
     @cached_property
-    def face_region(self) -> np.ndarray:
+    def face_geometry(self) -> FaceGeometry:
+        """The face region with the share of the face mesh outside the image (NaN for a region function that
+        only gives a mask, such as the landmark hull)."""
         fn = self.region_fn or landmark_hull_region
-        region = fn(self)
-        region.setflags(write=False)
-        return region
+        out = fn(self)
+        geometry = out if isinstance(out, FaceGeometry) else FaceGeometry(np.asarray(out, dtype=bool), float("nan"))
+        geometry.region.setflags(write=False)
+        return geometry
+
+    @property
+    def face_region(self) -> np.ndarray:
+        return self.face_geometry.region
 
 
 @dataclass
@@ -206,10 +219,10 @@ class MeshFaceRegion:
     mesh: Any
     kind: str = "mesh"
 
-    def __call__(self, sample: SourceSample) -> np.ndarray:
-        from ..geometry import face_region_mask
+    def __call__(self, sample: SourceSample) -> FaceGeometry:
+        from ..geometry import face_geometry
 
-        return face_region_mask(sample, self.mesh, shape=sample.shape)
+        return face_geometry(sample, self.mesh, shape=sample.shape)
 
 
 def landmark_hull_region(sample: SourceSample) -> np.ndarray:

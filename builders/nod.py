@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Builder, BuilderConfig, Example, SourceSample
+from .base import Builder, BuilderConfig, Example, MeshFaceRegion, SourceSample
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,16 @@ class NOD(Builder):
 
         source = Path(self.options.source) if self.options.source is not None else default_source()
         self._source = source
-        self.mesh = load_face_mesh(aflw_root=source, bfm_dir=self.options.bfm).prepare()
+        self.mesh = load_face_mesh(aflw_root=source, bfm_dir=self.options.bfm)  # matrices built on first use
         self.segmenter = get_segmenter(self.options.skin)
+
+    def _shared_geometry(self, sample: SourceSample) -> Any:
+        """The build's own P of this image when the build computes it with the same mesh (it then costs nothing
+        here), else None."""
+        fn = sample.region_fn
+        if isinstance(fn, MeshFaceRegion) and fn.mesh.source == self.mesh.source:
+            return sample.face_geometry
+        return None
 
     def _view(self, sample: SourceSample) -> _SampleView:
         pts = np.asarray(sample.landmarks, dtype=np.float64)[:, :3].T.copy()
@@ -80,7 +88,7 @@ class NOD(Builder):
         if not hasattr(self, "mesh"):
             self.prepare()
         view = self._view(sample)
-        res = visible_rate(sample.image, view, self.mesh, self.segmenter)
+        res = visible_rate(sample.image, view, self.mesh, self.segmenter, self._shared_geometry(sample))
         for msg in res.warnings:
             warnings.warn(msg, VisibilityWarning, stacklevel=2)
         yaw = float(np.degrees(view.pose_para[1]))

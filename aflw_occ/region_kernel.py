@@ -1,0 +1,128 @@
+"""The face region P of one image, fast: the per-image work of :mod:`aflw_occ.geometry` restricted to the face.
+
+:func:`aflw_occ.geometry.face_region_mask` defines P: pose the dense mesh, warp it onto ``pt3d_68``, keep the
+front-facing triangles of the face part, rasterise them. Done literally, every image pays for all 53,215 vertices
+and 105,840 triangles, with index arrays rebuilt on each call. :class:`RegionKernel` precomputes, once per mesh,
+everything that does not depend on the image:
+
+* the face vertices (those used by the face triangles; the neck is never needed) with their model coordinates
+  as three contiguous rows and their rows of the RBF spread matrix;
+* the face triangles re-indexed to those vertices (int32, one contiguous row per corner);
+* for every directed edge slot (t, k): its start and end vertex and the triangle on the other side
+  (:func:`aflw_occ.geometry.edge_twins`, or a sentinel past the end for the mesh border).
+
+Per image it computes only x and y (P needs no depth) with the same arithmetic as the dense path, term by term, so
+the mask is identical (``tests/test_region_kernel.py`` compares both on the real images):
+
+    x = f·(R₀₀X + R₀₁Y + R₀₂Z) + t_x + s_x − 1,   y = 451 − (f·(R₁₀X + R₁₁Y + R₁₂Z) + t_y) + s_y − 1
+
+where s = M_face·r (float32) is the RBF-spread keypoint residual r = pt3d_68 − posed keypoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .geometry import FLIP_Y, IMAGE_SHAPE, PIXEL_OFFSET, FaceMesh, GeometryError, fill_outline, rotation_matrix
+
+
+@dataclass(frozen=True)
+class FaceGeometry:
+    """P of one image: ``region`` (H, W) bool and ``outside_fraction``, the share of the face-mesh vertices whose
+    projection falls outside the image (0 when the whole face is inside)."""
+
+    region: np.ndarray
+    outside_fraction: float
+
+
+class RegionKernel:
+    """Precomputed face-only mesh data; :meth:`__call__` gives P of one image (see the module docstring)."""
+
+    def __init__(self, mesh: FaceMesh) -> None:
+        self.mesh = mesh
+        fv = mesh.face_vertices
+        self.n_face_vertices = len(fv)
+        self._model_rows = np.ascontiguousarray(mesh.vertices[fv].T)  # (3, F)
+        self._spread_t = np.ascontiguousarray(mesh.spread[fv].T)  # (68, F) float32
+        remap = np.full(len(mesh.vertices), -1, dtype=np.int64)
+        remap[fv] = np.arange(len(fv))
+        tri = remap[mesh.face_triangles].astype(np.int32)  # (T, 3) local
+        self._corners = [np.ascontiguousarray(tri[:, k]) for k in range(3)]
+        n_tri = len(tri)
+        twins = mesh.twins.reshape(-1)
+        self._slot_start = tri.reshape(-1)
+        self._slot_end = np.ascontiguousarray(tri[:, [1, 2, 0]]).reshape(-1)
+        self._slot_twin_tri = np.where(twins >= 0, twins // 3, n_tri).astype(np.int32)
+
+    def _model(self, shape_para: np.ndarray | None, exp_para: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(3, F) model rows of the face vertices and (68, 3) of the keypoints for this sample (BFM: with its
+        leading shape / expression coefficients, as :meth:`FaceMesh.model_vertices`)."""
+        mesh = self.mesh
+        if mesh.shape_basis is None or shape_para is None:
+            return self._model_rows, mesh.vertices[mesh.keypoints]
+        full = mesh.model_vertices(shape_para, exp_para)
+        return np.ascontiguousarray(full[mesh.face_vertices].T), full[mesh.keypoints]
+
+    def fit_xy(
+        self,
+        pose_para: np.ndarray,
+        pt3d_68: np.ndarray,
+        shape_para: np.ndarray | None = None,
+        exp_para: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """(F, 2) float64 0-based array coordinates (x, y) of the fitted face vertices (module formula)."""
+        p = np.asarray(pose_para, dtype=np.float64).reshape(7)
+        rot = rotation_matrix(p[0], p[1], p[2])
+        rows, kp_model = self._model(shape_para, exp_para)
+        # keypoint residual exactly as geometry.fit_mesh: project the keypoints, subtract from pt3d_68
+        kp = p[6] * (kp_model @ rot.T) + p[3:6]
+        kp[:, 1] = FLIP_Y - kp[:, 1]
+        target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68).T
+        residual = np.ascontiguousarray((target - kp)[:, :2].T, dtype=np.float32)  # (2, 68)
+        spread_x, spread_y = residual @ self._spread_t  # (2, F) float32
+        x_model, y_model, z_model = rows
+        xy = np.empty((len(spread_x), 2))
+        px = p[6] * (rot[0, 0] * x_model + rot[0, 1] * y_model + rot[0, 2] * z_model) + p[3]
+        py = FLIP_Y - (p[6] * (rot[1, 0] * x_model + rot[1, 1] * y_model + rot[1, 2] * z_model) + p[4])
+        np.subtract(px + spread_x, PIXEL_OFFSET, out=xy[:, 0])
+        np.subtract(py + spread_y, PIXEL_OFFSET, out=xy[:, 1])
+        return xy
+
+    def raster(self, xy: np.ndarray, shape: tuple[int, int] = IMAGE_SHAPE) -> np.ndarray:
+        """P from the fitted (F, 2) ``xy``: the front-facing face triangles rasterised, (H, W) bool.
+
+        Same rule as :func:`aflw_occ.geometry.rasterize_triangles` (pixel centres inside at least one triangle,
+        non-zero winding over the outline edges): a slot (t, k) is an outline edge when t faces the camera and the
+        triangle across the edge does not (or there is none).
+        """
+        a, b, c = (np.take(xy, corner, axis=0) for corner in self._corners)
+        front = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]) > 0.0
+        across = np.take(np.append(front, False), self._slot_twin_tri)
+        keep = np.flatnonzero(np.repeat(front, 3) & ~across)
+        start = np.take(xy, self._slot_start[keep], axis=0)
+        end = np.take(xy, self._slot_end[keep], axis=0)
+        return fill_outline(start[:, 0], start[:, 1], end[:, 0], end[:, 1], shape)
+
+    def __call__(
+        self,
+        pose_para: np.ndarray,
+        pt3d_68: np.ndarray,
+        shape: tuple[int, int] = IMAGE_SHAPE,
+        shape_para: np.ndarray | None = None,
+        exp_para: np.ndarray | None = None,
+    ) -> FaceGeometry:
+        """P and the outside fraction of one image. ``pose_para`` (7,), ``pt3d_68`` (3, 68)."""
+        pose = np.asarray(pose_para, dtype=np.float64)
+        pts = np.asarray(pt3d_68, dtype=np.float64)
+        if pose.shape != (7,) or pts.shape != (3, 68):
+            raise GeometryError(f"pose_para must be (7,) and pt3d_68 (3, 68); got {pose.shape} and {pts.shape}")
+        if not (np.all(np.isfinite(pose)) and np.all(np.isfinite(pts))):
+            raise GeometryError("pose_para / pt3d_68 hold NaN or inf")
+        xy = self.fit_xy(pose, pts, shape_para, exp_para)
+        h, w = shape
+        x, y = xy[:, 0], xy[:, 1]
+        outside = (x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)
+        return FaceGeometry(self.raster(xy, shape), float(np.count_nonzero(outside)) / len(xy))
+
