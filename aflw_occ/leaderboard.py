@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_text_atomic
 from .errors import AflwOccError
 from .evaluate import ALL_SPLITS
 
@@ -197,10 +197,4 @@ def update_readme(readme: str | Path, results: list[Results]) -> Path:
     if not p.is_file():
         raise ResultsError(f"{p}: README does not exist")
     new = replace_block(p.read_text(), leaderboard_markdown(results), str(p))
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(new)
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return p
+    return write_text_atomic(p, new)

@@ -17,14 +17,13 @@ line naming the file and, where it applies, the first offending id.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import PredictionError
 
 __all__ = [
@@ -378,20 +377,14 @@ def write_predictions(
             raise PredictionError(f"{out}: id {bad[0]!r} cannot be written to CSV (comma, quote, newline or blank)")
     if not out.parent.is_dir():
         raise PredictionError(f"{out}: folder {out.parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if suffix == ".npz":
+    with atomic_path(out) as tmp:
+        if suffix == ".npz":
+            with tmp.open("wb") as fh:
                 _write_npz(fh, pred)
-        if suffix in (".h5", ".hdf5"):
+        elif suffix in (".h5", ".hdf5"):
             _write_h5(tmp, pred)
         elif suffix == ".csv":
             _write_csv(tmp, pred)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out
 
 

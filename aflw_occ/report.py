@@ -13,13 +13,13 @@ import base64
 import html
 import io
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import write_text_atomic
 from .leaderboard import (
     SPLIT_TITLES,
     Results,
@@ -338,12 +338,4 @@ def build_report(
         + "\n".join(parts)
         + "\n</body></html>\n"
     )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(doc, encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_text_atomic(out, doc, make_parent=True)

@@ -287,22 +287,12 @@ class ScoreResult:
 
     def write_per_sample_csv(self, path: str | Path) -> Path:
         """Write the per-sample table as CSV atomically (temporary file, then rename); no pandas needed."""
-        import os
-        import tempfile
-
+        from .atomic import atomic_path
         from .metrics.table import write_table_csv
 
         out = Path(path)
-        if not out.parent.is_dir():
-            raise AflwOccError(f"{out}: folder {out.parent} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-                write_table_csv(fh, self.per_sample_columns())
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(out) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+            write_table_csv(fh, self.per_sample_columns())
         return out
 
 

@@ -54,8 +54,8 @@ def grid(tiles: Sequence[np.ndarray], ncols: int = 6, tile: int = 225, pad: int 
 
 def save_png(path: Path, image: np.ndarray) -> None:
     """Write an RGB image as PNG (atomically)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"{path}: cannot write image")
-    tmp.replace(path)
+    from .atomic import atomic_path
+
+    with atomic_path(path, make_parent=True) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"{path}: cannot write image")

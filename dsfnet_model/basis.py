@@ -14,12 +14,12 @@ uses only the leading coefficients of the network's 199/29).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from aflw_occ.atomic import atomic_path
 
 from .errors import BasisError
 from .raster import interpolation_matrix, uv_pixel_coords
@@ -67,16 +67,8 @@ class UVBasis:
         """Write an uncompressed ``.npz`` atomically (temp file + rename)."""
         path = Path(path)
         self.validate(str(path))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **{k: getattr(self, k) for k in self.__dataclass_fields__})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path, make_parent=True) as tmp, tmp.open("wb") as fh:
+            np.savez(fh, **{k: getattr(self, k) for k in self.__dataclass_fields__})
         return path
 
 

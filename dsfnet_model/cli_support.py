@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from aflw_occ.atomic import atomic_path
 
 from .errors import InputError
 
@@ -56,14 +56,6 @@ def predict_files(
     bx = np.stack([parse_box(b) for b in boxes] if boxes else [box_from_mat(p) for p in images])
     pred = DSFNetPredictor(weights, basis, deterministic=deterministic)
     res = pred.predict_full(arr, bx)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, images=np.array([str(p) for p in images]), boxes=bx, **res)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(out, make_parent=True) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, images=np.array([str(p) for p in images]), boxes=bx, **res)
     return out

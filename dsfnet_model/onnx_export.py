@@ -10,13 +10,13 @@ as graph initialisers (external data file next to the ``.onnx`` when larger than
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from aflw_occ.atomic import atomic_path
 
 from .errors import DSFNetError
 from .fast_heads import use_fast_heads
@@ -52,26 +52,19 @@ def export_onnx(
     model.mode = "deterministic"
     if fast_heads:
         use_fast_heads(model.hrnet)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path, make_parent=True) as tmp:
         dummy = torch.zeros(batch, 3, 256, 256)
         with torch.no_grad():
             torch.onnx.export(
                 ExportWrapper(model).eval(),
                 (dummy,),
-                tmp,
+                str(tmp),
                 input_names=["image"],
                 output_names=list(OUTPUTS),
                 dynamic_axes={"image": {0: "batch"}, **{k: {0: "batch"} for k in OUTPUTS}},
                 opset_version=opset,
                 dynamo=False,
             )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -79,7 +79,7 @@ def test_save_load_roundtrip_and_errors(basis, tmp_path):
     np.savez(tmp_path / "bad.npz", shape_pc=np.zeros(3))
     with pytest.raises(BasisError, match="bad.npz"):
         load_basis(tmp_path / "bad.npz")
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob(".*tmp*"))
 
 
 def test_builder_input_errors(shared, bfm_dir, tmp_path):

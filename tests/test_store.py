@@ -196,7 +196,7 @@ def test_bad_sources(src: Path, tmp_path: Path) -> None:
     res = build(_plan(broken, tmp_path / "o3", strict=False))
     assert res.path is not None and res.splits["clean"] == N - 3
     assert len(res.skipped) == 3 and any("image00008.jpg" in f for f, _ in res.skipped)
-    assert not list((tmp_path / "o3").glob("*.tmp")) and not list((tmp_path / "o3").glob(".journal*"))
+    assert not list((tmp_path / "o3").glob(".*tmp*")) and not list((tmp_path / "o3").glob(".journal*"))
 
 
 def test_shards_assemble_to_the_same_store(src: Path, built: Path, tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ The exported graph is the network plus de-normalisation and 68-point decoding (o
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import click
 
+from ..atomic import atomic_path
 from ..errors import PredictionError
 
 
@@ -29,25 +29,19 @@ def export_onnx(weights: str | Path, out: str | Path, model_dir: str | Path | No
     if model_dir is None and (weights.parent / "u_base.txt").is_file():
         model_dir = weights.parent
     model = TDDFAWithDecoding(load_mobilenet(weights), TDDFABasis.load(model_dir)).eval()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     x = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
-    try:
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is the one we want
-            torch.onnx.export(
-                model,
-                (x,),
-                str(tmp),
-                input_names=["input"],
-                output_names=["raw", "param", "landmarks"],
-                dynamic_axes={k: {0: "batch"} for k in ("input", "raw", "param", "landmarks")},
-                opset_version=opset,
-                dynamo=False,
-            )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out, make_parent=True) as tmp, torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is the one we want
+        torch.onnx.export(
+            model,
+            (x,),
+            str(tmp),
+            input_names=["input"],
+            output_names=["raw", "param", "landmarks"],
+            dynamic_axes={k: {0: "batch"} for k in ("input", "raw", "param", "landmarks")},
+            opset_version=opset,
+            dynamo=False,
+        )
     return out
 
 

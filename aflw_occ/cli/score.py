@@ -150,19 +150,10 @@ def check_ground_truth_options(source: Path | None, data: Path | None, split: st
 
 def _write_atomic(out: Path, write) -> None:
     """Write through a temporary file in the same folder, renamed over ``out`` at the end."""
-    import os
-    import tempfile
+    from ..atomic import atomic_path
 
-    if not out.parent.is_dir():
-        raise AflwOccError(f"{out}: folder {out.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            write(fh)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        write(fh)
 
 
 def write_text_atomic(text: str, out: Path) -> None:

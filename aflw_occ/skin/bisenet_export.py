@@ -8,14 +8,13 @@ main head upsampled to the input size (the auxiliary heads are training-only and
 
 from __future__ import annotations
 
-import contextlib
-import os
 import warnings
 from pathlib import Path
 
 import click
 import numpy as np
 
+from ..atomic import atomic_path
 from .bisenet_onnx import CLASS_NAMES, ONNX_MODEL_TAG, BiSeNetError
 
 DEFAULT_OPSET = 17
@@ -60,8 +59,7 @@ def export_bisenet_onnx(
             return self.net.forward_main(x)
 
     wrapper = _MainHead(model).eval()
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(out) as tmp:
         dummy = torch.zeros(1, 3, size, size)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
@@ -89,10 +87,6 @@ def export_bisenet_onnx(
         diff = float(np.abs(got - ref).max())
         if not diff <= tolerance:
             raise BiSeNetError(f"{out}: onnxruntime differs from torch by {diff:.3g} > {tolerance:g}; not written")
-        os.replace(tmp, out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
     return diff
 
 

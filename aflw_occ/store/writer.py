@@ -16,7 +16,6 @@ Layout (``docs/store.md``)::
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import platform
 from importlib import metadata
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
+from ..atomic import atomic_path
 from ..builders import get_builder
 from ..source import AFLW2000_3D
 from . import manifest as mf
@@ -148,8 +148,7 @@ def assemble(
     manifest_sha = sha256_bytes(header_text.encode())
 
     final = plan.out / store_filename(plan.version)
-    tmp = final.with_name(final.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(final) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = FORMAT
         f.attrs["data_version"] = plan.version
         f.attrs["generator_version"] = header["generator_version"]
@@ -170,7 +169,6 @@ def assemble(
         m.create_dataset("manifest.json", data=header_text, dtype=STR)
         for name, text in texts.items():
             m.create_dataset(f"{name}.jsonl", data=text, dtype=STR)
-    os.replace(tmp, final)
     mf.write_folder(plan.out / f"manifest-{plan.version}", header_text, texts)
     counts = {"clean": len(base)} | {name: int(sum(r["selected"] for r in rows)) for name, rows in splits.items()}
     return final, counts, notes

@@ -1,0 +1,43 @@
+"""Atomic output files: write beside the target under a temporary name, rename over it only when complete.
+
+Every writer of the package goes through :func:`atomic_path`, so an interrupted or failed write never leaves a
+half-written file under the final name (the previous file, if any, stays as it was).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import AflwOccError
+
+
+@contextmanager
+def atomic_path(out: str | Path, *, make_parent: bool = False) -> Iterator[Path]:
+    """Yield a fresh temporary path in ``out``'s folder (same suffix, so format-sniffing writers work); on a normal
+    exit it is renamed over ``out``, on an exception it is deleted and the exception propagates.
+
+    Raises :class:`AflwOccError` naming ``out`` when its folder does not exist (unless ``make_parent``).
+    """
+    out = Path(out)
+    if make_parent:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    elif not out.parent.is_dir():
+        raise AflwOccError(f"{out}: folder {out.parent} does not exist")
+    # a fresh name, not a file: the writer creates it, with the usual permissions (mkstemp's would be 0600)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp{out.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(out: str | Path, text: str, *, make_parent: bool = False) -> Path:
+    """Write UTF-8 ``text`` to ``out`` atomically (:func:`atomic_path`). Returns ``out`` as a Path."""
+    with atomic_path(out, make_parent=make_parent) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(out)
