@@ -25,7 +25,16 @@ from typing import Any
 import numpy as np
 
 from .builders import BuildOptions, get_builder
-from .builders.base import Builder, BuilderConfig, MeshFaceRegion, RegionFn, SourceSample, sample_rng, sample_seed
+from .builders.base import (
+    Builder,
+    BuilderConfig,
+    MeshFaceRegion,
+    RegionFn,
+    SourceSample,
+    prime_face_geometry,
+    sample_rng,
+    sample_seed,
+)
 from .errors import AflwOccError, SourceError
 from .parallel import process_pool
 from .source import AFLW2000_3D, Sample
@@ -158,6 +167,7 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
     base_records: list[dict[str, Any]] = []
     split_records: dict[str, list[dict[str, Any]]] = {}
     notes: list[str] = []
+    sources: list[SourceSample] = []
     for sample in samples:
         try:
             jpeg = np.fromfile(sample.image_path, dtype=np.uint8)
@@ -166,19 +176,23 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
             raise SourceError(f"{sample.image_path}: cannot be decoded ({exc})") from None
         image.setflags(write=False)
         base_records.append(_encode_base(sample, jpeg, image))
-        src = SourceSample(
-            sample.id,
-            sample.index,
-            image,
-            sample.pt3d_68.T.copy(),
-            sample.pose_para,
-            _WORKER["region_fn"],
-            sample.shape_para,
-            sample.exp_para,
+        sources.append(
+            SourceSample(
+                sample.id,
+                sample.index,
+                image,
+                sample.pt3d_68.T.copy(),
+                sample.pose_para,
+                _WORKER["region_fn"],
+                sample.shape_para,
+                sample.exp_para,
+            )
         )
+    prime_face_geometry(sources)
+    for src in sources:
         for builder in builders:
             for config in builder.CONFIGS:
-                seed32 = sample_seed(seed, builder.name, config.name, sample.id)
+                seed32 = sample_seed(seed, builder.name, config.name, src.id)
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     rec = _encode_example(builder, config, src, seed32)

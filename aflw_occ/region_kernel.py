@@ -21,11 +21,16 @@ where s = M_face·r (float32) is the RBF-spread keypoint residual r = pt3d_68 �
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .geometry import FLIP_Y, IMAGE_SHAPE, PIXEL_OFFSET, FaceMesh, GeometryError, fill_outline, rotation_matrix
+
+#: what one image's fit needs: pose_para (7,), pt3d_68 (3, 68), BFM shape_para / exp_para (or None)
+FitInput = tuple[Any, Any, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -73,22 +78,34 @@ class RegionKernel:
         exp_para: np.ndarray | None = None,
     ) -> np.ndarray:
         """(F, 2) float64 0-based array coordinates (x, y) of the fitted face vertices (module formula)."""
-        p = np.asarray(pose_para, dtype=np.float64).reshape(7)
-        rot = rotation_matrix(p[0], p[1], p[2])
-        rows, kp_model = self._model(shape_para, exp_para)
-        # keypoint residual exactly as geometry.fit_mesh: project the keypoints, subtract from pt3d_68
-        kp = p[6] * (kp_model @ rot.T) + p[3:6]
-        kp[:, 1] = FLIP_Y - kp[:, 1]
-        target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68).T
-        residual = np.ascontiguousarray((target - kp)[:, :2].T, dtype=np.float32)  # (2, 68)
-        spread_x, spread_y = residual @ self._spread_t  # (2, F) float32
-        x_model, y_model, z_model = rows
-        xy = np.empty((len(spread_x), 2))
-        px = p[6] * (rot[0, 0] * x_model + rot[0, 1] * y_model + rot[0, 2] * z_model) + p[3]
-        py = FLIP_Y - (p[6] * (rot[1, 0] * x_model + rot[1, 1] * y_model + rot[1, 2] * z_model) + p[4])
-        np.subtract(px + spread_x, PIXEL_OFFSET, out=xy[:, 0])
-        np.subtract(py + spread_y, PIXEL_OFFSET, out=xy[:, 1])
-        return xy
+        return self.fit_xy_many([(pose_para, pt3d_68, shape_para, exp_para)])[0]
+
+    def fit_xy_many(self, items: Sequence[FitInput]) -> list[np.ndarray]:
+        """:meth:`fit_xy` of several images, with one matrix product for all of them: the (68, F) spread matrix is
+        read once per call instead of once per image (each image's values are the same as alone: every output is
+        the same 68-term dot product)."""
+        posed: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        residuals = np.empty((2 * len(items), 68), dtype=np.float32)
+        for i, (pose_para, pt3d_68, shape_para, exp_para) in enumerate(items):
+            p = np.asarray(pose_para, dtype=np.float64).reshape(7)
+            rot = rotation_matrix(p[0], p[1], p[2])
+            rows, kp_model = self._model(shape_para, exp_para)
+            # keypoint residual exactly as geometry.fit_mesh: project the keypoints, subtract from pt3d_68
+            kp = p[6] * (kp_model @ rot.T) + p[3:6]
+            kp[:, 1] = FLIP_Y - kp[:, 1]
+            target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68).T
+            residuals[2 * i : 2 * i + 2] = (target - kp)[:, :2].T
+            posed.append((p, rot, rows))
+        spread = residuals @ self._spread_t  # (2B, F) float32: rows x₀, y₀, x₁, y₁, …
+        out = []
+        for i, (p, rot, (x_model, y_model, z_model)) in enumerate(posed):
+            xy = np.empty((spread.shape[1], 2))
+            px = p[6] * (rot[0, 0] * x_model + rot[0, 1] * y_model + rot[0, 2] * z_model) + p[3]
+            py = FLIP_Y - (p[6] * (rot[1, 0] * x_model + rot[1, 1] * y_model + rot[1, 2] * z_model) + p[4])
+            np.subtract(px + spread[2 * i], PIXEL_OFFSET, out=xy[:, 0])
+            np.subtract(py + spread[2 * i + 1], PIXEL_OFFSET, out=xy[:, 1])
+            out.append(xy)
+        return out
 
     def raster(self, xy: np.ndarray, shape: tuple[int, int] = IMAGE_SHAPE) -> np.ndarray:
         """P from the fitted (F, 2) ``xy``: the front-facing face triangles rasterised, (H, W) bool.
@@ -114,15 +131,29 @@ class RegionKernel:
         exp_para: np.ndarray | None = None,
     ) -> FaceGeometry:
         """P and the outside fraction of one image. ``pose_para`` (7,), ``pt3d_68`` (3, 68)."""
-        pose = np.asarray(pose_para, dtype=np.float64)
-        pts = np.asarray(pt3d_68, dtype=np.float64)
-        if pose.shape != (7,) or pts.shape != (3, 68):
-            raise GeometryError(f"pose_para must be (7,) and pt3d_68 (3, 68); got {pose.shape} and {pts.shape}")
-        if not (np.all(np.isfinite(pose)) and np.all(np.isfinite(pts))):
-            raise GeometryError("pose_para / pt3d_68 hold NaN or inf")
-        xy = self.fit_xy(pose, pts, shape_para, exp_para)
-        h, w = shape
-        x, y = xy[:, 0], xy[:, 1]
-        outside = (x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)
-        return FaceGeometry(self.raster(xy, shape), float(np.count_nonzero(outside)) / len(xy))
+        return self.many([(pose_para, pt3d_68, shape_para, exp_para)], [shape])[0]
 
+    def many(
+        self, items: Sequence[FitInput], shapes: Sequence[tuple[int, int]], ids: Sequence[str] | None = None
+    ) -> list[FaceGeometry]:
+        """P and the outside fraction of several images (:meth:`fit_xy_many`); ``items`` (pose_para (7,),
+        pt3d_68 (3, 68), shape_para | None, exp_para | None), one image ``shape`` (H, W) each; ``ids`` name the
+        images in errors."""
+        checked: list[FitInput] = []
+        for i, (pose_para, pt3d_68, shape_para, exp_para) in enumerate(items):
+            who = f"{ids[i]}: " if ids is not None else ""
+            pose = np.asarray(pose_para, dtype=np.float64)
+            pts = np.asarray(pt3d_68, dtype=np.float64)
+            if pose.shape != (7,) or pts.shape != (3, 68):
+                raise GeometryError(
+                    f"{who}pose_para must be (7,) and pt3d_68 (3, 68); got {pose.shape} and {pts.shape}"
+                )
+            if not (np.all(np.isfinite(pose)) and np.all(np.isfinite(pts))):
+                raise GeometryError(f"{who}pose_para / pt3d_68 hold NaN or inf")
+            checked.append((pose, pts, shape_para, exp_para))
+        out = []
+        for xy, (h, w) in zip(self.fit_xy_many(checked), shapes, strict=True):
+            x, y = xy[:, 0], xy[:, 1]
+            outside = (x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)
+            out.append(FaceGeometry(self.raster(xy, (h, w)), float(np.count_nonzero(outside)) / len(xy)))
+        return out

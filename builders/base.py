@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -220,9 +220,25 @@ class MeshFaceRegion:
     kind: str = "mesh"
 
     def __call__(self, sample: SourceSample) -> FaceGeometry:
-        from ..geometry import face_geometry
+        return self.many([sample])[0]
 
-        return face_geometry(sample, self.mesh, shape=sample.shape)
+    def many(self, samples: Sequence[SourceSample]) -> list[FaceGeometry]:
+        """P of several samples at once (one matrix product for all their fits, :meth:`RegionKernel.many`)."""
+        items = [(s.pose_para, s.pt3d_68, s.shape_para, s.exp_para) for s in samples]
+        return self.mesh.region_kernel.many(items, [s.shape for s in samples], [s.id for s in samples])
+
+
+def prime_face_geometry(samples: Sequence[SourceSample]) -> None:
+    """Compute the face geometry of ``samples`` in one batch when their region function can (a
+    :class:`MeshFaceRegion`), so :attr:`SourceSample.face_geometry` is ready; otherwise leave it to first use."""
+    groups: dict[int, list[SourceSample]] = {}
+    for s in samples:
+        if "face_geometry" not in s.__dict__ and hasattr(s.region_fn, "many"):
+            groups.setdefault(id(s.region_fn), []).append(s)
+    for group in groups.values():
+        for s, geometry in zip(group, group[0].region_fn.many(group), strict=True):  # type: ignore[union-attr]
+            geometry.region.setflags(write=False)
+            s.__dict__["face_geometry"] = geometry
 
 
 def landmark_hull_region(sample: SourceSample) -> np.ndarray:

@@ -86,3 +86,25 @@ def test_kernel_rejects_bad_pose(mesh) -> None:
         mesh.region_kernel(np.zeros(6), np.zeros((3, 68)))
     with pytest.raises(GeometryError, match="NaN or inf"):
         mesh.region_kernel(np.full(7, np.nan), np.zeros((3, 68)))
+
+
+@pytest.mark.real
+def test_batched_fit_gives_the_same_regions(mesh, real_dataset) -> None:
+    """A build fits a whole block at once; P must not depend on that (nor on which images share the block)."""
+    picks = [real_dataset[i] for i in _spread_ids(real_dataset, 12)]
+    items = [(s.pose_para, s.pt3d_68, None, None) for s in picks]
+    together = mesh.region_kernel.many(items, [(450, 450)] * len(items))
+    reversed_ = mesh.region_kernel.many(items[::-1], [(450, 450)] * len(items))[::-1]
+    for s, a, b in zip(picks, together, reversed_, strict=True):
+        alone = face_geometry(s, mesh)
+        np.testing.assert_array_equal(a.region, alone.region, err_msg=s.id)
+        np.testing.assert_array_equal(b.region, alone.region, err_msg=s.id)
+        assert a.outside_fraction == alone.outside_fraction == b.outside_fraction
+
+
+@pytest.mark.real
+def test_batched_errors_name_the_sample(mesh) -> None:
+    good = (np.zeros(7), np.zeros((3, 68)), None, None)
+    bad = (np.full(7, np.inf), np.zeros((3, 68)), None, None)
+    with pytest.raises(GeometryError, match="^image00042: pose_para / pt3d_68 hold NaN or inf"):
+        mesh.region_kernel.many([good, bad], [(450, 450)] * 2, ["image00041", "image00042"])
