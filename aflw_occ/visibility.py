@@ -233,9 +233,10 @@ def _init_worker(mesh: FaceMesh, spec: str) -> None:
     _STATE["segmenter"] = get_segmenter(spec)
 
 
-def _one(sample: Any) -> tuple[float, float, bool, float, int, np.ndarray, list[str]]:
-    img = sample.read_image()
-    res = visible_rate(img, sample, _STATE["mesh"], _STATE["segmenter"])
+def _one(
+    sample: Any, img: np.ndarray, geometry: FaceGeometry | None = None
+) -> tuple[float, float, bool, float, int, np.ndarray, list[str]]:
+    res = visible_rate(img, sample, _STATE["mesh"], _STATE["segmenter"], geometry)
     grey = is_grayscale(img)
     seed = central_face_mask(sample.landmarks[:, :2] - PIXEL_OFFSET, img.shape[:2])
     ita = float("nan") if grey else ita_degrees(img, seed, check_grey=False)
@@ -243,7 +244,12 @@ def _one(sample: Any) -> tuple[float, float, bool, float, int, np.ndarray, list[
 
 
 def _run_chunk(samples: Sequence[Any]) -> list[tuple[float, float, bool, float, int, np.ndarray, list[str]]]:
-    return [_one(s) for s in samples]
+    """Every sample of a chunk; P of the whole chunk in one batch (:meth:`RegionKernel.many`)."""
+    images = [s.read_image() for s in samples]
+    items = [(s.pose_para, s.pt3d_68, getattr(s, "shape_para", None), getattr(s, "exp_para", None)) for s in samples]
+    shapes = [img.shape[:2] for img in images]
+    geometries = _STATE["mesh"].region_kernel.many(items, shapes, [getattr(s, "id", "?") for s in samples])
+    return [_one(s, img, g) for s, img, g in zip(samples, images, geometries, strict=True)]
 
 
 def compute_all(
