@@ -3,7 +3,11 @@
 A predictor gets a batch of RGB uint8 images (original image pixels, any size) plus ground-truth-derived boxes
 (:class:`FaceBoxes`: 3DDFA's crop box and the tight box of the 68 ground-truth points — boxes come from ground truth
 as in the field's benchmarks) and returns (N, 68, 2|3) landmarks in original image pixels, either as an array or as a
-:class:`Prediction` (optionally with dense points and head pose).
+:class:`Prediction` (optionally with dense points and head pose). A predictor may also be *staged*:
+``prepare(images, boxes)`` (thread-safe pre-processing) and ``infer(prepared, boxes)``; a staged predictor that
+also has ``infer_concurrent(prepared, boxes)`` (thread-safe, one core per call) lets :func:`evaluate` run whole
+batches in its worker threads; its ``prepare`` must not keep references to the images (the worker reuses their
+memory for its next batch).
 
 :func:`evaluate` runs a predictor over the splits of a built HDF5 store (or the clean split of an AFLW2000-3D
 folder), validates every output (shape, dtype, finiteness: errors name the sample), scores every split and, with
@@ -16,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -352,57 +357,124 @@ def _is_store_split(sp: Any) -> bool:
     return all(hasattr(sp, a) for a in ("group", "rows", "source_index", "store")) and hasattr(sp.store, "file")
 
 
-def _bulk_store_images(splits: list[Any], items: list[tuple[int, int]]) -> list[np.ndarray]:
-    """Pixels of many store rows with one contiguous h5py read per dataset (per-row reads cost ~1 ms each).
+def _imdecode_rgb(data: np.ndarray) -> np.ndarray | None:
+    """RGB uint8 pixels of JPEG/PNG bytes in one OpenCV call (the same pixels as decoding to BGR and swapping)."""
+    import cv2
 
-    Exactly ``split.image(i)``: each base JPEG is decoded once (``codec.decode_jpeg``) and each occluded row gets
-    its PNG patch pasted (``codec.apply_patch``); checked against ``Split.image`` in the tests.
+    buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else np.asarray(data, dtype=np.uint8)
+    flag = getattr(cv2, "IMREAD_COLOR_RGB", None)
+    if flag is not None:
+        return cv2.imdecode(buf, flag)  # type: ignore[no-any-return]
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+class _BulkReader:
+    """Reads store rows of several splits in bulk: h5py datasets and patch boxes looked up once, one contiguous
+    h5py read per dataset and batch, each base JPEG decoded once per batch, each row's PNG patch pasted on a copy.
+
+    Gives exactly ``split.image(i)`` (``codec.decode_jpeg`` + ``codec.apply_patch``); :func:`bulk_readable` checks
+    it on every split before use, and the tests compare it with ``Split.image``.
     """
-    from .store import codec
 
-    f = splits[items[0][0]].store.file
-    src = sorted({int(splits[k].source_index[i]) for k, i in items})
-    lo, hi = src[0], src[-1] + 1
-    jpeg = f["base/jpeg"][lo:hi]
-    base = {j: codec.decode_jpeg(jpeg[j - lo].tobytes()) for j in src}
-    patches: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-    for k in sorted({k for k, _ in items}):
-        sp = splits[k]
-        if sp.group == "base":
-            continue
-        rows = sorted(int(sp.rows[i]) for kk, i in items if kk == k)
-        r0, r1 = rows[0], rows[-1] + 1
-        g = f[sp.group]
-        boxes, pngs = g["patch_box"][r0:r1], g["patch_png"][r0:r1]
-        for r in rows:
-            patches[(k, r)] = (boxes[r - r0], pngs[r - r0])
-    out = []
-    for k, i in items:
-        sp = splits[k]
-        img = base[int(sp.source_index[i])]
-        if sp.group != "base":
-            box, png = patches[(k, int(sp.rows[i]))]
-            img = codec.apply_patch(img, box, png)
-        out.append(img)
-    return out
+    def __init__(self, splits: list[Any]) -> None:
+        self.splits = splits
+        self._patch: dict[int, tuple[np.ndarray, Any]] = {}
+        self._local = threading.local()
+
+    def _buffers(self, shape: tuple[int, ...], count: int) -> np.ndarray:
+        """This thread's reusable (≥ count, *shape) uint8 block (fresh pages cost more than the copy itself)."""
+        bufs: dict[tuple[int, ...], np.ndarray] = self._local.__dict__.setdefault("bufs", {})
+        buf = bufs.get(shape)
+        if buf is None or len(buf) < count:
+            buf = bufs[shape] = np.empty((count, *shape), dtype=np.uint8)
+        return buf
+
+    def _patches(self, k: int) -> tuple[np.ndarray, Any]:
+        if k not in self._patch:
+            g = self.splits[k].store.file[self.splits[k].group]
+            self._patch[k] = (np.asarray(g["patch_box"][()]), g["patch_png"])
+        return self._patch[k]
+
+    def images(self, items: list[tuple[int, int]], reuse: bool = False) -> list[np.ndarray]:
+        """Pixels of (split position, row) items. With ``reuse``, occluded images are written into memory this
+        thread reuses at its next call: only for callers done with them by then."""
+        splits = self.splits
+        src = sorted({int(splits[k].source_index[i]) for k, i in items})
+        lo, hi = src[0], src[-1] + 1
+        f = splits[items[0][0]].store.file
+        jpeg = f["base/jpeg"][lo:hi] if hi - lo <= 2 * len(src) else {j: f["base/jpeg"][j] for j in src}
+        base = {}
+        for j in src:
+            img = _imdecode_rgb(jpeg[j - lo] if isinstance(jpeg, np.ndarray) else jpeg[j])
+            if img is None:
+                raise ValueError(f"base image {j}: JPEG cannot be decoded")
+            base[j] = img
+        pngs: dict[tuple[int, int], Any] = {}
+        for k in sorted({k for k, _ in items}):
+            sp = splits[k]
+            if sp.group == "base":
+                continue
+            boxes, ds = self._patches(k)
+            rows = sorted({int(sp.rows[i]) for kk, i in items if kk == k})
+            need = [r for r in rows if boxes[r][2] > boxes[r][0] and boxes[r][3] > boxes[r][1]]
+            if not need:
+                continue
+            r0, r1 = need[0], need[-1] + 1
+            if r1 - r0 <= 2 * len(need):
+                block = ds[r0:r1]
+                pngs.update({(k, r): block[r - r0] for r in need})
+            else:
+                pngs.update({(k, r): ds[r] for r in need})
+        slots: dict[tuple[int, ...], int] = {}
+        if reuse:
+            for k, i in items:
+                if splits[k].group != "base":
+                    shape = base[int(splits[k].source_index[i])].shape
+                    slots[shape] = slots.get(shape, 0) + 1
+        blocks = {shape: self._buffers(shape, c) for shape, c in slots.items()}
+        used = dict.fromkeys(blocks, 0)
+        out = []
+        for k, i in items:
+            sp = splits[k]
+            img = base[int(sp.source_index[i])]
+            if sp.group != "base":
+                r = int(sp.rows[i])
+                x0, y0, x1, y1 = (int(v) for v in self._patches(k)[0][r])
+                if reuse and img.dtype == np.uint8:
+                    dst = blocks[img.shape][used[img.shape]]
+                    used[img.shape] += 1
+                    np.copyto(dst, img)
+                    img = dst
+                else:
+                    img = img.copy()
+                if x1 > x0 and y1 > y0:
+                    patch = _imdecode_rgb(pngs[(k, r)])
+                    if patch is None:
+                        raise ValueError(f"{sp.group} row {r}: PNG patch cannot be decoded")
+                    img[y0:y1, x0:x1] = patch
+            out.append(img)
+        return out
+
+
+def _bulk_store_images(splits: list[Any], items: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Pixels of many store rows (:class:`_BulkReader`); checked against ``Split.image`` in the tests."""
+    return _BulkReader(splits).images(items)
 
 
 def bulk_readable(splits: list[Any]) -> set[int]:
     """Positions of the splits whose rows the bulk reader decodes exactly like ``split.image``.
 
-    Checked on each split's first and last row, so a store layout the bulk reader does not know falls back to
-    ``split.image`` instead of giving different pixels.
+    Checked on each split's first and last row (read one by one), so a store layout the bulk reader does not know
+    falls back to ``split.image`` instead of giving different pixels.
     """
     ok: set[int] = set()
     for k, sp in enumerate(splits):
         if not _is_store_split(sp) or len(sp) == 0:
             continue
         try:
-            probe = sorted({0, len(sp) - 1})
-            same = all(
-                np.array_equal(img, sp.image(i))
-                for i, img in zip(probe, _bulk_store_images([sp], [(0, i) for i in probe]), strict=True)
-            )
+            reader = _BulkReader([sp])
+            same = all(np.array_equal(reader.images([(0, i)])[0], sp.image(i)) for i in sorted({0, len(sp) - 1}))
         except (KeyError, ValueError, TypeError, AttributeError, IndexError):
             same = False
         if same:
@@ -410,12 +482,21 @@ def bulk_readable(splits: list[Any]) -> set[int]:
     return ok
 
 
-def _load_images(splits: list[Any], items: list[tuple[int, int]], bulk: set[int] | None = None) -> list[np.ndarray]:
-    """Images of (split position, row) items: bulk store reads for the ``bulk`` splits, else ``split.image(row)``."""
+def _load_images(
+    splits: list[Any],
+    items: list[tuple[int, int]],
+    bulk: set[int] | None = None,
+    reader: _BulkReader | None = None,
+    reuse: bool = False,
+) -> list[np.ndarray]:
+    """Images of (split position, row) items: bulk store reads for the ``bulk`` splits, else ``split.image(row)``
+    (``reuse``: see :meth:`_BulkReader.images`)."""
     if bulk is None:
         bulk = bulk_readable(splits)
     fast = [(k, i) for k, i in items if k in bulk]
-    got = dict(zip(fast, _bulk_store_images(splits, fast), strict=True)) if fast else {}
+    if fast and reader is None:
+        reader = _BulkReader(splits)
+    got = dict(zip(fast, reader.images(fast, reuse), strict=True)) if fast else {}  # type: ignore[union-attr]
     return [got[(k, i)] if (k, i) in got else splits[k].image(i) for k, i in items]
 
 
@@ -427,16 +508,30 @@ def _run(
     threads: int,
     bar: Any,
 ) -> list[tuple[_Task, Prediction]]:
-    """Load (and pre-process, for staged predictors) in ``threads`` threads; infer here, in order."""
+    """Run every batch; outputs are checked and collected here, in task order.
+
+    A staged predictor with ``infer_concurrent`` (thread-safe, single-threaded inference) gets ``threads`` whole
+    load → prepare → infer chains at once, one per worker thread, so each core runs one chain and no loader thread
+    competes with inference threads. Otherwise batches are loaded (and prepared, for staged predictors) in
+    ``threads`` threads and inferred here, one after the other.
+    """
     staged = hasattr(predictor, "prepare") and hasattr(predictor, "infer")
+    concurrent = staged and callable(getattr(predictor, "infer_concurrent", None))
     name = getattr(predictor, "name", type(predictor).__name__)
 
     bulk = bulk_readable(split_objs)
+    reader = _BulkReader(split_objs) if bulk else None
 
     def load(task: _Task) -> tuple[_Task, Any]:
-        images = _load_images(split_objs, task.items, bulk)
+        # concurrent: prepare + infer_concurrent are done with the images when this returns, so this thread may
+        # reuse their memory for its next batch
+        images = _load_images(split_objs, task.items, bulk, reader, reuse=concurrent)
         boxes = FaceBoxes(ids=task.ids, roi=task.roi, face=task.face)
-        return task, (predictor.prepare(images, boxes) if staged else images)
+        if not staged:
+            return task, images
+        prepared = predictor.prepare(images, boxes)
+        del images
+        return task, (predictor.infer_concurrent(prepared, boxes) if concurrent else prepared)
 
     out: list[tuple[_Task, Prediction]] = []
     window = max(2, 2 * threads)
@@ -454,7 +549,10 @@ def _run(
                 if nxt is not None:
                     pending.append(pool.submit(load, nxt))
                 boxes = FaceBoxes(ids=task.ids, roi=task.roi, face=task.face)
-                raw = predictor.infer(payload, boxes) if staged else predictor.predict(payload, boxes)
+                if concurrent:
+                    raw = payload
+                else:
+                    raw = predictor.infer(payload, boxes) if staged else predictor.predict(payload, boxes)
                 labels = [names[k] for k, _ in task.items]
                 out.append((task, check_output(raw, task.ids.tolist(), name, labels)))
                 if bar is not None:
@@ -522,7 +620,9 @@ def evaluate(
     """Run ``predictor`` on every requested split of ``data``, score each, and optionally write the results.
 
     Work is ordered by source image across splits (every occluded variant of an image is decoded next to its
-    clean image), loaded and pre-processed in ``threads`` threads, and inferred in the calling thread.
+    clean image). A staged predictor with ``infer_concurrent`` (the ONNX adapters) runs ``threads`` whole
+    load → prepare → infer chains at once, one per thread; other predictors are loaded and pre-processed in
+    ``threads`` threads and inferred in the calling thread. Either way outputs are checked and gathered in order.
 
     Args:
         predictor: a :class:`Predictor` or a callable ``f(images, boxes)``.
@@ -531,7 +631,7 @@ def evaluate(
         out_dir: when given, writes ``predictions/<split>.npz``, ``scores.csv``, ``per_sample.csv``,
             ``meta.json`` (into a temporary folder first, moved in place only when every split succeeded).
         batch_size: images per predictor call.
-        threads: loader / pre-processing threads (adapters also take it for inference).
+        threads: worker threads (loading, pre-processing and, for ``infer_concurrent`` predictors, inference).
         protocols: scoring protocols; default sparse-2d, plus sparse-3d for 3D landmarks and pose when
             the model predicts angles.
         seed: bootstrap seed of the scorer. n_boot: bootstrap resamples.

@@ -384,3 +384,86 @@ def test_bulk_reader_falls_back_when_pixels_differ(tiny_store: Path) -> None:
         got = _load_images(sps, [(0, 2), (1, 2)])
         np.testing.assert_array_equal(got[0], sps[0].image(2))
         np.testing.assert_array_equal(got[1], sps[1].image(2))
+
+
+def test_distinct_rows_reuses_only_identical_crops() -> None:
+    from aflw_occ.adapters.preprocess import distinct_rows, expand_rows
+
+    rng = np.random.default_rng(3)
+    crops = rng.integers(0, 256, (7, 6, 6, 3), dtype=np.uint8)
+    boxes = np.tile([10.0, 20.0, 110.0, 120.0], (7, 1))
+    crops[3] = crops[0]  # same pixels, same box → reused
+    crops[5] = crops[0]
+    boxes[5, 0] = 11.0  # same pixels but another box → not compared, fed again
+    crops[6] = crops[2]
+    crops[6, 5, 5, 2] ^= 1  # one bit off → distinct
+    keep, inverse = distinct_rows(crops, boxes)
+    assert keep.tolist() == [0, 1, 2, 4, 5, 6]
+    assert inverse.tolist() == [0, 1, 2, 0, 3, 4, 5]
+    np.testing.assert_array_equal(crops[keep][inverse], crops)
+    out = np.arange(6.0)[:, None] * np.ones((6, 2))
+    np.testing.assert_array_equal(expand_rows(out, inverse)[:, 0], [0, 1, 2, 0, 3, 4, 5])
+    assert expand_rows(out, np.arange(6)) is out
+
+
+def test_crop_batch_equals_crop_resize_per_image() -> None:
+    from aflw_occ.crops import CropError, crop_batch, crop_resize
+
+    rng = np.random.default_rng(5)
+    images = [rng.integers(0, 256, (int(h), int(w), 3), dtype=np.uint8) for h, w in rng.integers(40, 90, (9, 2))]
+    sx, sy = rng.uniform(-30, 60, 9), rng.uniform(-30, 60, 9)
+    side = rng.uniform(8, 80, 9)
+    boxes = np.stack([sx, sy, sx + side, sy + side * rng.uniform(0.8, 1.2, 9)], axis=1)
+    boxes[0] = [10.5, 11.5, 30.5, 33.5]  # halves: rounded to even, as round() does
+    boxes[1] = [-5.0, -5.0, 200.0, 200.0]  # larger than the image
+    got = crop_batch(images, boxes, 24)
+    assert got.shape == (9, 24, 24, 3) and got.dtype == np.uint8
+    for i, img in enumerate(images):
+        np.testing.assert_array_equal(got[i], crop_resize(img, boxes[i], 24))
+    with pytest.raises(CropError, match=r"image7: invalid crop box"):
+        crop_batch(images[:8], np.vstack([boxes[:7], [[5.0, 5.0, 5.0, 9.0]]]), 24, ids=[f"image{i}" for i in range(8)])
+    with pytest.raises(CropError, match=r"sample 2: crop box .* is empty after rounding"):
+        crop_batch(images[:3], np.vstack([boxes[:2], [[5.2, 5.0, 5.4, 9.0]]]), 24)
+
+
+def test_onnx_concurrent_inference_on_store_equals_plain_loop(tiny_store: Path, tmp_path: Path) -> None:
+    """The ONNX adapter's concurrent path (worker threads, single-thread session, bulk store reads, 16-row chunks)
+    gives exactly the landmarks of a plain loop: one store image (``Split.image``) at a time through ``predict``."""
+    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.store import open_store
+
+    path = _const_model(tmp_path)
+    pred = load_predictor(f"onnx:{path},crop=landmarks-1.5,size=64,color=bgr,mean=127.5,std=128", threads=2)
+    assert callable(pred.infer_concurrent)
+    a = evaluate(pred, tiny_store, batch_size=20, threads=3, n_boot=20, progress=False)
+    b = evaluate(pred, tiny_store, batch_size=3, threads=1, n_boot=20, progress=False)
+    with open_store(tiny_store) as st:
+        for s in a.splits:
+            sp = st.split(s)
+            gt = sp.ground_truth()
+            xy = gt.landmarks[:, :, :2]
+            face = np.concatenate([xy.min(1), xy.max(1)], axis=1)
+            for i in range(len(sp)):
+                one = FaceBoxes(ids=gt.ids[i : i + 1], roi=None, face=face[i : i + 1])
+                want = pred.predict([sp.image(i)], one)[0]
+                np.testing.assert_array_equal(a.splits[s].landmarks[i], want)
+                np.testing.assert_array_equal(b.splits[s].landmarks[i], want)
+
+
+def test_bulk_reader_reuse_gives_same_pixels_in_reused_memory(tiny_store: Path) -> None:
+    from aflw_occ.evaluate import _BulkReader, _load_images
+    from aflw_occ.store import open_store
+
+    with open_store(tiny_store) as st:
+        sps = [st.split(s) for s in st.splits]
+        reader = _BulkReader(sps)
+        items = [(k, i) for i in (0, 3) for k in range(len(sps))]
+        first = _load_images(sps, items, set(range(len(sps))), reader, reuse=True)
+        for (k, i), img in zip(items, first, strict=True):
+            np.testing.assert_array_equal(img, sps[k].image(i))
+        later = [(k, i) for i in (7, 2) for k in range(len(sps))]
+        second = _load_images(sps, later, set(range(len(sps))), reader, reuse=True)
+        for (k, i), img in zip(later, second, strict=True):
+            np.testing.assert_array_equal(img, sps[k].image(i))
+        # occluded rows were written into the memory of the first call's occluded rows; clean rows are fresh
+        assert np.shares_memory(first[1], second[1]) and not np.shares_memory(first[0], second[0])

@@ -4,6 +4,11 @@ pixels, shared by the ONNX and torch adapters.
 Pre-processing of one image ``I`` (RGB uint8) with crop box ``b``:
 ``x = (crop_resize(I, b, size)[..., order] − mean) / std`` as float32, laid out NCHW or NHWC.
 
+Rows of a batch whose crops are byte-identical (e.g. a NOD row is its base image, with the clean row's crop box) are
+fed to the model once (:func:`distinct_rows`) and share its output: their model input is exactly the same tensor.
+(For the 3DDFA_V2 export a row's output does not depend on the other rows of its batch, so this gives the very bits
+of feeding every row; checked in the tests.)
+
 Post-processing: the model's landmark output in crop pixels (``(N, 68, 2|3)``, ``(N, 2|3, 68)``, ``(N, 136)`` or
 ``(N, 204)``; flat vectors are read as x0, y0[, z0], x1, ... unless ``flat_order="planar"``) is mapped to image
 pixels by :func:`aflw_occ.crops.crop_to_image`, optionally after ``y ← size − y`` (models with y up).
@@ -16,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..crops import CROP_RULES, crop_boxes, crop_resize, crop_to_image
+from ..crops import CROP_RULES, crop_batch, crop_boxes, crop_to_image
 from ..errors import PredictionError
 
 
@@ -83,28 +88,36 @@ class Preprocess:
 
     def crops(self, images: Sequence[np.ndarray], boxes: np.ndarray, ids: Sequence[str] | None = None) -> np.ndarray:
         """(N, size, size, 3) uint8 crops in RGB."""
-        out = np.empty((len(images), self.size, self.size, 3), dtype=np.uint8)
-        for i, img in enumerate(images):
-            where = ids[i] if ids is not None else f"sample {i}"
-            out[i] = crop_resize(img, boxes[i], self.size, method=self.resample, where=where)
-        return out
+        out = crop_batch(images, boxes, self.size, method=self.resample, ids=ids)
+        return out if out.dtype == np.uint8 else out.astype(np.uint8)
+
+    def inputs(
+        self, images: Sequence[np.ndarray], boxes: np.ndarray, ids: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Model input of the distinct crops of a batch and, per image, its row in it.
+
+        Returns ``(x, inverse)``: ``x`` (M, ...) float32 = ``normalise(crops[keep])`` (M ≤ N, see
+        :func:`distinct_rows`) and ``inverse`` (N,) with ``normalise(crops)[i] == x[inverse[i]]``.
+        """
+        crops = self.crops(images, boxes, ids)
+        keep, inverse = distinct_rows(crops, boxes)
+        return self.normalise(crops if len(keep) == len(crops) else crops[keep]), inverse
 
     def normalise(self, crops: np.ndarray) -> np.ndarray:
-        """Model input from RGB uint8 crops (N, S, S, 3): float32 ``(x[..., order] − mean) / std``, laid out."""
+        """Model input from RGB uint8 crops (N, S, S, 3): float32 ``(x[..., order] − mean) / std``, laid out.
+
+        Computed as ``(float32(x) − mean) · float32(1/std)`` channel by channel.
+        """
         n, h, w = crops.shape[:3]
         order = (2, 1, 0) if self.color == "bgr" else (0, 1, 2)
         mean = np.broadcast_to(np.asarray(self.mean, dtype=np.float32), (3,))
         inv = 1.0 / np.broadcast_to(np.asarray(self.std, dtype=np.float32), (3,))
-        if self.layout == "nchw":
-            x = np.empty((n, 3, h, w), dtype=np.float32)
-            for o, c in enumerate(order):
-                np.subtract(crops[..., c], mean[o], out=x[:, o], dtype=np.float32)
-                x[:, o] *= inv[o]
-            return x
-        x = np.empty((n, h, w, 3), dtype=np.float32)
+        x = np.empty((n, 3, h, w) if self.layout == "nchw" else (n, h, w, 3), dtype=np.float32)
         for o, c in enumerate(order):
-            np.subtract(crops[..., c], mean[o], out=x[..., o], dtype=np.float32)
-            x[..., o] *= inv[o]
+            plane = x[:, o] if self.layout == "nchw" else x[..., o]
+            plane[...] = crops[..., c]  # uint8 → float32 is exact
+            plane -= mean[o]
+            plane *= inv[o]
         return x
 
     def to_image(self, output: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -114,6 +127,50 @@ class Preprocess:
             pts = pts.copy()
             pts[..., 1] = self.size - pts[..., 1]
         return crop_to_image(pts, boxes, self.size)
+
+
+def distinct_rows(crops: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a crop batch that are byte-for-byte copies of an earlier row with the same crop box.
+
+    Args:
+        crops: (N, ...) crops.
+        boxes: (N, 4) their crop boxes (only rows with equal boxes are compared).
+
+    Returns:
+        ``keep`` (M,) increasing row indices of the first occurrences, and ``inverse`` (N,) with
+        ``crops[keep][inverse] == crops`` exactly.
+    """
+    n = len(crops)
+    first = np.arange(n)
+    seen: dict[bytes, list[int]] = {}
+    data: dict[int, bytes] = {}
+
+    def raw(i: int) -> bytes:
+        if i not in data:
+            data[i] = crops[i].tobytes()
+        return data[i]
+
+    b = np.ascontiguousarray(boxes, dtype=np.float64).reshape(n, -1)
+    for i in range(n):
+        reps = seen.setdefault(b[i].tobytes(), [])
+        for j in reps:
+            if raw(j) == raw(i):
+                first[i] = j
+                break
+        else:
+            reps.append(i)
+    keep = np.flatnonzero(first == np.arange(n))
+    pos = np.empty(n, dtype=np.int64)
+    pos[keep] = np.arange(len(keep))
+    return keep, pos[first]
+
+
+def expand_rows(output: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """Model output of the distinct rows → output of every row (``output[inverse]``; no copy when all distinct)."""
+    out = np.asarray(output)
+    if len(inverse) == len(out) and np.array_equal(inverse, np.arange(len(out))):
+        return out
+    return out[inverse]
 
 
 def landmarks_from_output(output: np.ndarray, flat_order: str = "interleaved") -> np.ndarray:

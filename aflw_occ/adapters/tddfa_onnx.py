@@ -7,11 +7,12 @@ enough at inference: outputs ``raw`` (N, 62), ``param`` (N, 62), ``landmarks`` (
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import PredictionError
-from .onnx import make_session
+from .onnx import Sessions, run_chunked
 from .tddfa_params import TDDFAPipeline, tddfa_preprocess
 
 OUTPUT_NAMES = ("raw", "param", "landmarks")
@@ -28,7 +29,8 @@ class TDDFAOnnxPredictor(TDDFAPipeline):
 
     def __init__(self, path: str | Path, *, crop: str = "3ddfa", threads: int = 2) -> None:
         self.path = Path(path)
-        self.session = make_session(self.path, threads)
+        self.sessions = Sessions(self.path, threads)
+        self.session = self.sessions.main
         outs = [o.name for o in self.session.get_outputs()]
         if not {"param", "landmarks"} <= set(outs):
             raise PredictionError(
@@ -39,6 +41,15 @@ class TDDFAOnnxPredictor(TDDFAPipeline):
         self.pre = tddfa_preprocess(crop)
         self.name = f"3ddfa-v2-{self.path.stem}" + ("" if crop == "3ddfa" else f"-{crop}-box")
 
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        raw, p, q = self.session.run(list(OUTPUT_NAMES), {self.input_name: x})
-        return np.asarray(raw), np.asarray(p), np.asarray(q)
+    def forward(self, x: np.ndarray, session: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(raw, param, landmarks) of ``x`` on the main session, or on ``session`` in chunks of 16 rows."""
+        if session is None:
+            raw, p, q = self.session.run(list(OUTPUT_NAMES), {self.input_name: x})
+            return np.asarray(raw), np.asarray(p), np.asarray(q)
+        raw, p, q = run_chunked(session, list(OUTPUT_NAMES), self.input_name, x)
+        return raw, p, q
+
+    def infer_concurrent(self, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], boxes: Any) -> Any:
+        """:meth:`infer` on the shared single-thread session: safe to call from several threads at once."""
+        _, p, q = self.forward(prepared[1], self.sessions.single())
+        return self.decode(prepared, p, q)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import PredictionError
 from ..paths import shared_dir
-from .preprocess import Preprocess
+from .preprocess import Preprocess, expand_rows
 
 INPUT_SIZE = 120
 N_PARAMS = 62
@@ -131,15 +131,21 @@ class TDDFAPipeline:
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def prepare(self, images: Sequence[np.ndarray], boxes: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Crop boxes and model input of a batch (thread-safe; the evaluator runs it in loader threads)."""
+    def prepare(self, images: Sequence[np.ndarray], boxes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Crop boxes, model input of the distinct crops and the row → input map of a batch (thread-safe; the
+        evaluator runs it in its worker threads). See :meth:`Preprocess.inputs`."""
         crop = self.pre.boxes(boxes.roi, boxes.face)
-        return crop, self.pre.normalise(self.pre.crops(images, crop, list(boxes.ids)))
+        x, inverse = self.pre.inputs(images, crop, list(boxes.ids))
+        return crop, x, inverse
 
-    def infer(self, prepared: tuple[np.ndarray, np.ndarray], boxes: Any) -> Any:
-        crop, x = prepared
-        _, p, q = self.forward(x)
-        return outputs_to_prediction(p, q, crop)
+    def decode(self, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], params: np.ndarray, lms: np.ndarray) -> Any:
+        """Network outputs of the distinct inputs → :class:`~aflw_occ.evaluate.Prediction` of every row."""
+        crop, _, inverse = prepared
+        return outputs_to_prediction(expand_rows(params, inverse), expand_rows(lms, inverse), crop)
+
+    def infer(self, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], boxes: Any) -> Any:
+        _, p, q = self.forward(prepared[1])
+        return self.decode(prepared, p, q)
 
     def predict(self, images: Sequence[np.ndarray], boxes: Any) -> Any:
         return self.infer(self.prepare(images, boxes), boxes)
