@@ -10,6 +10,7 @@ The result never depends on the worker count, the shard split or the order of co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -103,13 +104,16 @@ def _init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any
     import cv2
 
     cv2.setNumThreads(1)
-    builders: list[Builder] = []
-    for name in subsets:
-        b = get_builder(name)(options)
-        b.prepare()
-        builders.append(b)
-    _WORKER["builders"] = builders
     _WORKER["region_fn"] = region_fn
+    builders: list[Builder] = []
+    try:
+        for name in subsets:
+            b = get_builder(name)(options)
+            b.prepare()
+            builders.append(b)
+    except AflwOccError as exc:  # the driver reports it (it prepares the same builders); no traceback from here
+        _WORKER["error"] = exc
+    _WORKER["builders"] = builders
 
 
 def _encode_base(sample: Sample, jpeg: np.ndarray, image: np.ndarray) -> dict[str, Any]:
@@ -163,6 +167,8 @@ def _encode_example(builder: Builder, config: BuilderConfig, src: SourceSample, 
 
 def _process_block(block: int, samples: list[Sample], journal: Path, identity_sha: str, seed: int) -> int:
     """Compute one block and write it to the journal atomically. Returns the block number."""
+    if "error" in _WORKER:
+        raise _WORKER["error"]
     builders: list[Builder] = _WORKER["builders"]
     base_records: list[dict[str, Any]] = []
     split_records: dict[str, list[dict[str, Any]]] = {}
@@ -264,16 +270,46 @@ def build(plan: BuildPlan) -> BuildResult:
     k, n = plan.shard
     if not (n >= 1 and 1 <= k <= n):
         raise BuildError(f"--shard {k}/{n}: expected k/n with 1 ≤ k ≤ n")
-    ds = load_source(plan)
-    if len(ds) == 0:
-        raise SourceError(f"{plan.source}: no usable samples")
     plan.options.source = plan.source
     if plan.region_fn is None:
         plan.region_fn = default_region_fn(plan)
-    _check_out_dir(plan.out, plan.version)
-    plan.out.mkdir(parents=True, exist_ok=True)
-    identity = plan.identity(ds.ids)
-    identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if plan.workers > 1:  # the workers start (imports, builder resources) while this process reads the source
+            pool = stack.enter_context(process_pool(plan.workers, _init_worker, _worker_args(plan)))
+            for _ in range(plan.workers):
+                pool.submit(_ready)
+        ds = load_source(plan)
+        if len(ds) == 0:
+            raise SourceError(f"{plan.source}: no usable samples")
+        # fail here, with the builder's own one-line error, not inside a worker
+        builders = [get_builder(name)(plan.options) for name in plan.subsets]
+        for b in builders:
+            b.prepare()
+        _check_out_dir(plan.out, plan.version)
+        plan.out.mkdir(parents=True, exist_ok=True)
+        identity = plan.identity(ds.ids)
+        identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
+        journal = _open_journal(plan, identity)
+        samples = list(ds)
+        blocks = [samples[i : i + plan.block_size] for i in range(0, len(samples), plan.block_size)]
+        mine = [b for b in range(len(blocks)) if b % n == k - 1]
+        todo = [b for b in mine if b not in _journal_blocks(journal)]
+        _run_blocks(plan, blocks, todo, journal, identity_sha, pool)
+
+    done = _journal_blocks(journal)
+    if len(done) < len(blocks):
+        return BuildResult(None, len(done), len(blocks), ds.skipped, {}, len(todo))
+    from .store.writer import assemble
+
+    path, counts, notes = assemble(plan, ds, journal, len(blocks), identity, builders)
+    shutil.rmtree(journal)
+    return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
+
+
+def _open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
+    """The build's journal folder: reused on ``--resume`` (or by another shard) when it belongs to the same build,
+    started afresh otherwise; an interrupted build with other options is an error."""
     journal = plan.out / f".journal-{plan.version}"
     ident_file = journal / "identity.json"
     if journal.exists():
@@ -291,40 +327,33 @@ def build(plan: BuildPlan) -> BuildResult:
         tmp = journal / ".identity.tmp"
         tmp.write_text(json.dumps(identity, sort_keys=True, indent=1))
         os.replace(tmp, ident_file)
-
-    for name in plan.subsets:  # fail here, with the builder's own one-line error, not inside a worker
-        get_builder(name)(plan.options).prepare()
-    samples = list(ds)
-    blocks = [samples[i : i + plan.block_size] for i in range(0, len(samples), plan.block_size)]
-    mine = [b for b in range(len(blocks)) if b % n == k - 1]
-    todo = [b for b in mine if b not in _journal_blocks(journal)]
-    _run_blocks(plan, blocks, todo, journal, identity_sha)
-
-    done = _journal_blocks(journal)
-    if len(done) < len(blocks):
-        return BuildResult(None, len(done), len(blocks), ds.skipped, {}, len(todo))
-    from .store.writer import assemble
-
-    path, counts, notes = assemble(plan, ds, journal, len(blocks), identity)
-    shutil.rmtree(journal)
-    return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
+    return journal
 
 
-def _run_blocks(plan: BuildPlan, blocks: list[list[Sample]], todo: list[int], journal: Path, ident: str) -> None:
+def _worker_args(plan: BuildPlan) -> tuple[Any, ...]:
+    return (plan.subsets, plan.options, plan.region_fn)
+
+
+def _ready() -> None:
+    """A no-op task: submitting it makes the pool start a worker now."""
+
+
+def _run_blocks(
+    plan: BuildPlan, blocks: list[list[Sample]], todo: list[int], journal: Path, ident: str, pool: Any = None
+) -> None:
+    """Compute the ``todo`` blocks: in ``pool`` (a started worker pool) or, without one, in this process."""
     from tqdm import tqdm
 
     bar = tqdm(total=sum(len(blocks[b]) for b in todo), unit="img", disable=not plan.progress, desc="build")
-    args = (plan.subsets, plan.options, plan.region_fn)
     seed = plan.options.seed
-    if plan.workers <= 1:
-        _init_worker(*args)
+    if pool is None:
+        _init_worker(*_worker_args(plan))
         for b in todo:
             _process_block(b, blocks[b], journal, ident, seed)
             bar.update(len(blocks[b]))
     else:
-        with process_pool(plan.workers, _init_worker, args) as pool:
-            futures = {pool.submit(_process_block, b, blocks[b], journal, ident, seed): b for b in todo}
-            for fut in as_completed(futures):
-                fut.result()
-                bar.update(len(blocks[futures[fut]]))
+        futures = {pool.submit(_process_block, b, blocks[b], journal, ident, seed): b for b in todo}
+        for fut in as_completed(futures):
+            fut.result()
+            bar.update(len(blocks[futures[fut]]))
     bar.close()

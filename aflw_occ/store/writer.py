@@ -33,6 +33,9 @@ from .hashing import sha256_bytes
 from .versions import FORMAT, store_filename
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..builders.base import Builder
     from ..pipeline import BuildPlan
 
 VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
@@ -122,16 +125,22 @@ def _read_blocks(
 
 
 def assemble(
-    plan: BuildPlan, ds: AFLW2000_3D, journal: Path, n_blocks: int, identity: dict[str, Any]
+    plan: BuildPlan,
+    ds: AFLW2000_3D,
+    journal: Path,
+    n_blocks: int,
+    identity: dict[str, Any],
+    builders: Sequence[Builder] | None = None,
 ) -> tuple[Path, dict[str, int], list[str]]:
+    """Write the store and its manifest from the journal (``builders``: the build's prepared builders, asked for
+    their provenance; made afresh when not given)."""
     identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
     base, splits, notes = _read_blocks(journal, n_blocks, identity_sha)
     index = {r["id"]: i for i, r in enumerate(base)}
     source_lines = "".join(f"{r['id']} {r['jpeg_sha256']} {r['mat_sha256']}\n" for r in base)
     region_kind = getattr(plan.region_fn, "kind", "custom") if plan.region_fn is not None else "landmark-hull"
     provenance: dict[str, str] = {"face_region": region_kind}
-    for name in plan.subsets:
-        b = get_builder(name)(plan.options)
+    for b in builders if builders is not None else [get_builder(name)(plan.options) for name in plan.subsets]:
         provenance.update(b.provenance())
     header = {
         "data_version": plan.version,
