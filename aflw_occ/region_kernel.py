@@ -8,8 +8,8 @@ everything that does not depend on the image:
 * the face vertices (those used by the face triangles; the neck is never needed) with their model coordinates
   as three contiguous rows and their rows of the RBF spread matrix;
 * the face triangles re-indexed to those vertices (int32, one contiguous row per corner);
-* for every directed edge slot (t, k): its start and end vertex and the triangle on the other side
-  (:func:`aflw_occ.geometry.edge_twins`, or a sentinel past the end for the mesh border).
+* for every directed edge slot (t, k) its start and end vertex; every interior edge once, as its two slots and
+  their triangles (:func:`aflw_occ.geometry.edge_twins`); the border slots.
 
 Per image it computes only x and y (P needs no depth) with the same arithmetic as the dense path, term by term, so
 the mask is identical (``tests/test_region_kernel.py`` compares both on the real images):
@@ -55,11 +55,16 @@ class RegionKernel:
         remap[fv] = np.arange(len(fv))
         tri = remap[mesh.face_triangles].astype(np.int32)  # (T, 3) local
         self._corners = [np.ascontiguousarray(tri[:, k]) for k in range(3)]
-        n_tri = len(tri)
-        twins = mesh.twins.reshape(-1)
         self._slot_start = tri.reshape(-1)
         self._slot_end = np.ascontiguousarray(tri[:, [1, 2, 0]]).reshape(-1)
-        self._slot_twin_tri = np.where(twins >= 0, twins // 3, n_tri).astype(np.int32)
+        # every interior edge once, as its two slots (s₁ < s₂) and their triangles; then the border slots
+        twins = mesh.twins.reshape(-1)
+        slots = np.arange(len(twins))
+        first = (twins >= 0) & (slots < twins)
+        self._pair_slots = (slots[first], twins[first])
+        self._pair_tris = ((slots[first] // 3).astype(np.int32), (twins[first] // 3).astype(np.int32))
+        self._border_slots = slots[twins < 0]
+        self._border_tris = (self._border_slots // 3).astype(np.int32)
 
     def _model(self, shape_para: np.ndarray | None, exp_para: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(3, F) model rows of the face vertices and (68, 3) of the keypoints for this sample (BFM: with its
@@ -112,12 +117,14 @@ class RegionKernel:
 
         Same rule as :func:`aflw_occ.geometry.rasterize_triangles` (pixel centres inside at least one triangle,
         non-zero winding over the outline edges): a slot (t, k) is an outline edge when t faces the camera and the
-        triangle across the edge does not (or there is none).
+        triangle across the edge does not (or there is none). Interior edges are visited once, as slot pairs.
         """
         a, b, c = (np.take(xy, corner, axis=0) for corner in self._corners)
         front = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]) > 0.0
-        across = np.take(np.append(front, False), self._slot_twin_tri)
-        keep = np.flatnonzero(np.repeat(front, 3) & ~across)
+        f1, f2 = np.take(front, self._pair_tris[0]), np.take(front, self._pair_tris[1])
+        e = np.flatnonzero(f1 != f2)  # interior edges between a front-facing and a back-facing triangle
+        inner = np.where(f1[e], self._pair_slots[0][e], self._pair_slots[1][e])
+        keep = np.concatenate([inner, self._border_slots[front[self._border_tris]]])
         start = np.take(xy, self._slot_start[keep], axis=0)
         end = np.take(xy, self._slot_end[keep], axis=0)
         return fill_outline(start[:, 0], start[:, 1], end[:, 0], end[:, 1], shape)
