@@ -34,6 +34,7 @@ Every random number is drawn in a fixed order, whether or not the step is applie
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -222,11 +223,23 @@ def pointing_rotation(theta: float, centre: list[float], face_centre: list[float
     return float((phi + 180.0) % 360.0 - 180.0)
 
 
+_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+
 def _premultiplied_u8(rgba: np.ndarray) -> np.ndarray:
-    """uint8 RGBA with colour × alpha / 255 (rounded)."""
+    """uint8 RGBA with colour × alpha / 255 (rounded); remembered per occluder array while that array lives (a
+    library's cut-outs are drawn many times). Read-only result."""
+    hit = _PREMULTIPLIED.get(id(rgba))
+    if hit is not None and hit[0]() is rgba:
+        return hit[1]
     a = rgba[..., 3]
     rgb = cv2.multiply(np.ascontiguousarray(rgba[..., :3]), cv2.merge([a, a, a]), scale=1.0 / 255.0)
-    return cv2.merge([rgb, a])
+    out = cv2.merge([rgb, a])
+    out.setflags(write=False)
+    if len(_PREMULTIPLIED) >= 1024:
+        _PREMULTIPLIED.clear()
+    _PREMULTIPLIED[id(rgba)] = (weakref.ref(rgba), out)
+    return out
 
 
 def composite(
