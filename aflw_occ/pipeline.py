@@ -107,6 +107,8 @@ def _init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any
     _WORKER["region_fn"] = region_fn
     builders: list[Builder] = []
     try:
+        if isinstance(region_fn, MeshFaceRegion):
+            _ = region_fn.mesh  # load and prepare it now, before the first block
         for name in subsets:
             b = get_builder(name)(options)
             b.prepare()
@@ -245,13 +247,15 @@ def load_source(plan: BuildPlan) -> AFLW2000_3D:
 
 def default_region_fn(plan: BuildPlan) -> RegionFn | None:
     """The mesh face region P when the mesh is available (``--bfm`` folder, or the source's ``Code/`` folder),
-    else None (the landmark hull; e.g. the synthetic demo source, which has no mesh)."""
-    from .geometry import MODEL_FILE, load_face_mesh
+    else None (the landmark hull; e.g. the synthetic demo source, which has no mesh). The mesh itself is loaded where
+    it is used (each worker, or this process for a 1-worker build)."""
+    from .geometry import MODEL_FILE
 
     if plan.options.bfm is None and not (plan.source / "Code" / MODEL_FILE).is_file():
         return None
-    mesh = load_face_mesh(aflw_root=plan.source, bfm_dir=plan.options.bfm).prepare()
-    return MeshFaceRegion(mesh)
+    if plan.options.bfm is not None:
+        return MeshFaceRegion(bfm_dir=plan.options.bfm)
+    return MeshFaceRegion(aflw_root=plan.source)
 
 
 def build(plan: BuildPlan) -> BuildResult:

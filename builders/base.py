@@ -209,15 +209,40 @@ def covered_fraction(mask: np.ndarray, region: np.ndarray) -> float:
     return float(np.count_nonzero(mask & region)) / area if area else 0.0
 
 
-@dataclass
 class MeshFaceRegion:
     """Region function: the face region P of :mod:`aflw_occ.geometry` (fitted mesh, front-facing triangles).
 
-    Picklable, so it travels to worker processes; ``mesh`` is prepared once before the workers start.
+    Made either from a loaded ``mesh`` or from where to load it (``aflw_root``: the AFLW2000-3D folder with
+    ``Code/Model_Shape_Sim.mat``; ``bfm_dir``: 3DDFA's BFM subset). It pickles as that recipe, so a worker process
+    loads and prepares its own mesh (in parallel with the others, and with the driver reading the source) instead of
+    receiving ~40 MB of matrices; the mesh and its matrices do not depend on the process or its thread count.
     """
 
-    mesh: Any
-    kind: str = "mesh"
+    kind = "mesh"
+
+    def __init__(
+        self, mesh: Any = None, *, aflw_root: Path | str | None = None, bfm_dir: Path | str | None = None
+    ) -> None:
+        if mesh is None and aflw_root is None and bfm_dir is None:
+            raise ValueError("MeshFaceRegion needs a mesh or where to load it from")
+        self._mesh = mesh
+        self.aflw_root, self.bfm_dir = aflw_root, bfm_dir
+
+    @property
+    def mesh(self) -> Any:
+        """The prepared face mesh (loaded on first use)."""
+        if self._mesh is None:
+            from ..geometry import load_face_mesh
+
+            self._mesh = load_face_mesh(aflw_root=self.aflw_root, bfm_dir=self.bfm_dir).prepare()
+        return self._mesh
+
+    def __getstate__(self) -> dict[str, Any]:
+        recipe = self.aflw_root is not None or self.bfm_dir is not None
+        return {"_mesh": None if recipe else self._mesh, "aflw_root": self.aflw_root, "bfm_dir": self.bfm_dir}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def __call__(self, sample: SourceSample) -> FaceGeometry:
         return self.many([sample])[0]

@@ -108,3 +108,23 @@ def test_batched_errors_name_the_sample(mesh) -> None:
     bad = (np.full(7, np.inf), np.zeros((3, 68)), None, None)
     with pytest.raises(GeometryError, match="^image00042: pose_para / pt3d_68 hold NaN or inf"):
         mesh.region_kernel.many([good, bad], [(450, 450)] * 2, ["image00041", "image00042"])
+
+
+@pytest.mark.real
+def test_mesh_region_pickles_as_a_recipe(mesh, real_source, real_dataset) -> None:
+    """Workers receive where to load the mesh, not ~40 MB of matrices, and compute the same P."""
+    import pickle
+
+    from aflw_occ.builders.base import MeshFaceRegion, SourceSample
+
+    fn = MeshFaceRegion(aflw_root=real_source)
+    blob = pickle.dumps(fn)
+    assert len(blob) < 10_000
+    _ = fn.mesh  # loading it in this process does not make the pickle heavy
+    assert len(pickle.dumps(fn)) == len(blob)
+    worker_side = pickle.loads(blob)
+    s = real_dataset[7]
+    src = SourceSample(s.id, 0, np.zeros((450, 450, 3), np.uint8), s.pt3d_68.T.copy(), s.pose_para, worker_side)
+    np.testing.assert_array_equal(src.face_region, face_geometry(s, mesh).region)
+    with pytest.raises(ValueError, match="needs a mesh"):
+        MeshFaceRegion()
