@@ -176,12 +176,29 @@ class FaceMesh:
         return flat.reshape(-1, 3)
 
 
+def mesh_source(aflw_root: Path | str | None = None, bfm_dir: Path | str | None = None) -> str:
+    """Where :func:`load_face_mesh` would read the mesh (its ``FaceMesh.source``), checked to exist, without reading
+    it. Raises :class:`SourceError` naming the missing file(s)."""
+    if bfm_dir is not None:
+        missing = [f for f in BFM_FILES if not (Path(bfm_dir) / f).is_file()]
+        if missing:
+            raise SourceError(f"{bfm_dir}: not a 3DDFA BFM subset folder (missing {', '.join(missing)})")
+        return str(bfm_dir)
+    if aflw_root is None:
+        from .paths import default_source
+
+        aflw_root = default_source()
+    root = Path(aflw_root)
+    path = root / "Code" / MODEL_FILE if (root / "Code").is_dir() else root / MODEL_FILE
+    if not path.is_file():
+        raise SourceError(f"{path}: the release's dense mean face is missing (expected in the Code/ folder)")
+    return str(path)
+
+
 def _load_release_mesh(aflw_root: Path) -> FaceMesh:
     import scipy.io
 
-    path = aflw_root / "Code" / MODEL_FILE if (aflw_root / "Code").is_dir() else aflw_root / MODEL_FILE
-    if not path.is_file():
-        raise SourceError(f"{path}: the release's dense mean face is missing (expected in the Code/ folder)")
+    path = Path(mesh_source(aflw_root=aflw_root))
     try:
         raw = scipy.io.loadmat(str(path), variable_names=["mu_shape", "tri", "keypoints"])
         verts = np.asarray(raw["mu_shape"], dtype=np.float64).reshape(-1, 3)
@@ -200,9 +217,7 @@ def _load_release_mesh(aflw_root: Path) -> FaceMesh:
 def _load_bfm_mesh(bfm_dir: Path) -> FaceMesh:
     import scipy.io
 
-    missing = [f for f in BFM_FILES if not (bfm_dir / f).is_file()]
-    if missing:
-        raise SourceError(f"{bfm_dir}: not a 3DDFA BFM subset folder (missing {', '.join(missing)})")
+    mesh_source(bfm_dir=bfm_dir)
     try:
         mean = (np.load(bfm_dir / "u_shp.npy") + np.load(bfm_dir / "u_exp.npy")).astype(np.float64)
         w_shp = np.load(bfm_dir / "w_shp_sim.npy").astype(np.float64)

@@ -78,13 +78,18 @@ def landmark_flags(landmarks: np.ndarray, region: np.ndarray, skin: np.ndarray) 
 
 
 def visible_rate(
-    image: np.ndarray, sample: Any, mesh: FaceMesh, segmenter: SkinSegmenter, geometry: FaceGeometry | None = None
+    image: np.ndarray,
+    sample: Any,
+    mesh: FaceMesh | None,
+    segmenter: SkinSegmenter,
+    geometry: FaceGeometry | None = None,
 ) -> VisibilityResult:
     """Visible rate of one image: P from the fitted mesh, F from ``segmenter(image, sample.landmarks)``.
 
     ``sample``: a :class:`~aflw_occ.source.Sample` (``id``, ``pose_para``, ``pt3d_68``). ``geometry``: P of this
-    image already computed with ``mesh`` (:func:`aflw_occ.geometry.face_geometry`), so a build shares it. A pose that
-    puts part of the face outside the image gives v over the visible part and a warning naming the sample.
+    image already computed (:func:`aflw_occ.geometry.face_geometry`), so a build shares it; ``mesh`` may then be
+    None. A pose that puts part of the face outside the image gives v over the visible part and a warning naming the
+    sample.
     """
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3:
@@ -92,6 +97,8 @@ def visible_rate(
     shape = img.shape[:2]
     sid = getattr(sample, "id", "?")
     if geometry is None:
+        if mesh is None:
+            raise AflwOccError(f"{sid}: visible_rate needs the face mesh or the image's face geometry")
         geometry = face_geometry(sample, mesh, shape)
     region, out_frac = geometry.region, geometry.outside_fraction
     if region.shape != shape:

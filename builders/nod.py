@@ -48,20 +48,31 @@ class NOD(Builder):
     )
 
     def prepare(self) -> None:
-        from ..geometry import load_face_mesh
+        from ..geometry import mesh_source
         from ..paths import default_source
         from ..skin import get_segmenter
 
         source = Path(self.options.source) if self.options.source is not None else default_source()
         self._source = source
-        self.mesh = load_face_mesh(aflw_root=source, bfm_dir=self.options.bfm)  # matrices built on first use
+        # checked now, read only if this builder needs its own P (a build normally shares the build's P)
+        self._mesh_source = mesh_source(aflw_root=source, bfm_dir=self.options.bfm)
+        self._mesh: Any = None
         self.segmenter = get_segmenter(self.options.skin)
+
+    @property
+    def mesh(self) -> Any:
+        """The face mesh of ``--bfm`` or of the source's ``Code/`` folder (loaded on first use)."""
+        if self._mesh is None:
+            from ..geometry import load_face_mesh
+
+            self._mesh = load_face_mesh(aflw_root=self._source, bfm_dir=self.options.bfm)
+        return self._mesh
 
     def _shared_geometry(self, sample: SourceSample) -> Any:
         """The build's own P of this image when the build computes it with the same mesh (it then costs nothing
         here), else None."""
         fn = sample.region_fn
-        if isinstance(fn, MeshFaceRegion) and fn.mesh.source == self.mesh.source:
+        if isinstance(fn, MeshFaceRegion) and fn.mesh.source == self._mesh_source:
             return sample.face_geometry
         return None
 
@@ -85,10 +96,11 @@ class NOD(Builder):
 
         from ..visibility import NOD_MAX_VISIBLE, NOD_MAX_YAW_DEG, VisibilityWarning, select_nod, visible_rate
 
-        if not hasattr(self, "mesh"):
+        if not hasattr(self, "_mesh_source"):
             self.prepare()
         view = self._view(sample)
-        res = visible_rate(sample.image, view, self.mesh, self.segmenter, self._shared_geometry(sample))
+        shared = self._shared_geometry(sample)
+        res = visible_rate(sample.image, view, self.mesh if shared is None else None, self.segmenter, shared)
         for msg in res.warnings:
             warnings.warn(msg, VisibilityWarning, stacklevel=2)
         yaw = float(np.degrees(view.pose_para[1]))
