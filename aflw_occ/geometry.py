@@ -18,6 +18,7 @@ when its centre lies in at least one of them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -434,8 +435,16 @@ def face_geometry(
 ) -> Any:
     """P and the share of face-mesh vertices projected outside the image, as a
     :class:`aflw_occ.region_kernel.FaceGeometry` (same inputs as :func:`face_region_mask`)."""
-    pose, pts, shp, exp = _pose_inputs(sample_or_pose, pt3d_68)
-    return mesh.region_kernel(pose, pts, shape, shp, exp)
+    one = sample_or_pose if pt3d_68 is None else (sample_or_pose, pt3d_68)
+    return face_geometries([one], mesh, [shape])[0]
+
+
+def face_geometries(samples: Sequence[Any], mesh: FaceMesh, shapes: Sequence[tuple[int, int]]) -> list[Any]:
+    """:func:`face_geometry` of several samples (or ``(pose_para, pt3d_68)`` pairs), one image ``shape`` each, with
+    one batched fit (:meth:`aflw_occ.region_kernel.RegionKernel.many`); errors name the sample by its ``id``."""
+    items = [_pose_inputs(s, None) for s in samples]
+    ids = [str(getattr(s, "id", "?")) for s in samples]
+    return mesh.region_kernel.many(items, shapes, ids if any(hasattr(s, "id") for s in samples) else None)
 
 
 def region_from_vertices(verts: np.ndarray, mesh: FaceMesh, shape: tuple[int, int] = IMAGE_SHAPE) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import AflwOccError
 from .face_region import central_face_mask
-from .geometry import PIXEL_OFFSET, FaceMesh, face_geometry
+from .geometry import PIXEL_OFFSET, FaceMesh, face_geometries, face_geometry
 from .region_kernel import FaceGeometry
 from .skin import SkinSegmenter, get_segmenter, is_grayscale, ita_degrees
 from .source import wrap_degrees
@@ -253,9 +253,7 @@ def _one(
 def _run_chunk(samples: Sequence[Any]) -> list[tuple[float, float, bool, float, int, np.ndarray, list[str]]]:
     """Every sample of a chunk; P of the whole chunk in one batch (:meth:`RegionKernel.many`)."""
     images = [s.read_image() for s in samples]
-    items = [(s.pose_para, s.pt3d_68, getattr(s, "shape_para", None), getattr(s, "exp_para", None)) for s in samples]
-    shapes = [img.shape[:2] for img in images]
-    geometries = _STATE["mesh"].region_kernel.many(items, shapes, [getattr(s, "id", "?") for s in samples])
+    geometries = face_geometries(samples, _STATE["mesh"], [img.shape[:2] for img in images])
     return [_one(s, img, g) for s, img, g in zip(samples, images, geometries, strict=True)]
 
 

@@ -97,11 +97,7 @@ class SourceSample:
     def face_geometry(self) -> FaceGeometry:
         """The face region with the share of the face mesh outside the image (NaN for a region function that
         only gives a mask, such as the landmark hull)."""
-        fn = self.region_fn or landmark_hull_region
-        out = fn(self)
-        geometry = out if isinstance(out, FaceGeometry) else FaceGeometry(np.asarray(out, dtype=bool), float("nan"))
-        geometry.region.setflags(write=False)
-        return geometry
+        return _frozen_geometry((self.region_fn or landmark_hull_region)(self))
 
     @property
     def face_region(self) -> np.ndarray:
@@ -249,8 +245,9 @@ class MeshFaceRegion:
 
     def many(self, samples: Sequence[SourceSample]) -> list[FaceGeometry]:
         """P of several samples at once (one matrix product for all their fits, :meth:`RegionKernel.many`)."""
-        items = [(s.pose_para, s.pt3d_68, s.shape_para, s.exp_para) for s in samples]
-        return self.mesh.region_kernel.many(items, [s.shape for s in samples], [s.id for s in samples])
+        from ..geometry import face_geometries
+
+        return face_geometries(samples, self.mesh, [s.shape for s in samples])
 
 
 def prime_face_geometry(samples: Sequence[SourceSample]) -> None:
@@ -262,8 +259,15 @@ def prime_face_geometry(samples: Sequence[SourceSample]) -> None:
             groups.setdefault(id(s.region_fn), []).append(s)
     for group in groups.values():
         for s, geometry in zip(group, group[0].region_fn.many(group), strict=True):  # type: ignore[union-attr]
-            geometry.region.setflags(write=False)
-            s.__dict__["face_geometry"] = geometry
+            s.__dict__["face_geometry"] = _frozen_geometry(geometry)  # what the cached property would hold
+
+
+def _frozen_geometry(out: np.ndarray | FaceGeometry) -> FaceGeometry:
+    """A region function's result as a :class:`FaceGeometry` with a read-only region (a bare mask gets NaN as
+    its outside share)."""
+    geometry = out if isinstance(out, FaceGeometry) else FaceGeometry(np.asarray(out, dtype=bool), float("nan"))
+    geometry.region.setflags(write=False)
+    return geometry
 
 
 def landmark_hull_region(sample: SourceSample) -> np.ndarray:
