@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AflwOccError, SourceError
+from .matfile import read_mat
 
 IMAGE_SHAPE: tuple[int, int] = (450, 450)
 #: subtract from release (x, y) coordinates to get 0-based array coordinates (column, row)
@@ -197,11 +198,9 @@ def mesh_source(aflw_root: Path | str | None = None, bfm_dir: Path | str | None 
 
 
 def _load_release_mesh(aflw_root: Path) -> FaceMesh:
-    import scipy.io
-
     path = Path(mesh_source(aflw_root=aflw_root))
     try:
-        raw = scipy.io.loadmat(str(path), variable_names=["mu_shape", "tri", "keypoints"])
+        raw = read_mat(path, names=["mu_shape", "tri", "keypoints"])
         verts = np.asarray(raw["mu_shape"], dtype=np.float64).reshape(-1, 3)
         tri = np.asarray(raw["tri"], dtype=np.int64)
         kp = np.asarray(raw["keypoints"], dtype=np.int64).reshape(-1) - 1
@@ -216,15 +215,13 @@ def _load_release_mesh(aflw_root: Path) -> FaceMesh:
 
 
 def _load_bfm_mesh(bfm_dir: Path) -> FaceMesh:
-    import scipy.io
-
     mesh_source(bfm_dir=bfm_dir)
     try:
         mean = (np.load(bfm_dir / "u_shp.npy") + np.load(bfm_dir / "u_exp.npy")).astype(np.float64)
         w_shp = np.load(bfm_dir / "w_shp_sim.npy").astype(np.float64)
         w_exp = np.load(bfm_dir / "w_exp_sim.npy").astype(np.float64)
         kp3 = np.load(bfm_dir / "keypoints_sim.npy").astype(np.int64)
-        tri = np.asarray(scipy.io.loadmat(str(bfm_dir / "tri.mat"))["tri"], dtype=np.int64)
+        tri = np.asarray(read_mat(bfm_dir / "tri.mat")["tri"], dtype=np.int64)
     except Exception as exc:
         raise SourceError(f"{bfm_dir}: cannot read the BFM subset ({exc})") from None
     verts = mean.reshape(-1, 3)

@@ -1,10 +1,13 @@
 """The build pipeline: source → builders (in worker processes) → journal blocks → one HDF5 store + manifest.
 
 Work is cut into blocks of consecutive source ids. A worker decodes each source image once, runs every requested
-builder variant on it with its per-sample seed, encodes the results (PNG patches, hashes) and writes the block to the
-journal folder atomically. When every block is there, the store is assembled in order into a temporary file that is
-renamed at the end. ``--resume`` keeps the journal blocks of an interrupted build with the same identity;
-``--shard k/n`` computes only the blocks ``b`` with ``b % n == k - 1`` (assembly happens once all blocks exist).
+builder variant on it with its per-sample seed, encodes the results (PNG patches, hashes, manifest lines) and writes
+the block to the journal folder atomically. While the workers run, this process appends the finished blocks, in block
+order, to the store's temporary file (:class:`aflw_occ.store.writer.StoreWriter`), which gets the manifest and its
+final name once the last block is in. ``--resume`` keeps the journal blocks of an interrupted build with the same
+identity; ``--shard k/n`` computes only the blocks ``b`` with ``b % n == k - 1`` (the shard that completes the
+journal writes the store). The builders' resources (occluder library, mesh, segmenter) are loaded in the workers only;
+each block records their provenance.
 The result never depends on the worker count, the shard split or the order of completion.
 """
 
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,11 +43,15 @@ from .errors import AflwOccError, SourceError
 from .parallel import process_pool
 from .source import AFLW2000_3D, Sample
 from .store import codec
-from .store.hashing import pixel_hash, sha256_bytes, sha256_file
+from .store import manifest as mf
+from .store.hashing import PixelHashes, sha256_bytes, sha256_file
 from .store.versions import get_version, store_filename
 
+if TYPE_CHECKING:
+    from .store.writer import StoreWriter
+
 BLOCK_SIZE = 40
-JOURNAL_FORMAT = 2
+JOURNAL_FORMAT = 3
 
 
 class BuildError(AflwOccError):
@@ -104,8 +111,10 @@ def _init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any
     import cv2
 
     cv2.setNumThreads(1)
+    _WORKER.clear()
     _WORKER["region_fn"] = region_fn
     builders: list[Builder] = []
+    provenance: dict[str, str] = {}
     try:
         if isinstance(region_fn, MeshFaceRegion):
             _ = region_fn.mesh  # load and prepare it now, before the first block
@@ -113,44 +122,50 @@ def _init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any
             b = get_builder(name)(options)
             b.prepare()
             builders.append(b)
-    except AflwOccError as exc:  # the driver reports it (it prepares the same builders); no traceback from here
+            provenance.update(b.provenance())
+    except AflwOccError as exc:  # raised by the first block: the driver reports it as one line, no traceback
         _WORKER["error"] = exc
     _WORKER["builders"] = builders
+    _WORKER["provenance"] = provenance
 
 
-def _encode_base(sample: Sample, jpeg: np.ndarray, image: np.ndarray) -> dict[str, Any]:
+def _encode_base(sample: Sample, jpeg: np.ndarray, image: np.ndarray, hashes: PixelHashes) -> dict[str, Any]:
     nan68 = np.full((68, 2), np.nan)
-    return {
+    rec = {
         "id": sample.id,
         "jpeg": jpeg,
         "jpeg_sha256": sha256_bytes(jpeg),
         "mat_sha256": sha256_file(sample.mat_path),
-        "pixels_sha256": pixel_hash(image),
+        "pixels_sha256": hashes.digest,
         "shape": np.array(image.shape, dtype=np.int32),
         "landmarks": sample.pt3d_68.T.copy(),
         "reannotated": sample.reannotated_68.T.copy() if sample.reannotated_68 is not None else nan68,
         "pose_para": sample.pose_para.copy(),
         "roi_box": sample.roi_box.copy() if sample.roi_box is not None else np.full(4, np.nan),
     }
+    rec["manifest_line"] = mf.line_text(mf.base_line(rec))
+    return rec
 
 
-def _encode_example(builder: Builder, config: BuilderConfig, src: SourceSample, seed32: int) -> dict[str, Any]:
+def _encode_example(
+    builder: Builder, config: BuilderConfig, src: SourceSample, hashes: PixelHashes, seed32: int
+) -> dict[str, Any]:
     split = builder.split_name(config)
     what = f"{split}/{src.id}"
     ex = builder.generate(src, config, sample_rng(seed32))
     if ex.image is not None:
         if ex.mask is None:
             raise BuildError(f"{what}: builder returned pixels without an occluder mask")
-        patch = codec.encode_patch(ex.image, src.image, ex.mask, what)
-        pix = pixel_hash(ex.image)
+        patch = codec.encode_patch(ex.image, src.image, ex.mask, what)  # checks: no change outside the mask box
+        pix = hashes.of_edit(ex.image, src.image.shape[0] if patch.box == codec.EMPTY_BOX else patch.box[1])
     else:
         empty = np.zeros(0, dtype=np.uint8)
         patch = codec.Patch(codec.EMPTY_BOX, empty, empty)
-        pix = pixel_hash(src.image)
+        pix = hashes.digest
     occluded = np.asarray(ex.occluded, dtype=bool)
     if occluded.shape != (68,):
         raise BuildError(f"{what}: occlusion flags have shape {occluded.shape}, expected (68,)")
-    return {
+    rec = {
         "id": f"{src.id}.{split}",
         "source_id": src.id,
         "seed": seed32,
@@ -165,6 +180,8 @@ def _encode_example(builder: Builder, config: BuilderConfig, src: SourceSample, 
         "fields": {k: np.asarray(v) for k, v in ex.fields.items()},
         "masks": {k: codec.encode_png(np.asarray(m, dtype=bool)) for k, m in ex.masks.items()},
     }
+    rec["manifest_line"] = mf.line_text(mf.split_line(rec))
+    return rec
 
 
 def _process_block(block: int, samples: list[Sample], journal: Path, identity_sha: str, seed: int) -> int:
@@ -176,6 +193,7 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
     split_records: dict[str, list[dict[str, Any]]] = {}
     notes: list[str] = []
     sources: list[SourceSample] = []
+    hashes: list[PixelHashes] = []
     for sample in samples:
         try:
             jpeg = np.fromfile(sample.image_path, dtype=np.uint8)
@@ -183,7 +201,8 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
         except (OSError, ValueError) as exc:
             raise SourceError(f"{sample.image_path}: cannot be decoded ({exc})") from None
         image.setflags(write=False)
-        base_records.append(_encode_base(sample, jpeg, image))
+        hashes.append(PixelHashes(image))
+        base_records.append(_encode_base(sample, jpeg, image, hashes[-1]))
         sources.append(
             SourceSample(
                 sample.id,
@@ -197,13 +216,13 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
             )
         )
     prime_face_geometry(sources)
-    for src in sources:
+    for src, src_hashes in zip(sources, hashes, strict=True):
         for builder in builders:
             for config in builder.CONFIGS:
                 seed32 = sample_seed(seed, builder.name, config.name, src.id)
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    rec = _encode_example(builder, config, src, seed32)
+                    rec = _encode_example(builder, config, src, src_hashes, seed32)
                 notes.extend(str(w.message) for w in caught)
                 split_records.setdefault(builder.split_name(config), []).append(rec)
     payload = {
@@ -212,6 +231,7 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
         "base": base_records,
         "splits": split_records,
         "warnings": notes,
+        "provenance": _WORKER["provenance"],
     }
     final = journal / f"block-{block:05d}.pkl"
     fd, tmp = tempfile.mkstemp(dir=journal, prefix=f".block-{block:05d}.", suffix=".tmp")
@@ -280,16 +300,13 @@ def build(plan: BuildPlan) -> BuildResult:
     with contextlib.ExitStack() as stack:
         pool = None
         if plan.workers > 1:  # the workers start (imports, builder resources) while this process reads the source
-            pool = stack.enter_context(process_pool(plan.workers, _init_worker, _worker_args(plan)))
+            pool = stack.enter_context(process_pool(plan.workers, _init_worker, _worker_args(plan), (__name__,)))
+            stack.callback(_cancel_pending, pool)
             for _ in range(plan.workers):
                 pool.submit(_ready)
         ds = load_source(plan)
         if len(ds) == 0:
             raise SourceError(f"{plan.source}: no usable samples")
-        # fail here, with the builder's own one-line error, not inside a worker
-        builders = [get_builder(name)(plan.options) for name in plan.subsets]
-        for b in builders:
-            b.prepare()
         _check_out_dir(plan.out, plan.version)
         plan.out.mkdir(parents=True, exist_ok=True)
         identity = plan.identity(ds.ids)
@@ -299,16 +316,27 @@ def build(plan: BuildPlan) -> BuildResult:
         blocks = [samples[i : i + plan.block_size] for i in range(0, len(samples), plan.block_size)]
         mine = [b for b in range(len(blocks)) if b % n == k - 1]
         todo = [b for b in mine if b not in _journal_blocks(journal)]
-        _run_blocks(plan, blocks, todo, journal, identity_sha, pool)
+        from .store.writer import StoreWriter, assemble  # h5py: not needed in the workers
+
+        # one shard of several: the store is written by whichever run finds the journal complete
+        writer = stack.enter_context(StoreWriter(plan, identity)) if plan.shard == (1, 1) else None
+        _run_blocks(plan, blocks, todo, journal, identity_sha, pool, writer)
+        if writer is not None:
+            path, counts, notes = writer.finish()
+            shutil.rmtree(journal)
+            return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
 
     done = _journal_blocks(journal)
     if len(done) < len(blocks):
         return BuildResult(None, len(done), len(blocks), ds.skipped, {}, len(todo))
-    from .store.writer import assemble
-
-    path, counts, notes = assemble(plan, ds, journal, len(blocks), identity, builders)
+    path, counts, notes = assemble(plan, journal, len(blocks), identity)
     shutil.rmtree(journal)
     return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
+
+
+def _cancel_pending(pool: Any) -> None:
+    """Run when the build leaves its pool: if it failed, the blocks not started yet are cancelled, not computed."""
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
@@ -343,21 +371,41 @@ def _ready() -> None:
 
 
 def _run_blocks(
-    plan: BuildPlan, blocks: list[list[Sample]], todo: list[int], journal: Path, ident: str, pool: Any = None
+    plan: BuildPlan,
+    blocks: list[list[Sample]],
+    todo: list[int],
+    journal: Path,
+    ident: str,
+    pool: Any = None,
+    writer: StoreWriter | None = None,
 ) -> None:
-    """Compute the ``todo`` blocks: in ``pool`` (a started worker pool) or, without one, in this process."""
+    """Compute the ``todo`` blocks: in ``pool`` (a started worker pool) or, without one, in this process. With a
+    ``writer``, every block (those already in the journal too) is appended to it in block order as soon as it and all
+    blocks before it are done."""
     from tqdm import tqdm
+
+    from .store.writer import load_block
 
     bar = tqdm(total=sum(len(blocks[b]) for b in todo), unit="img", disable=not plan.progress, desc="build")
     seed = plan.options.seed
+    done = set(range(len(blocks))) - set(todo)
+
+    def finished(b: int | None) -> None:
+        if b is not None:
+            done.add(b)
+            bar.update(len(blocks[b]))
+        while writer is not None and writer.blocks in done:
+            writer.add(load_block(journal, writer.blocks, ident))
+
+    finished(None)  # blocks already in the journal (--resume)
     if pool is None:
         _init_worker(*_worker_args(plan))
         for b in todo:
             _process_block(b, blocks[b], journal, ident, seed)
-            bar.update(len(blocks[b]))
+            finished(b)
     else:
         futures = {pool.submit(_process_block, b, blocks[b], journal, ident, seed): b for b in todo}
         for fut in as_completed(futures):
             fut.result()
-            bar.update(len(blocks[futures[fut]]))
+            finished(futures[fut])
     bar.close()

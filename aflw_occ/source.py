@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SourceError
+from .matfile import read_mat
 
 ID_PATTERN = re.compile(r"^image\d{5}$")
 REANNOTATED_FILE = "AFLW2000-3D-Reannotated.pts68.npy"
@@ -142,11 +143,9 @@ def check_jpeg_bytes(path: Path) -> str | None:
 
 def load_mat(path: Path) -> dict[str, np.ndarray]:
     """Read one annotation ``.mat`` into float64 arrays with validated shapes; :class:`SourceError` otherwise."""
-    import scipy.io
-
     try:
-        raw = scipy.io.loadmat(str(path))
-    except Exception as exc:  # scipy raises ValueError, TypeError, OSError... on corrupt files
+        raw = read_mat(path)
+    except Exception as exc:  # scipy (read_mat's fallback) raises ValueError, TypeError, OSError... on corrupt files
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SourceError(f"{path}: corrupt or truncated .mat ({msg})") from None
     out: dict[str, np.ndarray] = {}

@@ -241,3 +241,66 @@ def test_reader_split_errors(built: Path) -> None:
 def test_source_reader_sees_the_same_ids(built: Path, src: Path) -> None:
     with open_store(built) as st:
         assert list(st.split("clean").ids) == AFLW2000_3D(src).ids
+
+
+def _datasets(path: Path) -> dict[str, list]:
+    out: dict[str, list] = {}
+    with h5py.File(path) as f:
+
+        def grab(name: str, obj: object) -> None:
+            if isinstance(obj, h5py.Dataset) and not name.startswith("manifest"):
+                out[name] = [np.asarray(v).tobytes() for v in obj[()]] if obj.shape else [obj[()]]
+
+        f.visititems(grab)
+    return out
+
+
+def test_streamed_appends_equal_one_write(src: Path, built: Path, tmp_path: Path, monkeypatch) -> None:
+    from aflw_occ.store import writer
+
+    monkeypatch.setattr(writer, "FLUSH_ROWS", 1)  # every block appended on its own (the fixture: one write)
+    res = build(_plan(src, tmp_path / "s", workers=2))
+    assert res.path is not None
+    assert _datasets(res.path) == _datasets(built)
+    assert open_store(res.path).manifest_texts() == open_store(built).manifest_texts()
+    with h5py.File(res.path) as f:
+        assert f["base/landmarks"].chunks == (160, 68, 3) and f["csod/single/patch_png"].chunks == (4096,)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failed_block_leaves_no_store(src: Path, tmp_path: Path, workers: int) -> None:
+    broken = tmp_path / "src"
+    shutil.copytree(src, broken)
+    (broken / "image00018.jpg").write_bytes(b"\xff\xd8" + b"\x00" * 64 + b"\xff\xd9")  # markers fine, data not
+    out = tmp_path / "o"
+    with pytest.raises(SourceError, match=r"image00018\.jpg: cannot be decoded"):
+        build(_plan(broken, out, workers=workers))
+    assert not list(out.glob("*.h5")) and not list(out.glob(".*tmp*")) and not (out / "manifest-1.0.0").exists()
+    assert len(list((out / ".journal-1.0.0").glob("block-*.pkl"))) < 4  # the bad image's block never finished
+
+
+def test_store_writer_refuses_wrong_blocks(src: Path, tmp_path: Path) -> None:
+    from aflw_occ.store.writer import StoreWriter, load_block
+
+    out = tmp_path / "w"
+    first = build(_plan(src, out, shard=(1, 2)))
+    assert first.path is None
+    journal = out / ".journal-1.0.0"
+    plan = _plan(src, out)
+    identity = json.loads((journal / "identity.json").read_text())
+    unfinished = r"aflw-occ-1\.0\.0\.h5: store left unfinished after 1 block\(s\)"
+    with pytest.raises(StoreError, match=unfinished), StoreWriter(plan, identity) as w:
+        b0 = load_block(journal, 0, w.identity_sha)
+        b2 = load_block(journal, 2, w.identity_sha)
+        with pytest.raises(StoreError, match="journal block 2: expected block 0"):
+            w.add(b2)
+        w.add(b0)
+        b2["block"] = 1
+        b2["provenance"] = {"occluder_fingerprint": "other"}
+        with pytest.raises(StoreError, match=r"journal block 1: made with other builder resources.*fingerprint"):
+            w.add(b2)
+    with pytest.raises(StoreError, match="belongs to another build"):
+        load_block(journal, 0, "0" * 64)
+    with pytest.raises(RuntimeError, match="boom"), StoreWriter(plan, identity) as w:
+        raise RuntimeError("boom")
+    assert not list(out.glob("*.h5")) and not list(out.glob(".*tmp*"))

@@ -52,8 +52,9 @@ def split_line(rec: dict[str, Any]) -> dict[str, Any]:
     return line
 
 
-def dumps_lines(lines: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n" for line in lines)
+def line_text(line: dict[str, Any]) -> str:
+    """One manifest line as stored: canonical JSON (sorted keys, no spaces), without the newline."""
+    return json.dumps(line, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass
@@ -106,9 +107,10 @@ class Manifest:
         return cls.from_texts(header_text, texts, str(folder))
 
 
-def render(header: dict[str, Any], split_lines: dict[str, list[dict[str, Any]]]) -> tuple[str, dict[str, str]]:
-    """The manifest texts: (manifest.json text, {split: jsonl text}). Adds per-split hashes to the header."""
-    texts = {name: dumps_lines(lines) for name, lines in split_lines.items()}
+def render(header: dict[str, Any], split_lines: dict[str, list[str]]) -> tuple[str, dict[str, str]]:
+    """The manifest texts: (manifest.json text, {split: jsonl text}) from each split's lines (:func:`line_text`,
+    in id order). Adds per-split hashes to the header."""
+    texts = {name: "".join(f"{line}\n" for line in lines) for name, lines in split_lines.items()}
     header = dict(header)
     header["format"] = MANIFEST_FORMAT
     header["splits"] = {

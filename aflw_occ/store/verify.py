@@ -153,7 +153,7 @@ def verify(
             jobs.append((name, np.arange(start, min(n, start + CHUNK))))
     hashes: dict[str, dict[int, str]] = {name: {} for name in names}
     if workers > 1:
-        with process_pool(workers) as pool:
+        with process_pool(workers, preload=(__name__,)) as pool:
             futs = [(name, pool.submit(_hash_chunk, store.path, groups[name], rows)) for name, rows in jobs]
             for name, fut in futs:
                 hashes[name].update(fut.result())

@@ -1,4 +1,4 @@
-"""Assemble the journal blocks of a finished build into one HDF5 file (temporary file, renamed at the end).
+"""Write a build's journal blocks, in block order, into one HDF5 file (temporary file, renamed at the end).
 
 Layout (``docs/store.md``)::
 
@@ -15,6 +15,7 @@ Layout (``docs/store.md``)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import platform
@@ -27,19 +28,21 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..builders import get_builder
-from ..source import AFLW2000_3D
+from ..errors import StoreError
 from . import manifest as mf
 from .hashing import sha256_bytes
 from .versions import FORMAT, store_filename
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from ..builders.base import Builder
     from ..pipeline import BuildPlan
 
 VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
 STR = h5py.string_dtype("utf-8")
+#: dataset chunks: whole rows, about this many bytes, at most CHUNK_ROWS rows
+CHUNK_BYTES = 1 << 18
+CHUNK_ROWS = 4096
+#: the writer appends to the datasets once this many source rows are waiting (fewer, larger HDF5 writes)
+FLUSH_ROWS = 400
 
 
 def library_versions() -> dict[str, str]:
@@ -67,120 +70,209 @@ def group_path(split: str, subsets: tuple[str, ...]) -> str:
     raise KeyError(split)
 
 
-def _vlen(g: h5py.Group, name: str, arrays: list[np.ndarray]) -> None:
-    data = np.empty(len(arrays), dtype=object)
-    for i, a in enumerate(arrays):  # element-wise: equal-length arrays must not broadcast into 2-D
-        data[i] = a
-    g.create_dataset(name, data=data, dtype=VLEN_U8)
+def _rows(data: list[Any], dtype: Any = None) -> np.ndarray:
+    """A list of per-row values as an array with one entry per row; ``object`` rows stay one object each (equal-length
+    byte vectors must not broadcast into a 2-D array)."""
+    if dtype is VLEN_U8 or dtype is STR:
+        out = np.empty(len(data), dtype=object)
+        for i, v in enumerate(data):
+            out[i] = v
+        return out
+    return np.stack(data) if dtype is None else np.asarray(data, dtype=dtype)
 
 
-def _write_base(g: h5py.Group, rows: list[dict[str, Any]]) -> None:
-    g.create_dataset("ids", data=[r["id"] for r in rows], dtype=STR)
-    _vlen(g, "jpeg", [r["jpeg"] for r in rows])
+def _append(g: h5py.Group, name: str, data: np.ndarray, dtype: Any = None, compress: bool = False) -> None:
+    """Append ``data`` (rows along axis 0) to dataset ``name`` of ``g``, created resizable on first use, in chunks of
+    whole rows of about :data:`CHUNK_BYTES` (variable-length entries count as their 16-byte heap references)."""
+    if name not in g:
+        tail = data.shape[1:]
+        row_bytes = (16 if data.dtype == object else data.dtype.itemsize) * int(np.prod(tail, dtype=np.int64))
+        chunk = (max(1, min(CHUNK_ROWS, CHUNK_BYTES // row_bytes)), *tail)
+        g.create_dataset(
+            name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype or data.dtype, chunks=chunk,
+            compression="gzip" if compress else None,
+        )  # fmt: skip
+    ds = g[name]
+    n = ds.shape[0]
+    ds.resize(n + len(data), axis=0)
+    if data.dtype == object:  # slice assignment would try to broadcast equal-length byte vectors into 2-D
+        ds.write_direct(data, dest_sel=np.s_[n:])
+    else:
+        ds[n:] = data
+
+
+def _append_base(g: h5py.Group, rows: list[dict[str, Any]]) -> None:
+    _append(g, "ids", _rows([r["id"] for r in rows], STR), STR)
+    _append(g, "jpeg", _rows([r["jpeg"] for r in rows], VLEN_U8), VLEN_U8)
     for key in ("jpeg_sha256", "mat_sha256", "pixels_sha256"):
-        g.create_dataset(key, data=[r[key] for r in rows], dtype=STR)
-    g.create_dataset("shape", data=np.stack([r["shape"] for r in rows]))
+        _append(g, key, _rows([r[key] for r in rows], STR), STR)
+    _append(g, "shape", _rows([r["shape"] for r in rows]))
     for key in ("landmarks", "reannotated", "pose_para", "roi_box"):
-        g.create_dataset(key, data=np.stack([r[key] for r in rows]).astype(np.float64), compression="gzip")
-    angles = np.degrees(np.stack([r["pose_para"][:3] for r in rows]))
-    g.create_dataset("angles_deg", data=angles)
+        _append(g, key, _rows([r[key] for r in rows]).astype(np.float64), compress=True)
+    _append(g, "angles_deg", np.degrees(np.stack([r["pose_para"][:3] for r in rows])))
 
 
-def _write_split(g: h5py.Group, rows: list[dict[str, Any]], index: dict[str, int]) -> None:
-    g.create_dataset("ids", data=[r["id"] for r in rows], dtype=STR)
-    g.create_dataset("source_ids", data=[r["source_id"] for r in rows], dtype=STR)
-    g.create_dataset("source_index", data=np.array([index[r["source_id"]] for r in rows], dtype=np.int32))
-    g.create_dataset("seed", data=np.array([r["seed"] for r in rows], dtype=np.uint32))
-    g.create_dataset("params", data=[r["params"] for r in rows], dtype=STR)
-    g.create_dataset("patch_box", data=np.stack([r["box"] for r in rows]).astype(np.int32))
-    _vlen(g, "patch_png", [r["pixels_png"] for r in rows])
-    _vlen(g, "mask_png", [r["mask_png"] for r in rows])
-    g.create_dataset("occluded", data=np.stack([r["occluded"] for r in rows]), compression="gzip")
-    g.create_dataset("covered_fraction", data=np.array([r["covered_fraction"] for r in rows]))
-    g.create_dataset("selected", data=np.array([r["selected"] for r in rows], dtype=bool))
-    g.create_dataset("pixels_sha256", data=[r["pixels_sha256"] for r in rows], dtype=STR)
-    for name in sorted(rows[0]["fields"]) if rows else []:
-        g.create_dataset(f"field_{name}", data=np.stack([r["fields"][name] for r in rows]))
-    for name in sorted(rows[0]["masks"]) if rows else []:
-        _vlen(g, f"mask_{name}_png", [r["masks"][name] for r in rows])
+def _append_split(g: h5py.Group, rows: list[dict[str, Any]], index: dict[str, int]) -> None:
+    _append(g, "ids", _rows([r["id"] for r in rows], STR), STR)
+    _append(g, "source_ids", _rows([r["source_id"] for r in rows], STR), STR)
+    _append(g, "source_index", _rows([index[r["source_id"]] for r in rows], np.int32))
+    _append(g, "seed", _rows([r["seed"] for r in rows], np.uint32))
+    _append(g, "params", _rows([r["params"] for r in rows], STR), STR)
+    _append(g, "patch_box", _rows([r["box"] for r in rows]).astype(np.int32))
+    _append(g, "patch_png", _rows([r["pixels_png"] for r in rows], VLEN_U8), VLEN_U8)
+    _append(g, "mask_png", _rows([r["mask_png"] for r in rows], VLEN_U8), VLEN_U8)
+    _append(g, "occluded", _rows([r["occluded"] for r in rows]), compress=True)
+    _append(g, "covered_fraction", _rows([r["covered_fraction"] for r in rows], np.float64))
+    _append(g, "selected", _rows([r["selected"] for r in rows], bool))
+    _append(g, "pixels_sha256", _rows([r["pixels_sha256"] for r in rows], STR), STR)
+    for name in sorted(rows[0]["fields"]):
+        _append(g, f"field_{name}", _rows([r["fields"][name] for r in rows]))
+    for name in sorted(rows[0]["masks"]):
+        _append(g, f"mask_{name}_png", _rows([r["masks"][name] for r in rows], VLEN_U8), VLEN_U8)
 
 
-def _read_blocks(
-    journal: Path, n_blocks: int, identity_sha: str
-) -> tuple[list[dict], dict[str, list[dict]], list[str]]:
-    base: list[dict[str, Any]] = []
-    splits: dict[str, list[dict[str, Any]]] = {}
-    notes: list[str] = []
-    for b in range(n_blocks):
-        path = journal / f"block-{b:05d}.pkl"
-        with path.open("rb") as fh:
-            payload = pickle.load(fh)
-        if payload["identity_sha256"] != identity_sha or payload["block"] != b:
-            raise RuntimeError(f"{path}: journal block belongs to another build")
-        base.extend(payload["base"])
-        notes.extend(payload["warnings"])
+def load_block(journal: Path, block: int, identity_sha: str) -> dict[str, Any]:
+    """One journal block's payload, checked to belong to the build ``identity_sha``."""
+    path = journal / f"block-{block:05d}.pkl"
+    with path.open("rb") as fh:
+        payload: dict[str, Any] = pickle.load(fh)
+    if payload["identity_sha256"] != identity_sha or payload["block"] != block:
+        raise StoreError(f"{path}: journal block belongs to another build")
+    return payload
+
+
+class StoreWriter:
+    """Writes a store block by block, in block order, while a build runs; :meth:`finish` adds the manifest.
+
+    The HDF5 file is written under a temporary name (:func:`aflw_occ.atomic.atomic_path`) and gets its final name
+    only in :meth:`finish`; leaving the ``with`` block before that (an error, an interrupted build) deletes it.
+    Rows are appended to resizable (chunked) datasets every :data:`FLUSH_ROWS` source images, so memory holds a few
+    blocks at a time, not the whole store.
+    """
+
+    def __init__(self, plan: BuildPlan, identity: dict[str, Any]) -> None:
+        self.plan = plan
+        self.identity = identity
+        self.identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
+        self.final = plan.out / store_filename(plan.version)
+        self.blocks = 0
+        self._file: h5py.File | None = None
+        self._stack = contextlib.ExitStack()
+        self._base_ids: dict[str, int] = {}
+        self._source_lines: list[str] = []
+        self._lines: dict[str, list[str]] = {"base": []}
+        self._selected: dict[str, int] = {}
+        self._notes: list[str] = []
+        self._provenance: dict[str, str] | None = None
+        self._pending: list[dict[str, Any]] = []
+
+    def __enter__(self) -> StoreWriter:
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(self.final))
+            self._file = stack.enter_context(h5py.File(tmp, "w"))
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._file is None:  # finished (or never entered)
+            return
+        self._file = None
+        if exc_type is None:  # left without finish(): not a store; the temporary file is deleted
+            err = StoreError(f"{self.final}: store left unfinished after {self.blocks} block(s)")
+            self._stack.__exit__(StoreError, err, None)
+            raise err
+        self._stack.__exit__(exc_type, exc, tb)
+
+    def add(self, payload: dict[str, Any]) -> None:
+        """Append one journal block (:func:`load_block`); blocks must come in order 0, 1, 2, …"""
+        f = self._file
+        assert f is not None, "StoreWriter.add outside its with block"
+        if payload["identity_sha256"] != self.identity_sha or payload["block"] != self.blocks:
+            raise StoreError(f"journal block {payload['block']}: expected block {self.blocks} of this build")
+        prov = payload["provenance"]
+        if self._provenance is None:
+            self._provenance = prov
+        elif prov != self._provenance:
+            raise StoreError(
+                f"journal block {payload['block']}: made with other builder resources than block 0 "
+                f"(provenance differs: {sorted(k for k in prov if prov[k] != self._provenance.get(k))})"
+            )
+        for r in payload["base"]:
+            self._base_ids[r["id"]] = len(self._base_ids)
+            self._source_lines.append(f"{r['id']} {r['jpeg_sha256']} {r['mat_sha256']}\n")
+            self._lines["base"].append(r["manifest_line"])
         for name, rows in payload["splits"].items():
-            splits.setdefault(name, []).extend(rows)
-    return base, splits, notes
+            if name not in self._selected:
+                self._selected[name] = 0
+                self._lines[name] = []
+                f.create_group(group_path(name, self.plan.subsets)).attrs["split"] = name
+            self._lines[name].extend(r["manifest_line"] for r in rows)
+            self._selected[name] += sum(bool(r["selected"]) for r in rows)
+        self._notes.extend(payload["warnings"])
+        self._pending.append(payload)
+        self.blocks += 1
+        if sum(len(p["base"]) for p in self._pending) >= FLUSH_ROWS:
+            self._flush()
 
+    def _flush(self) -> None:
+        """Append the waiting blocks' rows to the datasets."""
+        f, pending = self._file, self._pending
+        assert f is not None
+        if not pending:
+            return
+        _append_base(f.require_group("base"), [r for p in pending for r in p["base"]])
+        for name in pending[0]["splits"]:
+            rows = [r for p in pending for r in p["splits"][name]]
+            _append_split(f[group_path(name, self.plan.subsets)], rows, self._base_ids)
+        self._pending = []
 
-def assemble(
-    plan: BuildPlan,
-    ds: AFLW2000_3D,
-    journal: Path,
-    n_blocks: int,
-    identity: dict[str, Any],
-    builders: Sequence[Builder] | None = None,
-) -> tuple[Path, dict[str, int], list[str]]:
-    """Write the store and its manifest from the journal (``builders``: the build's prepared builders, asked for
-    their provenance; made afresh when not given)."""
-    identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
-    base, splits, notes = _read_blocks(journal, n_blocks, identity_sha)
-    index = {r["id"]: i for i, r in enumerate(base)}
-    source_lines = "".join(f"{r['id']} {r['jpeg_sha256']} {r['mat_sha256']}\n" for r in base)
-    region_kind = getattr(plan.region_fn, "kind", "custom") if plan.region_fn is not None else "landmark-hull"
-    provenance: dict[str, str] = {"face_region": region_kind}
-    for b in builders if builders is not None else [get_builder(name)(plan.options) for name in plan.subsets]:
-        provenance.update(b.provenance())
-    header = {
-        "data_version": plan.version,
-        "generator_version": _generator_version(),
-        "seed": plan.options.seed,
-        "options": plan.options.identity(),
-        "builders": identity["builders"],
-        "source": {"count": len(base), "sha256": sha256_bytes(source_lines.encode())},
-        "provenance": provenance,
-    }
-    lines = {"base": [mf.base_line(r) for r in base]}
-    lines.update({name: [mf.split_line(r) for r in rows] for name, rows in splits.items()})
-    header_text, texts = mf.render(header, lines)
-    manifest_sha = sha256_bytes(header_text.encode())
-
-    final = plan.out / store_filename(plan.version)
-    with atomic_path(final) as tmp, h5py.File(tmp, "w") as f:
+    def finish(self) -> tuple[Path, dict[str, int], list[str]]:
+        """Write the attributes and the manifest, give the store its final name, write the manifest folder.
+        Returns (store path, selected rows per split, builder warnings)."""
+        f, plan = self._file, self.plan
+        assert f is not None, "StoreWriter.finish outside its with block"
+        self._flush()
+        region_kind = getattr(plan.region_fn, "kind", "custom") if plan.region_fn is not None else "landmark-hull"
+        provenance: dict[str, str] = {"face_region": region_kind, **(self._provenance or {})}
+        header = {
+            "data_version": plan.version,
+            "generator_version": _generator_version(),
+            "seed": plan.options.seed,
+            "options": plan.options.identity(),
+            "builders": self.identity["builders"],
+            "source": {"count": len(self._base_ids), "sha256": sha256_bytes("".join(self._source_lines).encode())},
+            "provenance": provenance,
+        }
+        header_text, texts = mf.render(header, self._lines)
         f.attrs["format"] = FORMAT
         f.attrs["data_version"] = plan.version
         f.attrs["generator_version"] = header["generator_version"]
         f.attrs["seed"] = plan.options.seed
         f.attrs["options"] = json.dumps(plan.options.identity(), sort_keys=True)
-        f.attrs["builders"] = json.dumps(identity["builders"], sort_keys=True)
+        f.attrs["builders"] = json.dumps(self.identity["builders"], sort_keys=True)
         f.attrs["created_with"] = json.dumps(library_versions(), sort_keys=True)
         f.attrs["source_sha256"] = header["source"]["sha256"]
-        f.attrs["manifest_sha256"] = manifest_sha
+        f.attrs["manifest_sha256"] = sha256_bytes(header_text.encode())
         f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
-        f.attrs["splits"] = json.dumps(["clean", *splits], sort_keys=False)
-        _write_base(f.create_group("base"), base)
-        for name, rows in splits.items():
-            g = f.create_group(group_path(name, plan.subsets))
-            g.attrs["split"] = name
-            _write_split(g, rows, index)
+        f.attrs["splits"] = json.dumps(["clean", *self._selected], sort_keys=False)
         m = f.create_group("manifest")
         m.create_dataset("manifest.json", data=header_text, dtype=STR)
         for name, text in texts.items():
             m.create_dataset(f"{name}.jsonl", data=text, dtype=STR)
-    mf.write_folder(plan.out / f"manifest-{plan.version}", header_text, texts)
-    counts = {"clean": len(base)} | {name: int(sum(r["selected"] for r in rows)) for name, rows in splits.items()}
-    return final, counts, notes
+        self._file = None
+        self._stack.close()  # closes the file and renames it
+        mf.write_folder(plan.out / f"manifest-{plan.version}", header_text, texts)
+        return self.final, {"clean": len(self._base_ids), **self._selected}, self._notes
+
+
+def assemble(
+    plan: BuildPlan, journal: Path, n_blocks: int, identity: dict[str, Any]
+) -> tuple[Path, dict[str, int], list[str]]:
+    """Write the store and its manifest from a complete journal (a sharded or resumed build's last step)."""
+    with StoreWriter(plan, identity) as writer:
+        for b in range(n_blocks):
+            writer.add(load_block(journal, b, writer.identity_sha))
+        return writer.finish()
 
 
 def _generator_version() -> str:
