@@ -2,9 +2,13 @@
 
 The floor is the work any pixel-exact build must do, measured in the same run with the same worker count:
 read and decode every source JPEG once and sha256-hash every output image (8000), with no drawing and no encoding.
-Peak memory is the maximum resident set of the driver plus the largest worker.
+Peak memory is the largest resident set of any one process of the build (driver or worker).
 
-    .venv/bin/python -m benchmarks.bench_build [--workers 2] [--repeat 3] [--subsets csod]
+    .venv/bin/python -m benchmarks.bench_build [--workers 2] [--repeat 3] [--subsets csod] [--against EXE]
+
+``--against`` names another ``aflw-occ`` executable (e.g. the venv of an older checkout): each round then also times
+it, right after this one, and the report gives both medians and the median of the per-round ratios, which is what
+stays comparable on a machine whose speed drifts from minute to minute.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -50,18 +53,22 @@ def floor(source: Path, workers: int, copies: int) -> float:
     return time.perf_counter() - t
 
 
-def build_once(source: Path, workers: int, subsets: str) -> tuple[float, float]:
-    """Wall time of a cold ``aflw-occ build`` process and its peak RSS (MB, driver + largest worker)."""
-    exe = Path(sys.executable).parent / "aflw-occ"
+def build_once(source: Path, workers: int, subsets: str, exe: Path | None = None) -> tuple[float, float]:
+    """Wall time of a cold ``aflw-occ build`` process and its peak RSS (MB, its largest process)."""
+    exe = exe or Path(sys.executable).parent / "aflw-occ"
     with tempfile.TemporaryDirectory() as out:
         cmd = [str(exe), "build", "--source", str(source), "--out", out, "--subsets", subsets]
         cmd += ["--workers", str(workers), "--quiet"]
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)  # this build's own usage (with its reaped workers)
         wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
         size = sum(p.stat().st_size for p in Path(out).glob("*.h5")) / 1e6
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"  build {subsets}: {wall:.2f} s, store {size:.0f} MB")
+    peak = usage.ru_maxrss / 1024
+    print(f"  build {subsets} ({exe}): {wall:.2f} s, store {size:.0f} MB")
     return wall, peak
 
 
@@ -71,14 +78,17 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--subsets", default="csod")
+    ap.add_argument("--against", type=Path, default=None, help="another aflw-occ executable, timed in every round")
     args = ap.parse_args()
     copies = 4  # base + 3 CSOD variants per source image
-    floors, builds, peaks = [], [], []
+    floors, builds, peaks, others = [], [], [], []
     for _ in range(args.repeat):
         floors.append(floor(args.source, args.workers, copies))
         wall, peak = build_once(args.source, args.workers, args.subsets)
         builds.append(wall)
         peaks.append(peak)
+        if args.against is not None:
+            others.append(build_once(args.source, args.workers, args.subsets, args.against)[0])
     f, b = statistics.median(floors), statistics.median(builds)
     cpu = cpu_name()
     print(f"machine: {cpu}, {os.cpu_count()} cores, python {platform.python_version()}")
@@ -86,6 +96,10 @@ def main() -> None:
     print(f"floor (decode 2000 + hash {2000 * copies}): median {f:.2f} s over {args.repeat}: {runs}")
     print(f"build base+{args.subsets}: median {b:.2f} s: {[round(x, 2) for x in builds]}")
     print(f"ratio build/floor: {b / f:.2f}; peak RSS of a build process: {max(peaks):.0f} MB")
+    if others:
+        ratios = [x / y for x, y in zip(builds, others, strict=True)]
+        print(f"against {args.against}: median {statistics.median(others):.2f} s: {[round(x, 2) for x in others]}")
+        print(f"this / against, per round: {[round(r, 3) for r in ratios]}, median {statistics.median(ratios):.3f}")
 
 
 if __name__ == "__main__":
