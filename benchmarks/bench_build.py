@@ -6,6 +6,9 @@ Peak memory is the largest resident set of any one process of the build (driver 
 
     .venv/bin/python -m benchmarks.bench_build [--workers 2] [--repeat 3] [--subsets csod] [--against EXE]
 
+``--phases`` instead runs one build in this process and prints when each phase ended: the source read, the first
+and the last journal block, the store written.
+
 ``--against`` names another ``aflw-occ`` executable (e.g. the venv of an older checkout): each round then also times
 it, right after this one, and the report gives both medians and the median of the per-round ratios, which is what
 stays comparable on a machine whose speed drifts from minute to minute.
@@ -68,8 +71,48 @@ def build_once(source: Path, workers: int, subsets: str, exe: Path | None = None
             raise subprocess.CalledProcessError(proc.returncode, cmd)
         size = sum(p.stat().st_size for p in Path(out).glob("*.h5")) / 1e6
     peak = usage.ru_maxrss / 1024
-    print(f"  build {subsets} ({exe}): {wall:.2f} s, store {size:.0f} MB")
+    cpu = usage.ru_utime + usage.ru_stime  # the driver's own: forkserver workers are not its waited-for children
+    print(f"  build {subsets} ({exe}): {wall:.2f} s, driver CPU {cpu:.1f} s, store {size:.0f} MB")
     return wall, peak
+
+
+def phases(source: Path, workers: int, subsets: str) -> None:
+    """One in-process build (this process is the driver), with the end time of each phase since the call."""
+    from aflw_occ import pipeline
+    from aflw_occ.builders import BuildOptions
+    from aflw_occ.store.writer import StoreWriter
+
+    t0 = time.perf_counter()
+    marks: list[tuple[str, float]] = []
+
+    def timed(name: str, fn):  # type: ignore[no-untyped-def]
+        def run(*a, **k):  # type: ignore[no-untyped-def]
+            out = fn(*a, **k)
+            marks.append((name, time.perf_counter() - t0))
+            return out
+
+        return run
+
+    blocks: list[float] = []
+    add = StoreWriter.add
+    patched = [(pipeline, "load_source"), (pipeline, "_run_blocks"), (StoreWriter, "finish"), (StoreWriter, "add")]
+    saved = [getattr(o, n) for o, n in patched]
+    pipeline.load_source = timed("source read", pipeline.load_source)
+    pipeline._run_blocks = timed("last block done", pipeline._run_blocks)
+    StoreWriter.finish = timed("store written", StoreWriter.finish)
+    StoreWriter.add = lambda self, payload: (add(self, payload), blocks.append(time.perf_counter() - t0))[0]
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            plan = pipeline.BuildPlan(source, Path(out), "1.0.0", tuple(subsets.split(",")), BuildOptions(),
+                                      workers=workers, progress=False)  # fmt: skip
+            pipeline.build(plan)
+    finally:
+        for (o, n), v in zip(patched, saved, strict=True):
+            setattr(o, n, v)
+    marks.append(("first block in the store", blocks[0]))
+    for name, t in sorted(marks, key=lambda m: m[1]):
+        print(f"  {t:6.2f} s  {name}")
+    print(f"  build total {time.perf_counter() - t0:.2f} s (in-process: imports not included)")
 
 
 def main() -> None:
@@ -79,7 +122,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--subsets", default="csod")
     ap.add_argument("--against", type=Path, default=None, help="another aflw-occ executable, timed in every round")
+    ap.add_argument("--phases", action="store_true", help="one in-process build, with the time of each phase")
     args = ap.parse_args()
+    if args.phases:
+        phases(args.source, args.workers, args.subsets)
+        return
     copies = 4  # base + 3 CSOD variants per source image
     floors, builds, peaks, others = [], [], [], []
     for _ in range(args.repeat):
