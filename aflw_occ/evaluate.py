@@ -357,18 +357,6 @@ def _is_store_split(sp: Any) -> bool:
     return all(hasattr(sp, a) for a in ("group", "rows", "source_index", "store")) and hasattr(sp.store, "file")
 
 
-def _imdecode_rgb(data: np.ndarray) -> np.ndarray | None:
-    """RGB uint8 pixels of JPEG/PNG bytes in one OpenCV call (the same pixels as decoding to BGR and swapping)."""
-    import cv2
-
-    buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else np.asarray(data, dtype=np.uint8)
-    flag = getattr(cv2, "IMREAD_COLOR_RGB", None)
-    if flag is not None:
-        return cv2.imdecode(buf, flag)  # type: ignore[no-any-return]
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 class _BulkReader:
     """Reads store rows of several splits in bulk: h5py datasets and patch boxes looked up once, one contiguous
     h5py read per dataset and batch, each base JPEG decoded once per batch, each row's PNG patch pasted on a copy.
@@ -399,6 +387,8 @@ class _BulkReader:
     def images(self, items: list[tuple[int, int]], reuse: bool = False) -> list[np.ndarray]:
         """Pixels of (split position, row) items. With ``reuse``, occluded images are written into memory this
         thread reuses at its next call: only for callers done with them by then."""
+        from .store import codec
+
         splits = self.splits
         src = sorted({int(splits[k].source_index[i]) for k, i in items})
         lo, hi = src[0], src[-1] + 1
@@ -406,7 +396,7 @@ class _BulkReader:
         jpeg = f["base/jpeg"][lo:hi] if hi - lo <= 2 * len(src) else {j: f["base/jpeg"][j] for j in src}
         base = {}
         for j in src:
-            img = _imdecode_rgb(jpeg[j - lo] if isinstance(jpeg, np.ndarray) else jpeg[j])
+            img = codec.imdecode_rgb(jpeg[j - lo] if isinstance(jpeg, np.ndarray) else jpeg[j])
             if img is None:
                 raise ValueError(f"base image {j}: JPEG cannot be decoded")
             base[j] = img
@@ -449,7 +439,7 @@ class _BulkReader:
                 else:
                     img = img.copy()
                 if x1 > x0 and y1 > y0:
-                    patch = _imdecode_rgb(pngs[(k, r)])
+                    patch = codec.imdecode_rgb(pngs[(k, r)])
                     if patch is None:
                         raise ValueError(f"{sp.group} row {r}: PNG patch cannot be decoded")
                     img[y0:y1, x0:x1] = patch

@@ -42,20 +42,36 @@ def encode_png(array: np.ndarray) -> np.ndarray:
     return buf.reshape(-1)
 
 
+#: OpenCV ≥ 4.10 decodes straight to RGB: the same pixels as decoding to BGR and swapping (checked on all 2000
+#: AFLW2000-3D JPEGs), without the extra pass
+_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
+
+
+def imdecode_rgb(data: np.ndarray | bytes) -> np.ndarray | None:
+    """RGB uint8 pixels of JPEG / PNG bytes (None when OpenCV cannot decode them)."""
+    buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else np.asarray(data, dtype=np.uint8)
+    if _IMREAD_RGB is not None:
+        return cv2.imdecode(buf, _IMREAD_RGB)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def decode_png(data: np.ndarray, *, color: bool) -> np.ndarray:
     """Inverse of :func:`encode_png`: RGB uint8 when ``color``, else bool."""
     if color:
-        img = cv2.imdecode(np.asarray(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        img = imdecode_rgb(data)
+        if img is None:
+            raise ValueError("PNG cannot be decoded")
+        return img
     return cv2.imdecode(np.asarray(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED).astype(bool)
 
 
 def decode_jpeg(data: np.ndarray | bytes) -> np.ndarray:
     """Decode JPEG bytes (the base images) to RGB uint8 with OpenCV's decoder."""
-    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    img = imdecode_rgb(data)
     if img is None:
         raise ValueError("JPEG cannot be decoded")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return img
 
 
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
