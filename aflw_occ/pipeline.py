@@ -298,7 +298,9 @@ def build(plan: BuildPlan) -> BuildResult:
     plan.options.source = plan.source
     if plan.region_fn is None:
         plan.region_fn = default_region_fn(plan)
+    made: dict[str, Path | None] = {}  # what this build created: removed again if it fails before any block is done
     with contextlib.ExitStack() as stack:
+        stack.push(lambda exc_type, *_: _drop_empty_journal(made, failed=exc_type is not None))  # runs last
         pool = None
         if plan.workers > 1:  # the workers start (imports, builder resources) while this process reads the source
             preload = (__name__, *(BUILDERS[name].split(":")[0] for name in plan.subsets))
@@ -311,10 +313,13 @@ def build(plan: BuildPlan) -> BuildResult:
         if len(ds) == 0:
             raise SourceError(f"{plan.source}: no usable samples")
         _check_out_dir(plan.out, plan.version)
+        new_out = not plan.out.exists()
         plan.out.mkdir(parents=True, exist_ok=True)
         identity = plan.identity(ds.ids)
         identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
         journal = _open_journal(plan, identity)
+        if plan.shard == (1, 1):  # other shards may share the journal
+            made.update(journal=journal, out=plan.out if new_out else None)
         samples = list(ds)
         blocks = [samples[i : i + plan.block_size] for i in range(0, len(samples), plan.block_size)]
         mine = [b for b in range(len(blocks)) if b % n == k - 1]
@@ -335,6 +340,17 @@ def build(plan: BuildPlan) -> BuildResult:
     path, counts, notes = assemble(plan, journal, len(blocks), identity)
     shutil.rmtree(journal)
     return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
+
+
+def _drop_empty_journal(made: dict[str, Path | None], failed: bool) -> None:
+    """After a failed build (its workers stopped): a journal without a finished block is removed (nothing to resume),
+    and so is the output folder when this build created it and it is empty."""
+    journal, out = made.get("journal"), made.get("out")
+    if not failed or journal is None or not journal.is_dir() or _journal_blocks(journal):
+        return
+    shutil.rmtree(journal, ignore_errors=True)
+    if out is not None and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
 
 
 def _cancel_pending(pool: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from aflw_occ.builders import BuildOptions
 from aflw_occ.demo import make_source
-from aflw_occ.errors import SourceError, StoreError
+from aflw_occ.errors import AflwOccError, SourceError, StoreError
 from aflw_occ.groundtruth import GroundTruth
 from aflw_occ.pipeline import BuildError, BuildPlan, build
 from aflw_occ.source import AFLW2000_3D
@@ -304,3 +304,18 @@ def test_store_writer_refuses_wrong_blocks(src: Path, tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"), StoreWriter(plan, identity) as w:
         raise RuntimeError("boom")
     assert not list(out.glob("*.h5")) and not list(out.glob(".*tmp*"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bad_builder_resources_leave_nothing(src: Path, tmp_path: Path, workers: int) -> None:
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "new" / "o"
+    opts = BuildOptions(seed=7, occluders=(f"folder:{tmp_path / 'empty'}",))
+    with pytest.raises(AflwOccError, match=r"empty: occluder folder holds no PNG file"):
+        build(_plan(src, out, subsets=("nsod",), options=opts, workers=workers))
+    assert not out.exists()  # no journal, no store: the output folder this build made is gone again
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(AflwOccError, match="holds no PNG file"):
+        build(_plan(src, kept, subsets=("nsod",), options=opts, workers=workers))
+    assert kept.is_dir() and not any(kept.iterdir())  # an existing folder stays, empty
