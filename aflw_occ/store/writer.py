@@ -70,20 +70,24 @@ def group_path(split: str, subsets: tuple[str, ...]) -> str:
     raise KeyError(split)
 
 
-def _rows(data: list[Any], dtype: Any = None) -> np.ndarray:
-    """A list of per-row values as an array with one entry per row; ``object`` rows stay one object each (equal-length
-    byte vectors must not broadcast into a 2-D array)."""
+def _rows(values: list[Any], dtype: Any = None) -> np.ndarray:
+    """Per-row values as one array along axis 0; ``STR`` and ``VLEN_U8`` rows stay one object each (equal-length byte
+    vectors must not broadcast into a 2-D array)."""
     if dtype is VLEN_U8 or dtype is STR:
-        out = np.empty(len(data), dtype=object)
-        for i, v in enumerate(data):
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
             out[i] = v
         return out
-    return np.stack(data) if dtype is None else np.asarray(data, dtype=dtype)
+    return np.stack(values) if dtype is None else np.asarray(values, dtype=dtype)
 
 
-def _append(g: h5py.Group, name: str, data: np.ndarray, dtype: Any = None, compress: bool = False) -> None:
-    """Append ``data`` (rows along axis 0) to dataset ``name`` of ``g``, created resizable on first use, in chunks of
-    whole rows of about :data:`CHUNK_BYTES` (variable-length entries count as their 16-byte heap references)."""
+def _append(
+    g: h5py.Group, name: str, values: list[Any] | np.ndarray, dtype: Any = None, compress: bool = False
+) -> None:
+    """Append rows (a list of per-row values, or an array) to dataset ``name`` of ``g``, created resizable on first
+    use, in chunks of whole rows of about :data:`CHUNK_BYTES` (variable-length entries count as their 16-byte heap
+    references)."""
+    data = values if isinstance(values, np.ndarray) else _rows(values, dtype)
     if name not in g:
         tail = data.shape[1:]
         row_bytes = (16 if data.dtype == object else data.dtype.itemsize) * int(np.prod(tail, dtype=np.int64))
@@ -102,33 +106,33 @@ def _append(g: h5py.Group, name: str, data: np.ndarray, dtype: Any = None, compr
 
 
 def _append_base(g: h5py.Group, rows: list[dict[str, Any]]) -> None:
-    _append(g, "ids", _rows([r["id"] for r in rows], STR), STR)
-    _append(g, "jpeg", _rows([r["jpeg"] for r in rows], VLEN_U8), VLEN_U8)
+    _append(g, "ids", [r["id"] for r in rows], STR)
+    _append(g, "jpeg", [r["jpeg"] for r in rows], VLEN_U8)
     for key in ("jpeg_sha256", "mat_sha256", "pixels_sha256"):
-        _append(g, key, _rows([r[key] for r in rows], STR), STR)
-    _append(g, "shape", _rows([r["shape"] for r in rows]))
+        _append(g, key, [r[key] for r in rows], STR)
+    _append(g, "shape", [r["shape"] for r in rows])
     for key in ("landmarks", "reannotated", "pose_para", "roi_box"):
-        _append(g, key, _rows([r[key] for r in rows]).astype(np.float64), compress=True)
+        _append(g, key, [r[key] for r in rows], np.float64, compress=True)
     _append(g, "angles_deg", np.degrees(np.stack([r["pose_para"][:3] for r in rows])))
 
 
 def _append_split(g: h5py.Group, rows: list[dict[str, Any]], index: dict[str, int]) -> None:
-    _append(g, "ids", _rows([r["id"] for r in rows], STR), STR)
-    _append(g, "source_ids", _rows([r["source_id"] for r in rows], STR), STR)
-    _append(g, "source_index", _rows([index[r["source_id"]] for r in rows], np.int32))
-    _append(g, "seed", _rows([r["seed"] for r in rows], np.uint32))
-    _append(g, "params", _rows([r["params"] for r in rows], STR), STR)
-    _append(g, "patch_box", _rows([r["box"] for r in rows]).astype(np.int32))
-    _append(g, "patch_png", _rows([r["pixels_png"] for r in rows], VLEN_U8), VLEN_U8)
-    _append(g, "mask_png", _rows([r["mask_png"] for r in rows], VLEN_U8), VLEN_U8)
-    _append(g, "occluded", _rows([r["occluded"] for r in rows]), compress=True)
-    _append(g, "covered_fraction", _rows([r["covered_fraction"] for r in rows], np.float64))
-    _append(g, "selected", _rows([r["selected"] for r in rows], bool))
-    _append(g, "pixels_sha256", _rows([r["pixels_sha256"] for r in rows], STR), STR)
+    _append(g, "ids", [r["id"] for r in rows], STR)
+    _append(g, "source_ids", [r["source_id"] for r in rows], STR)
+    _append(g, "source_index", [index[r["source_id"]] for r in rows], np.int32)
+    _append(g, "seed", [r["seed"] for r in rows], np.uint32)
+    _append(g, "params", [r["params"] for r in rows], STR)
+    _append(g, "patch_box", [r["box"] for r in rows], np.int32)
+    _append(g, "patch_png", [r["pixels_png"] for r in rows], VLEN_U8)
+    _append(g, "mask_png", [r["mask_png"] for r in rows], VLEN_U8)
+    _append(g, "occluded", [r["occluded"] for r in rows], compress=True)
+    _append(g, "covered_fraction", [r["covered_fraction"] for r in rows], np.float64)
+    _append(g, "selected", [r["selected"] for r in rows], bool)
+    _append(g, "pixels_sha256", [r["pixels_sha256"] for r in rows], STR)
     for name in sorted(rows[0]["fields"]):
-        _append(g, f"field_{name}", _rows([r["fields"][name] for r in rows]))
+        _append(g, f"field_{name}", [r["fields"][name] for r in rows])
     for name in sorted(rows[0]["masks"]):
-        _append(g, f"mask_{name}_png", _rows([r["masks"][name] for r in rows], VLEN_U8), VLEN_U8)
+        _append(g, f"mask_{name}_png", [r["masks"][name] for r in rows], VLEN_U8)
 
 
 def load_block(journal: Path, block: int, identity_sha: str) -> dict[str, Any]:
