@@ -294,6 +294,8 @@ def test_store_writer_refuses_wrong_blocks(src: Path, tmp_path: Path) -> None:
         b2 = load_block(journal, 2, w.identity_sha)
         with pytest.raises(StoreError, match="journal block 2: expected block 0"):
             w.add(b2)
+        with pytest.raises(StoreError, match="journal block 0: belongs to another build"):
+            w.add({**b0, "identity_sha256": "0" * 64})
         w.add(b0)
         b2["block"] = 1
         b2["provenance"] = {"occluder_fingerprint": "other"}

@@ -191,7 +191,9 @@ class StoreWriter:
         """Append one journal block (:func:`load_block`); blocks must come in order 0, 1, 2, …"""
         f = self._file
         assert f is not None, "StoreWriter.add outside its with block"
-        if payload["identity_sha256"] != self.identity_sha or payload["block"] != self.blocks:
+        if payload["identity_sha256"] != self.identity_sha:
+            raise StoreError(f"journal block {payload['block']}: belongs to another build")
+        if payload["block"] != self.blocks:
             raise StoreError(f"journal block {payload['block']}: expected block {self.blocks} of this build")
         prov = payload["provenance"]
         if self._provenance is None:
