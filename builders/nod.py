@@ -56,17 +56,13 @@ class NOD(Builder):
         self._source = source
         # checked now, read only if this builder needs its own P (a build normally shares the build's P)
         self._mesh_source = mesh_source(aflw_root=source, bfm_dir=self.options.bfm)
-        self._mesh: Any = None
+        self._own_region = MeshFaceRegion(aflw_root=source, bfm_dir=self.options.bfm)
         self.segmenter = get_segmenter(self.options.skin)
 
     @property
     def mesh(self) -> Any:
         """The face mesh of ``--bfm`` or of the source's ``Code/`` folder (loaded on first use)."""
-        if self._mesh is None:
-            from ..geometry import load_face_mesh
-
-            self._mesh = load_face_mesh(aflw_root=self._source, bfm_dir=self.options.bfm)
-        return self._mesh
+        return self._own_region.mesh
 
     def _shared_geometry(self, sample: SourceSample) -> Any:
         """The build's own P of this image when the build computes it with the same mesh (it then costs nothing
@@ -78,18 +74,15 @@ class NOD(Builder):
 
     def _view(self, sample: SourceSample) -> _SampleView:
         pts = np.asarray(sample.landmarks, dtype=np.float64)[:, :3].T.copy()
+        pose = np.asarray(sample.pose_para, dtype=np.float64)
         if self.options.bfm is None:
-            return _SampleView(sample.id, np.asarray(sample.pose_para, dtype=np.float64), pts)
+            return _SampleView(sample.id, pose, pts)
+        if sample.shape_para is not None and sample.exp_para is not None:  # the pipeline carries them
+            return _SampleView(sample.id, pose, pts, sample.shape_para, sample.exp_para)
         from ..source import load_mat
 
         fields = load_mat(self._source / f"{sample.id}.mat")
-        return _SampleView(
-            sample.id,
-            np.asarray(sample.pose_para, dtype=np.float64),
-            pts,
-            fields["Shape_Para"].reshape(-1),
-            fields["Exp_Para"].reshape(-1),
-        )
+        return _SampleView(sample.id, pose, pts, fields["Shape_Para"].reshape(-1), fields["Exp_Para"].reshape(-1))
 
     def generate(self, sample: SourceSample, config: BuilderConfig, rng: np.random.Generator) -> Example:
         import warnings

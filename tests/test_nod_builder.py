@@ -62,3 +62,9 @@ def test_nod_builder_with_bfm_mesh(shared, real_source, real_dataset) -> None:
     r = visible_rate(s.read_image(), s, ref, get_segmenter("gmm"))
     np.testing.assert_array_equal(ex.masks["region"], r.region)
     assert float(ex.fields["visible_rate"]) == r.v
+    # the pipeline's samples carry the BFM coefficients: the same result without reading the .mat again
+    carried = _source_sample(s)
+    carried.shape_para, carried.exp_para = s.shape_para, s.exp_para
+    ex2 = builder.generate(carried, cls.CONFIGS[0], sample_rng(0))
+    np.testing.assert_array_equal(ex2.masks["region"], r.region)
+    assert float(ex2.fields["visible_rate"]) == r.v
