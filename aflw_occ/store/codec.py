@@ -90,6 +90,12 @@ class Patch:
     mask_png: np.ndarray
 
 
+def _changed(image: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels where two RGB uint8 images differ in any channel."""
+    diff = cv2.absdiff(image, source)
+    return (diff[..., 0] | diff[..., 1] | diff[..., 2]) != 0
+
+
 def _same_outside_box(image: np.ndarray, source: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     """Whether ``image`` equals ``source`` everywhere outside ``box`` (four byte-compared slabs)."""
     x0, y0, x1, y1 = box
@@ -113,12 +119,9 @@ def encode_patch(image: np.ndarray, source: np.ndarray, mask: np.ndarray, what: 
     x0, y0, x1, y1 = box
     inside_ok = True
     if box != EMPTY_BOX:
-        diff = cv2.absdiff(image[y0:y1, x0:x1], source[y0:y1, x0:x1])
-        changed = (diff[..., 0] | diff[..., 1] | diff[..., 2]) != 0
-        inside_ok = not (changed & ~mask[y0:y1, x0:x1]).any()
+        inside_ok = not (_changed(image[y0:y1, x0:x1], source[y0:y1, x0:x1]) & ~mask[y0:y1, x0:x1]).any()
     if not (inside_ok and _same_outside_box(image, source, box)):
-        diff = cv2.absdiff(image, source)
-        outside = ((diff[..., 0] | diff[..., 1] | diff[..., 2]) != 0) & ~mask
+        outside = _changed(image, source) & ~mask
         r, c = np.argwhere(outside)[0]
         raise InvariantError(
             f"{what}: {int(outside.sum())} pixel(s) outside the occluder mask differ from the source (first at "

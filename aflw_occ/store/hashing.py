@@ -21,12 +21,18 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def pixel_hash(image: np.ndarray) -> str:
-    """sha256 of a decoded uint8 image: ``"HxWxC:"`` header, then the C-ordered RGB bytes."""
+def _pixel_stream(image: np.ndarray) -> tuple[Any, memoryview]:
+    """The pixel hash's sha256 after its ``"HxWxC:"`` header, and the image's C-ordered bytes to feed it."""
     if image.dtype != np.uint8:
         raise ValueError(f"pixel_hash expects uint8 pixels, got {image.dtype}")
     h = hashlib.sha256("x".join(str(d) for d in image.shape).encode() + b":")
-    h.update(memoryview(np.ascontiguousarray(image)).cast("B"))
+    return h, memoryview(np.ascontiguousarray(image)).cast("B")
+
+
+def pixel_hash(image: np.ndarray) -> str:
+    """sha256 of a decoded uint8 image: ``"HxWxC:"`` header, then the C-ordered RGB bytes."""
+    h, data = _pixel_stream(image)
+    h.update(data)
     return h.hexdigest()
 
 
@@ -40,13 +46,10 @@ class PixelHashes:
     """
 
     def __init__(self, image: np.ndarray, step: int = 16) -> None:
-        if image.dtype != np.uint8:
-            raise ValueError(f"pixel_hash expects uint8 pixels, got {image.dtype}")
+        h, data = _pixel_stream(image)
         self.shape = image.shape
         self.step = step
         self._row_bytes = int(np.prod(image.shape[1:], dtype=np.int64))
-        data = memoryview(np.ascontiguousarray(image)).cast("B")
-        h = hashlib.sha256("x".join(str(d) for d in image.shape).encode() + b":")
         self._states: list[Any] = []
         for y in range(0, image.shape[0], step):
             self._states.append(h.copy())
