@@ -130,13 +130,13 @@ def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] 
     from .predictions import Predictions
     from .scoring import score
     from .sheet import annotate, grid, save_png
-    from .store import open_store
+    from .store import CURRENT_VERSION, open_store
 
     src = make_source(out / "source", n=n)
     plan = BuildPlan(
         source=src,
         out=out / "build",
-        version="1.0.0",
+        version=CURRENT_VERSION,
         subsets=subsets,
         options=BuildOptions(seed=0, occluders=("cc0",)),
         workers=workers,

@@ -282,6 +282,8 @@ def default_region_fn(plan: BuildPlan) -> RegionFn | None:
 def build(plan: BuildPlan) -> BuildResult:
     """Run (or resume, or shard) a build. Returns where the store is once every block exists."""
     dv = get_version(plan.version)
+    if dv.retired:
+        raise BuildError(f"data version {plan.version} cannot be built by this aflw-occ: {dv.retired}")
     for name in plan.subsets:
         want = dv.builders.get(name)
         have = get_builder(name).VERSION
