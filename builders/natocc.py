@@ -407,9 +407,7 @@ def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     sum_a = xi.box3_sums(alpha)
     rim = ~solid & (sum_a > 0)
     if rim.any():
-        ys, xs = np.nonzero(rim)
-        p = np.pad(pm, [(1, 1), (1, 1), (0, 0)]).astype(np.int32)
-        box = sum(p[ys + dy, xs + dx] for dy in range(3) for dx in range(3))
+        box = xi.box3_sums(pm)[rim]
         colour[rim] = np.minimum(xi.round_div(255 * box, sum_a[rim][:, None]), 255)
     return colour, alpha, solid
 
