@@ -193,7 +193,8 @@ def _encode_example(
         "fields": {k: np.asarray(v) for k, v in ex.fields.items()},
         "mask_pngs": {k: codec.encode_png(m) for k, m in masks.items()},
     }
-    full_mask = ex.mask if ex.mask is not None else np.zeros(src.shape, dtype=bool)
+    # the occluder mask as stored: none for a subset without pixels (NOD keeps its region and skin in masks)
+    full_mask = ex.mask if ex.image is not None else np.zeros(src.shape, dtype=bool)
     digests = {
         "mask_sha256": schema.mask_sha256(full_mask),
         "masks": {k: schema.mask_sha256(m) for k, m in sorted(masks.items())},
