@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 DISTRIBUTIONS = ("aflw-occ", "numpy", "opencv-python-headless", "h5py", "scipy")
@@ -39,13 +40,41 @@ def numpy_cpu_features() -> list[str]:
     return [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
 
 
-def openblas_architectures() -> list[str]:
-    """OpenBLAS's kernel architecture of each loaded OpenBLAS (threadpoolctl; empty when it is not installed)."""
+def openblas_architectures() -> dict[str, str]:
+    """Library file name → OpenBLAS kernel architecture of each loaded OpenBLAS (numpy's, scipy's): threadpoolctl's
+    when it is installed, else asked of the libraries this process mapped (Linux; empty elsewhere)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return []
-    return sorted({str(i.get("architecture")) for i in threadpool_info() if i.get("internal_api") == "openblas"})
+        return _mapped_openblas_corenames()
+    infos = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    return {Path(str(i.get("filepath"))).name: str(i.get("architecture")) for i in infos}
+
+
+#: the core-name function of OpenBLAS builds: plain, 64-bit-integer, and the scipy-openblas wheels numpy bundles
+_CORENAME_SYMBOLS = ("openblas_get_corename", "openblas_get_corename64_", "scipy_openblas_get_corename64_")
+
+
+def _mapped_openblas_corenames() -> dict[str, str]:
+    import ctypes
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return {}
+    names = {}
+    for lib in sorted({line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}):
+        try:
+            handle = ctypes.CDLL(lib)
+        except OSError:
+            continue
+        for symbol in _CORENAME_SYMBOLS:
+            fn = getattr(handle, symbol, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                names[Path(lib).name] = fn().decode()
+                break
+    return names
 
 
 def collect() -> dict[str, Any]:

@@ -43,6 +43,7 @@ class Render(Enum):
     FLAGS = "flags"  # a string of 0/1, compared exactly
     JSON = "json"  # a JSON text, parsed; compared exactly except its "diagnostics" key
     PAYLOAD = "payload"  # not rendered: pinned through a digest of its decoded content
+    ROW = "row_sha256"  # not rendered: pinned through the line's row_sha256 only
     LINK = "link"  # not rendered: checked against another column (row index into /base)
 
 
@@ -84,7 +85,7 @@ def _c(
 
 
 S, B, A = Encoding.STR, Encoding.BYTES, Encoding.ARRAY
-V, F, J, P, L = Render.VALUE, Render.FLAGS, Render.JSON, Render.PAYLOAD, Render.LINK
+V, F, J, P, R, L = Render.VALUE, Render.FLAGS, Render.JSON, Render.PAYLOAD, Render.ROW, Render.LINK
 
 BASE_COLUMNS: tuple[Column, ...] = (
     _c("ids", "id", S, V, doc="AFLW2000-3D id"),
@@ -92,12 +93,12 @@ BASE_COLUMNS: tuple[Column, ...] = (
     _c("jpeg_sha256", "jpeg_sha256", S, V, recomputed=True, doc="sha256 of the JPEG bytes"),
     _c("mat_sha256", "mat_sha256", S, V, doc="sha256 of the source .mat"),
     _c("pixels_sha256", "pixels_sha256", S, V, recomputed=True, doc="sha256 of the decoded pixels"),
-    _c("shape", "shape", A, P, "int32", (3,), row_hash=True, doc="decoded image shape (H, W, 3)"),
-    _c("landmarks", "landmarks", A, P, "float64", (68, 3), row_hash=True, compress=True, doc="pt3d_68ᵀ, pixels"),
-    _c("reannotated", "reannotated", A, P, "float64", (68, 2), row_hash=True, compress=True, doc="3DDFA (NaN: none)"),
-    _c("pose_para", "pose_para", A, P, "float64", (7,), row_hash=True, compress=True, doc="raw Pose_Para"),
-    _c("angles_deg", "angles_deg", A, P, "float64", (3,), row_hash=True, doc="raw pitch, yaw, roll in degrees"),
-    _c("roi_box", "roi_box", A, P, "float64", (4,), row_hash=True, compress=True, doc="3DDFA box (NaN: none)"),
+    _c("shape", "shape", A, R, "int32", (3,), row_hash=True, doc="decoded image shape (H, W, 3)"),
+    _c("landmarks", "landmarks", A, R, "float64", (68, 3), row_hash=True, compress=True, doc="pt3d_68ᵀ, pixels"),
+    _c("reannotated", "reannotated", A, R, "float64", (68, 2), row_hash=True, compress=True, doc="3DDFA (NaN: none)"),
+    _c("pose_para", "pose_para", A, R, "float64", (7,), row_hash=True, compress=True, doc="raw Pose_Para"),
+    _c("angles_deg", "angles_deg", A, R, "float64", (3,), row_hash=True, doc="raw pitch, yaw, roll in degrees"),
+    _c("roi_box", "roi_box", A, R, "float64", (4,), row_hash=True, compress=True, doc="3DDFA box (NaN: none)"),
 )
 
 SPLIT_COLUMNS: tuple[Column, ...] = (
@@ -117,7 +118,7 @@ SPLIT_COLUMNS: tuple[Column, ...] = (
         V,
         "float64",
         row_hash=True,
-        doc="|mask ∩ face| / |face| (exact ratio)",
+        doc="share of the face region under the mask (exact ratio)",
     ),
     _c("selected", "selected", A, V, "bool", row_hash=True, doc="row belongs to the split (NOD stores every image)"),
     _c("pixels_sha256", "pixels_sha256", S, V, recomputed=True, doc="sha256 of the decoded output pixels"),
@@ -257,3 +258,22 @@ def row_sha256(kind: str, rec: dict[str, Any]) -> str:
             h.update(f"{label}:{arr.dtype.str}:{'x'.join(map(str, arr.shape))}:".encode())
             h.update(arr.tobytes())
     return h.hexdigest()
+
+
+def markdown_table() -> str:
+    """The row schema as the Markdown table of ``docs/store.md`` (a test keeps the two equal)."""
+    rows = [
+        "| group | dataset | dtype, per-row shape | manifest line | row_sha256 | what |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, cols in COLUMNS.items():
+        where = "/base" if kind == BASE else "/<subset>/<variant>"
+        for c in cols:
+            shape = "" if c.shape is None else " scalar" if c.shape == () else f" {c.shape}"
+            dtype = (c.dtype or "any") + shape if c.encoding is Encoding.ARRAY else c.encoding.value
+            shown = f"`{c.key}`" if c.render in (Render.VALUE, Render.FLAGS, Render.JSON) else c.render.value
+            hashed = "yes" if c.row_hash else ""
+            rows.append(f"| {where} | `{c.name.format('<name>')}` | {dtype} | {shown} | {hashed} | {c.doc} |")
+        for d in DIGESTS[kind]:
+            rows.append(f"| {where} | (not stored) | sha256 | `{d.key}` | | {d.doc} |")
+    return "\n".join(rows) + "\n"
