@@ -90,6 +90,11 @@ class Split:
             return {}
         return json.loads(self.store.file[self.group]["params"].asstr()[self.rows[i]])
 
+    def record(self, i: int) -> dict[str, Any]:
+        """Every stored value of row ``i``, keyed as in the row schema (:mod:`aflw_occ.store.schema`)."""
+        r = int(self.rows[i])
+        return self.store.read_rows(self.group, r, r + 1)[0]
+
     def field(self, name: str) -> np.ndarray:
         """An extra per-sample field (e.g. NOD's ``visible_rate``)."""
         return self._g(f"field_{name}")
