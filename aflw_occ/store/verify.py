@@ -137,7 +137,7 @@ def _check_chunk(path: Path, group: str, lo: int, hi: int) -> list[RowResult]:
     try:
         records = store.read_rows(group, lo, hi)
     except Exception as exc:  # an unreadable chunk of a dataset
-        return [RowResult(r, f"rows {lo}:{hi}", None, [f"cannot be read ({_brief(exc)})"]) for r in range(lo, lo + 1)]
+        return [RowResult(lo, f"rows {lo}:{hi}", None, [f"cannot be read ({_brief(exc)})"])]
     return [_check_row(store, kind, lo + i, rec) for i, rec in enumerate(records)]
 
 
@@ -315,7 +315,7 @@ def verify(
     store = open_store(store_path)
     try:
         return _verify(store, manifest, workers, splits, partial, progress)
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:  # a store too broken to walk
+    except (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:  # a store too broken to walk
         raise StoreError(f"{store.path}: cannot be verified ({_brief(exc)})") from None
 
 
@@ -332,6 +332,11 @@ def _verify(
     targets = [_Target(man, "embedded" if manifest is None else "given", manifest is None or not partial)]
     if manifest is not None and embedded is not None:
         targets.append(_Target(embedded, "embedded", True))
+    if embedded is not None and embedded.sha256 != man.sha256:
+        report.notes.append(
+            f"embedded manifest {embedded.sha256[:12]} is not {origin} (headers differ: a partial build, another "
+            "generator, …); every row is compared with both"
+        )
     if man.level == 1:
         report.notes.append(f"{origin} is a format-1 manifest: ground truth and masks are not pinned by it")
     groups = _groups(store, report)
