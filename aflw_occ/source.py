@@ -16,7 +16,6 @@ sample and records ``(file, reason)`` in :attr:`AFLW2000_3D.skipped`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,14 +143,12 @@ def check_jpeg_bytes(path: Path) -> str | None:
 
 def check_checksum(path: Path, checksums: Mapping[str, str]) -> str | None:
     """Why ``path`` does not match its recorded sha256 in ``checksums`` (file name → sha256), or None."""
+    from .store.hashing import sha256_file  # not at import time: the store package imports this module
+
     want = checksums.get(path.name)
     if want is None:
         return "is not in the data version's source checksums (not a file of the release)"
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    got = h.hexdigest()
+    got = sha256_file(path)
     if got != want:
         return f"sha256 {got[:16]}… differs from the recorded {want[:16]}… (corrupt, or not the release's file)"
     return None

@@ -177,6 +177,26 @@ def test_reader_record_follows_the_schema(built: Path) -> None:
             assert set(digests) == {d.key for d in schema.DIGESTS[kind]}
 
 
+def test_format_1_layout_still_verifies(built: Path, tmp_path: Path) -> None:
+    """A format-1 store (scalar manifest datasets, ``created_with`` for ``environment``) is still read and verified."""
+    old = tmp_path / built.name
+    shutil.copy(built, old)
+    with h5py.File(old, "r+") as f:
+        f.attrs["format"] = "aflw-occ/hdf5-1"
+        f.attrs["created_with"] = f.attrs["environment"]
+        del f.attrs["environment"]
+        for name in list(f["manifest"]):
+            text = f["manifest"][name].asstr()[0]
+            del f["manifest"][name]
+            f["manifest"].create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"))
+    report = verify(old)
+    assert report.ok, report.summary()
+    with h5py.File(old, "r+") as f:
+        f.attrs["format"] = "aflw-occ/hdf5-0"
+    with pytest.raises(StoreError, match="not an aflw-occ store"):
+        verify(old)
+
+
 def test_verify_rejects_other_version_and_seed(built: Path, tmp_path: Path) -> None:
     man = tmp_path / "man"
     shutil.copytree(built.parent / "manifest-1.0.0", man)
