@@ -77,7 +77,7 @@ def _append(
         row_bytes = (16 if data.dtype == object else data.dtype.itemsize) * int(np.prod(tail, dtype=np.int64))
         chunk = (max(1, min(CHUNK_ROWS, CHUNK_BYTES // row_bytes)), *tail)
         g.create_dataset(
-            name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype or data.dtype, chunks=chunk,
+            name, shape=(0, *tail), maxshape=(None, *tail), dtype=data.dtype if dtype is None else dtype, chunks=chunk,
             compression="gzip" if compress else None,
         )  # fmt: skip
     ds = g[name]
@@ -109,7 +109,10 @@ def _extras(kind: str, rows: list[dict[str, Any]], what: str) -> dict[str, list[
 
 def _append_rows(g: h5py.Group, kind: str, rows: list[dict[str, Any]]) -> None:
     """Append schema rows (:func:`schema.conform` records) to a group: one dataset per column of the schema."""
-    for col, name, extra in schema.datasets(kind, _extras(kind, rows, g.name)):
+    extras = _extras(kind, rows, g.name)
+    if "ids" in g and schema.family_extras(kind, list(g))[0] != extras:
+        raise StoreError(f"{g.name}: extra fields or masks differ from those of the rows already written")
+    for col, name, extra in schema.datasets(kind, extras):
         values = [r[col.key][extra] if col.family else r[col.key] for r in rows]
         _append(g, name, values, _h5_dtype(col), compress=col.compress)
 
