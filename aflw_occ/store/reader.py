@@ -239,13 +239,17 @@ class DataStore:
         return img
 
     def manifest_texts(self) -> tuple[str, dict[str, str]]:
-        """The embedded manifest: (manifest.json text, {split: jsonl text}); :class:`StoreError` when it is missing."""
+        """The embedded manifest: (manifest.json text, {split: jsonl text}), from the attributes of ``/manifest``
+        (format 2) or its scalar datasets (format 1); :class:`StoreError` when it is missing."""
         m = self.file.get("manifest")
-        if not isinstance(m, h5py.Group) or "manifest.json" not in m:
-            raise StoreError(f"{self.path}: the embedded manifest (/manifest/manifest.json) is missing")
-        header = _text(m["manifest.json"])
-        texts = {k[: -len(".jsonl")]: _text(m[k]) for k in m if k.endswith(".jsonl")}
-        return header, texts
+        if isinstance(m, h5py.Group) and "manifest.json" in m.attrs:
+            texts = {k: str(v) for k, v in m.attrs.items()}
+        elif isinstance(m, h5py.Group) and isinstance(m.get("manifest.json"), h5py.Dataset):
+            texts = {k: str(m[k].asstr()[()]) for k in m if isinstance(m[k], h5py.Dataset) and not m[k].shape}
+        else:
+            raise StoreError(f"{self.path}: the embedded manifest (/manifest, manifest.json) is missing")
+        splits = {k[: -len(".jsonl")]: v for k, v in texts.items() if k.endswith(".jsonl")}
+        return texts["manifest.json"], splits
 
     def layout(self, group: str) -> tuple[dict[str, list[str]], list[str]]:
         """A group's family extras (:func:`schema.family_extras`) and the problems of its datasets: a declared one
@@ -284,12 +288,6 @@ def _record(kind: str, data: dict[tuple[str, str], Any], extras: dict[str, list[
         else:
             rec[col.key] = data[col.key, ""][i]
     return rec
-
-
-def _text(ds: h5py.Dataset) -> str:
-    """A text stored as a 1-element string dataset (format 2) or a scalar one (format 1)."""
-    values = ds.asstr()[()]
-    return str(values if ds.shape == () else values[0])
 
 
 def open_store(path: str | Path) -> DataStore:

@@ -7,7 +7,7 @@ Layout (``docs/store.md``)::
     /base                   the clean images: one dataset per column of ``schema.BASE_COLUMNS``
     /<subset>/<variant>     one group per split: one dataset per column of ``schema.SPLIT_COLUMNS``
                             (``field_<name>``, ``mask_<name>_png`` per extra name)
-    /manifest               manifest.json and <split>.jsonl texts, each a 1-element string dataset
+    /manifest               attrs: manifest.json and <split>.jsonl texts
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
 STR = h5py.string_dtype("utf-8")
+#: HDF5 1.8 file format: readable by every HDF5 since 2008, and attributes above 64 KB (the embedded manifest)
+LIBVER = ("v108", "v108")
 #: dataset chunks: whole rows, about this many bytes, at most CHUNK_ROWS rows
 CHUNK_BYTES = 1 << 18
 CHUNK_ROWS = 4096
@@ -155,7 +157,7 @@ class StoreWriter:
     def __enter__(self) -> StoreWriter:
         with contextlib.ExitStack() as stack:
             tmp = stack.enter_context(atomic_path(self.final))
-            self._file = stack.enter_context(h5py.File(tmp, "w"))
+            self._file = stack.enter_context(h5py.File(tmp, "w", libver=LIBVER))
             self._stack = stack.pop_all()
         return self
 
@@ -258,10 +260,12 @@ class StoreWriter:
         f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
         f.attrs["splits"] = json.dumps(["clean", *self._selected], sort_keys=False)
         assert set(f.attrs) == set(schema.ROOT_ATTRS), "root attributes differ from schema.ROOT_ATTRS"
-        m = f.create_group("manifest")  # 1-element datasets: no scalar dataspace (HF datasets, pandas)
-        m.create_dataset("manifest.json", data=[header_text], dtype=STR)
+        # attributes, not datasets: every dataset of the file then has one row per source image, which generic
+        # readers (Hugging Face datasets' "hdf5" loader) need
+        m = f.create_group("manifest")
+        m.attrs["manifest.json"] = header_text
         for name, text in texts.items():
-            m.create_dataset(f"{name}.jsonl", data=[text], dtype=STR)
+            m.attrs[f"{name}.jsonl"] = text
         self._file = None
         self._stack.close()  # closes the file and renames it
         mf.write_folder(plan.out / f"manifest-{plan.version}", header_text, texts, env)
