@@ -74,7 +74,10 @@ def make_source(out: Path, n: int = 24, seed: int = 0) -> Path:
     """Write ``n`` synthetic ``imageXXXXX.jpg`` + ``.mat`` pairs into ``out``; returns ``out``."""
     import scipy.io
 
+    from .store.checksums import SYNTHETIC_MARKER
+
     out.mkdir(parents=True, exist_ok=True)
+    (out / SYNTHETIC_MARKER).write_text("synthetic AFLW2000-3D-like source (aflw_occ.demo): no source checksums\n")
     rng = np.random.default_rng(seed)
     template = face_template()
     theta, phi = np.meshgrid(np.linspace(0, np.pi, 9), np.linspace(-np.pi / 2, np.pi / 2, 7))

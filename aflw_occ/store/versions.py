@@ -10,8 +10,13 @@ from dataclasses import dataclass
 
 from ..errors import StoreError
 
-FORMAT = "aflw-occ/hdf5-1"
-MANIFEST_FORMAT = "aflw-occ-manifest/1"
+#: the store format this aflw-occ writes, and those it reads (format 1: the embedded manifest in scalar datasets)
+FORMAT = "aflw-occ/hdf5-2"
+FORMATS = ("aflw-occ/hdf5-1", FORMAT)
+#: the manifest format this aflw-occ writes, and those it verifies against (format → level; a level-1 manifest pins
+#: pixels, flags and parameters, level 2 adds the ground-truth row hash and the mask hashes)
+MANIFEST_FORMAT = "aflw-occ-manifest/2"
+MANIFEST_FORMATS = {"aflw-occ-manifest/1": 1, MANIFEST_FORMAT: 2}
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,8 @@ class DataVersion:
     notes: str = ""
     #: why this aflw-occ cannot build the version any more (empty: it can)
     retired: str = ""
+    #: the per-file sha256 list of the source release this version is built from (``aflw_occ/assets/checksums/``)
+    checksums: str = "aflw2000-3d.tsv"
 
 
 DATA_VERSIONS: dict[str, DataVersion] = {
