@@ -74,7 +74,10 @@ def make_source(out: Path, n: int = 24, seed: int = 0) -> Path:
     """Write ``n`` synthetic ``imageXXXXX.jpg`` + ``.mat`` pairs into ``out``; returns ``out``."""
     import scipy.io
 
+    from .store.checksums import SYNTHETIC_MARKER
+
     out.mkdir(parents=True, exist_ok=True)
+    (out / SYNTHETIC_MARKER).write_text("synthetic AFLW2000-3D-like source (aflw_occ.demo): no source checksums\n")
     rng = np.random.default_rng(seed)
     template = face_template()
     theta, phi = np.meshgrid(np.linspace(0, np.pi, 9), np.linspace(-np.pi / 2, np.pi / 2, 7))
@@ -130,13 +133,13 @@ def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] 
     from .predictions import Predictions
     from .scoring import score
     from .sheet import annotate, grid, save_png
-    from .store import open_store
+    from .store import CURRENT_VERSION, open_store
 
     src = make_source(out / "source", n=n)
     plan = BuildPlan(
         source=src,
         out=out / "build",
-        version="1.0.0",
+        version=CURRENT_VERSION,
         subsets=subsets,
         options=BuildOptions(seed=0, occluders=("cc0",)),
         workers=workers,

@@ -43,7 +43,7 @@ from .builders.base import (
 from .errors import AflwOccError, SourceError
 from .parallel import process_pool
 from .source import AFLW2000_3D, Sample
-from .store import codec
+from .store import codec, schema
 from .store import manifest as mf
 from .store.hashing import PixelHashes, sha256_bytes, sha256_file
 from .store.versions import get_version, store_filename
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from .store.writer import StoreWriter
 
 BLOCK_SIZE = 40
-JOURNAL_FORMAT = 3
+JOURNAL_FORMAT = 4
 
 
 class BuildError(AflwOccError):
@@ -77,6 +77,8 @@ class BuildPlan:
     block_size: int = BLOCK_SIZE
     progress: bool = True
     region_fn: RegionFn | None = field(default=None, repr=False)
+    #: what the manifest records about the source check (checksum list used, files skipped by --lenient)
+    source_record: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def identity(self, ids: Sequence[str]) -> dict[str, Any]:
         builders = {name: get_builder(name).VERSION for name in self.subsets}
@@ -131,7 +133,9 @@ def _init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any
 
 
 def _encode_base(sample: Sample, jpeg: np.ndarray, image: np.ndarray, hashes: PixelHashes) -> dict[str, Any]:
-    nan68 = np.full((68, 2), np.nan)
+    """The journal entry of a source image: its row of the base schema and its manifest line."""
+    pose = sample.pose_para.copy()
+    re68 = sample.reannotated_68
     rec = {
         "id": sample.id,
         "jpeg": jpeg,
@@ -140,12 +144,18 @@ def _encode_base(sample: Sample, jpeg: np.ndarray, image: np.ndarray, hashes: Pi
         "pixels_sha256": hashes.digest,
         "shape": np.array(image.shape, dtype=np.int32),
         "landmarks": sample.pt3d_68.T.copy(),
-        "reannotated": sample.reannotated_68.T.copy() if sample.reannotated_68 is not None else nan68,
-        "pose_para": sample.pose_para.copy(),
+        "reannotated": re68.T.copy() if re68 is not None else np.full((68, 2), np.nan),
+        "pose_para": pose,
+        "angles_deg": np.degrees(pose[:3]),
         "roi_box": sample.roi_box.copy() if sample.roi_box is not None else np.full(4, np.nan),
     }
-    rec["manifest_line"] = mf.line_text(mf.base_line(rec))
-    return rec
+    return _entry(schema.BASE, rec, {}, sample.id)
+
+
+def _entry(kind: str, rec: dict[str, Any], digests: dict[str, Any], what: str) -> dict[str, Any]:
+    """A journal entry: the record conformed to the row schema, and its manifest line."""
+    row = schema.conform(kind, rec, what)
+    return {"row": row, "line": mf.line_text(mf.render_line(kind, row, digests))}
 
 
 def _encode_example(
@@ -166,23 +176,30 @@ def _encode_example(
     occluded = np.asarray(ex.occluded, dtype=bool)
     if occluded.shape != (68,):
         raise BuildError(f"{what}: occlusion flags have shape {occluded.shape}, expected (68,)")
+    masks = {k: np.asarray(m, dtype=bool) for k, m in ex.masks.items()}
     rec = {
         "id": f"{src.id}.{split}",
         "source_id": src.id,
+        "source_index": src.index,
         "seed": seed32,
         "params": json.dumps(ex.params, sort_keys=True, separators=(",", ":")),
-        "box": np.array(patch.box, dtype=np.int32),
-        "pixels_png": patch.pixels_png,
+        "patch_box": np.array(patch.box, dtype=np.int32),
+        "patch_png": patch.pixels_png,
         "mask_png": patch.mask_png,
         "occluded": occluded,
         "covered_fraction": float(ex.covered_fraction),
         "selected": bool(ex.selected),
         "pixels_sha256": pix,
         "fields": {k: np.asarray(v) for k, v in ex.fields.items()},
-        "masks": {k: codec.encode_png(np.asarray(m, dtype=bool)) for k, m in ex.masks.items()},
+        "mask_pngs": {k: codec.encode_png(m) for k, m in masks.items()},
     }
-    rec["manifest_line"] = mf.line_text(mf.split_line(rec))
-    return rec
+    # the occluder mask as stored: none for a subset without pixels (NOD keeps its region and skin in masks)
+    full_mask = ex.mask if ex.image is not None else np.zeros(src.shape, dtype=bool)
+    digests = {
+        "mask_sha256": schema.mask_sha256(full_mask),
+        "masks": {k: schema.mask_sha256(m) for k, m in sorted(masks.items())},
+    }
+    return _entry(schema.SPLIT, rec, digests, what)
 
 
 def _process_block(block: int, samples: list[Sample], journal: Path, identity_sha: str, seed: int) -> int:
@@ -263,7 +280,22 @@ def load_source(plan: BuildPlan) -> AFLW2000_3D:
     if eval_dir is None:
         sibling = plan.source.parent / "aflw2000-3d-eval"
         eval_dir = sibling if (sibling / "AFLW2000-3D_crop.list").is_file() else None
-    return AFLW2000_3D(plan.source, eval_dir, strict=plan.strict, ids=plan.ids)
+    ds = AFLW2000_3D(plan.source, eval_dir, strict=plan.strict, ids=plan.ids, checksums=source_checksums(plan))
+    if ds.skipped:
+        plan.source_record["skipped"] = [f"{Path(f).name}: {reason}" for f, reason in ds.skipped]
+    return ds
+
+
+def source_checksums(plan: BuildPlan) -> dict[str, str] | None:
+    """The data version's source checksums (None for a synthetic source); notes which in ``plan.source_record``."""
+    from .store import checksums
+
+    if (plan.source / checksums.SYNTHETIC_MARKER).is_file():
+        plan.source_record["checksums"] = "not checked (synthetic source)"
+        return None
+    name = get_version(plan.version).checksums
+    plan.source_record["checksums"] = name
+    return checksums.load(name)
 
 
 def default_region_fn(plan: BuildPlan) -> RegionFn | None:
@@ -282,6 +314,8 @@ def default_region_fn(plan: BuildPlan) -> RegionFn | None:
 def build(plan: BuildPlan) -> BuildResult:
     """Run (or resume, or shard) a build. Returns where the store is once every block exists."""
     dv = get_version(plan.version)
+    if dv.retired:
+        raise BuildError(f"data version {plan.version} cannot be built by this aflw-occ: {dv.retired}")
     for name in plan.subsets:
         want = dv.builders.get(name)
         have = get_builder(name).VERSION

@@ -17,7 +17,7 @@ sample and records ``(file, reason)`` in :attr:`AFLW2000_3D.skipped`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,6 +141,19 @@ def check_jpeg_bytes(path: Path) -> str | None:
     return None
 
 
+def check_checksum(path: Path, checksums: Mapping[str, str]) -> str | None:
+    """Why ``path`` does not match its recorded sha256 in ``checksums`` (file name → sha256), or None."""
+    from .store.hashing import sha256_file  # not at import time: the store package imports this module
+
+    want = checksums.get(path.name)
+    if want is None:
+        return "is not in the data version's source checksums (not a file of the release)"
+    got = sha256_file(path)
+    if got != want:
+        return f"sha256 {got[:16]}… differs from the recorded {want[:16]}… (corrupt, or not the release's file)"
+    return None
+
+
 def load_mat(path: Path) -> dict[str, np.ndarray]:
     """Read one annotation ``.mat`` into float64 arrays with validated shapes; :class:`SourceError` otherwise."""
     try:
@@ -201,6 +214,8 @@ class AFLW2000_3D(Sequence[Sample]):
         eval_dir: optional 3DDFA evaluation folder (re-annotated landmarks and crop boxes).
         strict: raise at the first bad file (default); ``False`` skips bad samples and lists them in ``skipped``.
         ids: optional subset of ids to load (others are ignored, not reported).
+        checksums: optional file name → sha256 (a data version's source checksums): each loaded sample's ``.jpg``
+            and ``.mat`` must match, else it is a bad file (raised in strict mode, skipped in lenient mode).
     """
 
     def __init__(
@@ -210,8 +225,10 @@ class AFLW2000_3D(Sequence[Sample]):
         *,
         strict: bool = True,
         ids: Sequence[str] | None = None,
+        checksums: Mapping[str, str] | None = None,
     ) -> None:
         self.root = Path(root)
+        self.checksums = checksums
         self.eval_dir = Path(eval_dir) if eval_dir is not None else None
         self.strict = strict
         self.skipped: list[tuple[str, str]] = []
@@ -268,10 +285,13 @@ class AFLW2000_3D(Sequence[Sample]):
         self._samples = samples
         self._by_id = {s.id: s for s in samples}
 
-    @staticmethod
     def _load_one(
-        key: str, jpg: Path, mat: Path, reann: np.ndarray | None, box: np.ndarray | None, index: int
+        self, key: str, jpg: Path, mat: Path, reann: np.ndarray | None, box: np.ndarray | None, index: int
     ) -> Sample:
+        for path in (jpg, mat) if self.checksums is not None else ():
+            reason = check_checksum(path, self.checksums)
+            if reason is not None:
+                raise SourceError(f"{path}: {reason}")
         reason = check_jpeg_bytes(jpg)
         if reason is not None:
             raise SourceError(f"{jpg}: {reason}")

@@ -103,7 +103,7 @@ def phases(source: Path, workers: int, subsets: str) -> None:
     StoreWriter.add = lambda self, payload: (add(self, payload), blocks.append(time.perf_counter() - t0))[0]
     try:
         with tempfile.TemporaryDirectory() as out:
-            plan = pipeline.BuildPlan(source, Path(out), "1.0.0", tuple(subsets.split(",")), BuildOptions(),
+            plan = pipeline.BuildPlan(source, Path(out), "2.0.0", tuple(subsets.split(",")), BuildOptions(),
                                       workers=workers, progress=False)  # fmt: skip
             pipeline.build(plan)
     finally:

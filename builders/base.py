@@ -114,7 +114,8 @@ class Example:
         mask: (H, W) bool occluder mask (None when there is no occluder object).
         occluded: (68,) bool per-landmark occlusion flags.
         covered_fraction: fraction of the face region that is covered.
-        params: every drawn parameter, JSON-serialisable.
+        params: every drawn parameter, JSON-serialisable; compared exactly by ``verify``, except float diagnostics
+            kept under the key ``"diagnostics"`` (stored and shown, never part of the identity).
         selected: False for rows that are computed and stored but not part of the split (NOD's v ≥ 0.6 images).
         fields: extra fixed-shape per-sample numeric values stored as datasets (e.g. ``visible_rate``).
         masks: extra (H, W) bool masks stored losslessly (e.g. NOD's region ``P`` and skin ``F``).

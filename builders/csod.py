@@ -53,7 +53,7 @@ class CSOD(Builder):
     """Solid-colour square, double square and full-height column occluders."""
 
     name = "csod"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     CONFIGS: ClassVar[tuple[BuilderConfig, ...]] = (
         BuilderConfig("single", "one solid-colour square on the face"),
         BuilderConfig("double", "two intersecting solid-colour squares"),

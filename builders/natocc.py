@@ -1,8 +1,11 @@
 """NatOcc compositing: paste one cut-out object over the face region P (Voo, Jiang, Loy, CVPRW 2022; reference values
 in ``docs/occlusion.md`` of the shared data, this toolkit's exact definition in ``docs/nsod.md``).
 
-:func:`composite` is pure: the same image, region, occluder and generator state give the same pixels. All work is done
-in the occluder's region of interest (ROI), so it costs a few milliseconds per image. Steps and drawn values:
+:func:`composite` is pure and **bit-exact on every machine**: every drawn value is quantised to a declared dyadic grid
+(:data:`GRIDS`) before use, every derived geometric value comes from IEEE basic operations or
+:mod:`aflw_occ.exactmath`, every statistic from exact integer sums, and every pixel operation from
+:mod:`.exact_image` / :mod:`.exact_jpeg` (integer arithmetic). All work is done in the occluder's region of interest
+(ROI). Steps and drawn values:
 
 1. **Size** — face box = bounding box of P (``w × h``); the occluder's alpha box (``w₀ × h₀``) is scaled by
    ``s₀ = √(a·w·h / (w₀·h₀))``, ``a ~ U(0.5, 1.0)``.
@@ -12,8 +15,9 @@ in the occluder's region of interest (ROI), so it costs a few milliseconds per i
    the line to the face centre, ``+180°`` when ``c`` is below ``f``.
 4. **Affine jitter** (p = 0.7) — scale ``U(0.8, 1.2)``, rotation ``U(−15°, 15°)``, shear ``U(−8°, 8°)`` (x-shear).
    The full map is ``x ↦ c + R(φ + ρ)·Sh(σ)·(s₀·s)·(x − x̄)`` (``x̄``: centre of the occluder's box). Downscaling is
-   area-averaged first, then the residual map is applied with bilinear interpolation, in premultiplied alpha.
-5. **Colour** — one affine colour map ``x ↦ A·x + b`` (RGB, applied with a single ``cv2.transform``) composed of:
+   area-averaged first (exact area means), then the residual map is applied with bilinear interpolation (16-bit
+   fixed-point map, 8-bit weights), in premultiplied alpha.
+5. **Colour** — one affine colour map ``x ↦ A·x + b`` (RGB, 12 fractional bits, integer arithmetic) composed of:
    grey conversion when the source image is grey (all channels equal); colour transfer toward the face's statistics
    in YCbCr (BT.601, linear in RGB) — with ``μ_f, σ_f`` over P and ``μ_o, σ_o`` over the occluder,
    ``Y ← Y + t_Y(μ_f − μ_o)`` for the mean and ``(Y − μ) · (1 + t_Y(clip(σ_f/σ_o, 0.5, 2) − 1))`` for the contrast,
@@ -21,39 +25,83 @@ in the occluder's region of interest (ROI), so it costs a few milliseconds per i
    matched, the object keeps its own colours; the original uses sliced optimal transport of the full distribution);
    in near-monochrome (tinted, sepia) photos — image chroma spread ``σ_C < 6`` — the occluder's chroma deviations are
    scaled by ``k = σ_C/6`` and its mean chroma moves to the face's by ``t_C + (1 − t_C)(1 − k)``;
-   brightness/contrast (p = 0.5) ``x ← (x − x̄)(1 + κ) + x̄ + 255β``, ``κ, β ~ U(−0.1, 0.1)``.
-6. **Blur** (p = 0.3) of the occluder — Gaussian ``σ ~ U(0.5, 1.5)`` px (defocus), in premultiplied alpha.
-7. **Blending** — ``α = G₅(erode₃(α_occ))`` (3×3 erosion, 5×5 Gaussian), quantised to 1/255;
-   ``out = α·occ + (1 − α)·face``; the edge band (0 < α < 1, grown by 1 px) is replaced by its 3×3 Gaussian blur.
-8. **JPEG** (p = 0.5) — the 8-pixel-aligned ROI is re-encoded at quality ``U{70, …, 100}`` and decoded.
+   brightness/contrast (p = 0.5) ``x ← (x − x̄)(1 + κ) + x̄ + 255β``, ``κ, β ~ U(−0.1, 0.1)``. Means and variances
+   come from exact integer sums of R, G, B and their products; the matrix is composed in rational arithmetic.
+6. **Blur** (p = 0.3) of the occluder — Gaussian ``σ ~ U(0.5, 1.5)`` px (defocus; integer taps, radius ⌈3σ⌉), in
+   premultiplied alpha.
+7. **Blending** — ``α = G₅(erode₃(α_occ))`` (3×3 erosion, binomial 5×5), on the 0–255 scale;
+   ``out = (α·occ + (255 − α)·face)/255``; the edge band (0 < α < 255, grown by 1 px) is replaced by its binomial
+   3×3 blur.
+8. **JPEG** (p = 0.5) — the 8-pixel-aligned ROI goes through JPEG's lossy steps at quality ``U{70, …, 100}``
+   (:func:`.exact_jpeg.jpeg_roundtrip`).
 
 The occluder is clipped to the photo inside any black padding bars (:func:`content_box`).
 Steps 5–8 only change pixels where ``α > 0``: every pixel outside the returned mask equals the source image's pixel.
-Every random number is drawn in a fixed order, whether or not the step is applied, and recorded in ``params``.
+Every random number is drawn in a fixed order, whether or not the step is applied, and recorded in ``params``
+(quantised); float statistics that are not needed to reproduce the pixels are under ``params["diagnostics"]``.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import weakref
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from typing import Any
 
-import cv2
 import numpy as np
 
+from aflw_occ import exactmath
+
+from . import exact_image as xi
+from .exact_jpeg import jpeg_roundtrip
+from .grid import grid_uniform, quantise
 from .occluders.library import OPAQUE
 
-#: RGB → YCbCr (BT.601, full range, chroma centred on 0)
-YCC = np.array(
-    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float64
+#: a 3×4 affine colour map [A | b] as nested tuples of floats
+Matrix34 = tuple[tuple[float, ...], ...]
+
+
+def _inverse3(m: tuple[tuple[Fraction, ...], ...]) -> tuple[tuple[Fraction, ...], ...]:
+    """Exact inverse of a 3×3 rational matrix (adjugate / determinant)."""
+    (a, b, c), (d, e, f), (g, h, i) = m
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    adj = ((e * i - f * h, c * h - b * i, b * f - c * e), (f * g - d * i, a * i - c * g, c * d - a * f),
+           (d * h - e * g, b * g - a * h, a * e - b * d))  # fmt: skip
+    return tuple(tuple(v / det for v in row) for row in adj)
+
+
+#: RGB → YCbCr (BT.601, full range, chroma centred on 0), exact decimals, and its exact inverse
+_YCC_EXACT = tuple(
+    tuple(Fraction(v) for v in row)
+    for row in (("0.299", "0.587", "0.114"), ("-0.168736", "-0.331264", "0.5"), ("0.5", "-0.418688", "-0.081312"))
 )
-YCC_INV = np.linalg.inv(YCC)
+YCC: tuple[tuple[float, ...], ...] = tuple(tuple(float(v) for v in row) for row in _YCC_EXACT)
+YCC_INV: tuple[tuple[float, ...], ...] = tuple(tuple(float(v) for v in row) for row in _inverse3(_YCC_EXACT))
 LUMA = YCC[0]
-#: the identity as a 3×4 affine colour map
-IDENTITY_34 = np.hstack([np.eye(3), np.zeros((3, 1))])
-IDENTITY_34.setflags(write=False)
+IDENTITY: Matrix34 = tuple(tuple(float(r == c) for c in range(4)) for r in range(3))
+GREY: Matrix34 = tuple((*LUMA, 0.0) for _ in range(3))
+#: fractional bits of the applied colour map [A | b]
+COLOUR_BITS = 12
 #: images whose chroma spread is below this are near-monochrome (tinted, sepia): the occluder's chroma is scaled down
 MONOCHROME_SPREAD = 6.0
+#: quantisation grids, as fractional bits: every drawn or derived value is a multiple of 2^-bits (exact in binary
+#: and in JSON) before it is used
+GRID_BITS: dict[str, int] = {
+    "area_fraction": 12,
+    "centre_px": 4,
+    "scale": 12,
+    "angle_deg": 6,
+    "colour": 12,
+    "sigma_px": 6,
+}
+
+
+def dot(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[float]) -> float:
+    """Σ aᵢbᵢ with each product IEEE-rounded and the sum correctly rounded (``math.fsum``): the same bits on every
+    machine and Python release (``sum`` of floats changed in Python 3.12)."""
+    return math.fsum(x * y for x, y in zip(a, b, strict=True))
 
 
 @dataclass(frozen=True)
@@ -125,91 +173,195 @@ def is_grey(image: np.ndarray, box: tuple[int, int, int, int], tol: int = 2) -> 
     return True
 
 
-def ycc_stats(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std (3,) of YCbCr (BT.601, [0, 255] scale) of an RGB image over a bool mask."""
-    if not mask.any():
-        return np.zeros(3), np.ones(3)
-    ycc = cv2.transform(np.asarray(rgb, np.float32), YCC.astype(np.float32))
-    mean, std = cv2.meanStdDev(ycc, mask=mask.astype(np.uint8))
-    return mean.ravel(), std.ravel()
+# ---- colour statistics (exact) ----
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Exact first and second moments of RGB pixels: count ``n``, sums ``s`` (3,), sums of products ``ss`` (3, 3)."""
+
+    n: int
+    s: tuple[int, ...]
+    ss: tuple[tuple[int, ...], ...]
+
+
+def rgb_moments(rgb: np.ndarray, mask: np.ndarray | None = None) -> Moments:
+    """:class:`Moments` of the (…, 3) uint8 pixels (where ``mask``). Every sum is an integer below 2⁵³ (255²·n,
+    n < 10⁷), so the float64 reductions are exact whatever their order or vector width."""
+    px = rgb[mask] if mask is not None else rgb.reshape(-1, 3)
+    ch = [px[:, k].astype(np.float64) for k in range(3)]
+    s = tuple(int(c.sum()) for c in ch)
+    ss = [[0] * 3 for _ in range(3)]
+    for i in range(3):
+        for j in range(i, 3):
+            ss[i][j] = ss[j][i] = int((ch[i] * ch[j]).sum())
+    return Moments(len(px), s, tuple(tuple(row) for row in ss))
+
+
+def _compose(outer: tuple[tuple[float, ...], ...], inner: Matrix34) -> Matrix34:
+    """(outer ∘ inner) for a 3×3 (or the linear part of a 3×4) ``outer`` and a 3×4 ``inner`` (:func:`dot` sums)."""
+    cols = list(zip(*inner, strict=True))
+    lin = tuple(tuple(dot(row[:3], cols[c]) for c in range(4)) for row in outer)
+    if len(outer[0]) == 4:
+        lin = tuple(r[:3] + (r[3] + o[3],) for r, o in zip(lin, outer, strict=True))
+    return lin
+
+
+def _integer_row(row: tuple[float, ...]) -> tuple[list[int], int]:
+    """A float row as integers over a common power-of-two denominator: (c·D, D), exact."""
+    fr = [Fraction(v) for v in row]
+    den = math.lcm(*(v.denominator for v in fr))
+    return [int(v * den) for v in fr], den
+
+
+@functools.lru_cache(maxsize=64)
+def _integer_rows(pre: Matrix34) -> tuple[tuple[list[int], int], ...]:
+    """The rows of YCC·A (linear part) as integers over a common denominator (cached: A is one of a few maps)."""
+    return tuple(_integer_row(row[:3]) for row in _compose(YCC, pre))
+
+
+def ycc_stats(m: Moments, pre: Matrix34 = IDENTITY) -> tuple[list[float], list[float]]:
+    """Means and standard deviations of YCbCr of ``pre``·x over the pixels of ``m``, correctly rounded from exact
+    integers: for a row c of YCC·A (integers over a denominator D), μ = c·s/(nD) + offset and
+    σ² = (n·cᵀ·ss·c − (c·s)²)/(nD)²; σ = √(float(σ²)) (IEEE sqrt of a correctly rounded input)."""
+    if m.n == 0:
+        return [0.0] * 3, [1.0] * 3
+    means, stds = [], []
+    for row, (c, den) in zip(_compose(YCC, pre), _integer_rows(pre), strict=True):
+        lin = sum(c[j] * m.s[j] for j in range(3))
+        sq = sum(c[i] * c[j] * m.ss[i][j] for i in range(3) for j in range(3))
+        means.append(float(Fraction(lin, m.n * den) + Fraction(row[3])))
+        stds.append(math.sqrt(max(m.n * sq - lin * lin, 0) / (m.n * den) ** 2))
+    return means, stds
+
+
+def chroma_spread(image: np.ndarray, stride: int = 8) -> float:
+    """√(var Cb + var Cr) of the whole image (every ``stride``-th pixel): ≈ 0 grey, < 6 tinted/sepia, median ≈ 13."""
+    _, std = ycc_stats(rgb_moments(np.ascontiguousarray(image[::stride, ::stride])))
+    return math.sqrt(std[1] * std[1] + std[2] * std[2])
 
 
 def transfer_matrix(
-    occ_mean: np.ndarray,
-    occ_std: np.ndarray,
-    face_mean: np.ndarray,
-    face_std: np.ndarray,
+    occ_mean: list[float],
+    occ_std: list[float],
+    face_mean: list[float],
+    face_std: list[float],
     t_y: float,
     t_c: float,
     chroma_gain: float = 1.0,
-) -> np.ndarray:
+) -> Matrix34:
     """3×4 affine RGB map of the YCbCr colour transfer (formula: module docstring).
 
     In YCbCr: Y' = g·Y + (1 − g)·μ_o + t_Y(μ_f − μ_o) with g = 1 + t_Y(clip(σ_f/σ_o, 0.5, 2) − 1);
     C' = k·C + (1 − k)·μ_o + t'(μ_f − μ_o) with k = ``chroma_gain`` and t' = t_C + (1 − t_C)(1 − k).
     In RGB: x' = YCC⁻¹·D·YCC·x + YCC⁻¹·b.
     """
-    g = 1.0 + t_y * (float(np.clip(face_std[0] / max(float(occ_std[0]), 1e-3), 0.5, 2.0)) - 1.0)
-    k = float(chroma_gain)
+    g = 1.0 + t_y * (min(max(face_std[0] / max(occ_std[0], 1e-3), 0.5), 2.0) - 1.0)
+    k = chroma_gain
     tc = t_c + (1.0 - t_c) * (1.0 - k)
-    d = np.diag([g, k, k])
-    b = np.array(
-        [
-            (1.0 - g) * occ_mean[0] + t_y * (face_mean[0] - occ_mean[0]),
-            (1.0 - k) * occ_mean[1] + tc * (face_mean[1] - occ_mean[1]),
-            (1.0 - k) * occ_mean[2] + tc * (face_mean[2] - occ_mean[2]),
-        ]
-    )
-    return np.hstack([YCC_INV @ d @ YCC, (YCC_INV @ b)[:, None]])
+    gains, shift = (g, k, k), (t_y, tc, tc)
+    b = [(1.0 - gains[i]) * occ_mean[i] + shift[i] * (face_mean[i] - occ_mean[i]) for i in range(3)]
+    dy = tuple(tuple(gains[r] * YCC[r][c] for c in range(3)) + (b[r],) for r in range(3))
+    return _compose(YCC_INV, dy)
 
 
-def chroma_spread(image: np.ndarray, stride: int = 8) -> float:
-    """√(var Cb + var Cr) of the whole image (every ``stride``-th pixel): ≈ 0 grey, < 6 tinted/sepia, median ≈ 13."""
-    ycc = cv2.transform(np.ascontiguousarray(image[::stride, ::stride], dtype=np.float32), YCC.astype(np.float32))
-    _, std = cv2.meanStdDev(ycc)
-    return float(np.hypot(std[1, 0], std[2, 0]))
-
-
-def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+def compose_affine(outer: Matrix34, inner: Matrix34) -> Matrix34:
     """3×4 affine maps: (outer ∘ inner)(x) = outer(inner(x))."""
-    return np.hstack([outer[:, :3] @ inner[:, :3], (outer[:, :3] @ inner[:, 3] + outer[:, 3])[:, None]])
+    return _compose(outer, inner)
+
+
+def fixed_point(matrix: Matrix34, bits: int = COLOUR_BITS) -> np.ndarray:
+    """(3, 4) int64: every entry × 2^bits rounded (ties to even)."""
+    return np.array([[round(v * (1 << bits)) for v in row] for row in matrix], np.int64)
+
+
+# ---- geometry (exact) ----
 
 
 def affine_matrix(
     centre: tuple[float, float], origin: tuple[float, float], scale: float, rotation_deg: float, shear_deg: float
-) -> np.ndarray:
-    """2×3 map ``x ↦ centre + R(rotation)·Sh(shear)·scale·(x − origin)`` (image coordinates, y down)."""
-    th = np.radians(rotation_deg)
-    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-    sh = np.array([[1.0, np.tan(np.radians(shear_deg))], [0.0, 1.0]])
-    lin = rot @ sh * scale
-    t = np.asarray(centre, np.float64) - lin @ np.asarray(origin, np.float64)
-    return np.hstack([lin, t[:, None]])
+) -> list[list[float]]:
+    """2×3 map ``x ↦ centre + R(rotation)·Sh(shear)·scale·(x − origin)`` (image coordinates, y down), from IEEE
+    basic operations and :mod:`aflw_occ.exactmath` only."""
+    s, c = exactmath.sin_cos_deg(rotation_deg)
+    ss, sc = exactmath.sin_cos_deg(shear_deg)
+    t = ss / sc
+    l00, l01, l10, l11 = c * scale, (c * t - s) * scale, s * scale, (s * t + c) * scale
+    tx = centre[0] - (l00 * origin[0] + l01 * origin[1])
+    ty = centre[1] - (l10 * origin[0] + l11 * origin[1])
+    return [[l00, l01, tx], [l10, l11, ty]]
+
+
+def inverse_map(m: list[list[float]], offset: tuple[int, int]) -> list[list[float]]:
+    """2×3 inverse of ``m``, mapping canvas pixel (x, y) (canvas origin at ``offset`` in the image) to the source."""
+    (l00, l01, tx), (l10, l11, ty) = m
+    det = l00 * l11 - l01 * l10
+    i00, i01, i10, i11 = l11 / det, -l01 / det, -l10 / det, l00 / det
+    ux, uy = offset[0] - tx, offset[1] - ty
+    return [[i00, i01, i00 * ux + i01 * uy], [i10, i11, i10 * ux + i11 * uy]]
+
+
+def axis_angle(alpha: np.ndarray) -> float:
+    """Long-axis angle (degrees, x right / y down, in (−90, 90], on the angle grid) of the pixels with alpha ≥ 128:
+    ½·atan2(2μ₁₁, μ₂₀ − μ₀₂) from exact integer central moments (n·μ, so no division)."""
+    ys, xs = np.nonzero(alpha >= OPAQUE)
+    xs, ys = xs.astype(np.int64), ys.astype(np.int64)
+    n, sx, sy = len(xs), int(xs.sum()), int(ys.sum())
+    if n < 2:
+        return 0.0
+    mu20 = n * int((xs * xs).sum()) - sx * sx
+    mu02 = n * int((ys * ys).sum()) - sy * sy
+    mu11 = n * int((xs * ys).sum()) - sx * sy
+    return quantise(0.5 * exactmath.atan2_deg(float(2 * mu11), float(mu20 - mu02)), GRID_BITS["angle_deg"])
+
+
+def pointing_rotation(theta: float, centre: list[float], face_centre: list[float]) -> float:
+    """Rotation φ (degrees, on the angle grid) putting an axis at angle θ on the line centre → face centre (+180°
+    when below)."""
+    direction = exactmath.atan2_deg(face_centre[1] - centre[1], face_centre[0] - centre[0])
+    phi = direction - theta + (180.0 if centre[1] > face_centre[1] else 0.0)
+    return quantise((phi + 180.0) % 360.0 - 180.0, GRID_BITS["angle_deg"])
+
+
+def region_centroid(region: np.ndarray, box: tuple[int, int, int, int]) -> list[float]:
+    """Centroid (x, y) of the face region, from integer sums, on the centre grid."""
+    crop = region[box[1] : box[3], box[0] : box[2]]
+    col_n, row_n = np.count_nonzero(crop, axis=0), np.count_nonzero(crop, axis=1)
+    total = int(col_n.sum())
+    bits = GRID_BITS["centre_px"]
+    return [
+        quantise(box[0] + Fraction(int(np.arange(col_n.size) @ col_n), total), bits),
+        quantise(box[1] + Fraction(int(np.arange(row_n.size) @ row_n), total), bits),
+    ]
 
 
 def _draw(rng: np.random.Generator, cfg: NatOccConfig, box: tuple[int, int, int, int]) -> dict[str, Any]:
-    """Every random value of one composite, in a fixed order."""
+    """Every random value of one composite, in a fixed order, each on its grid (:data:`GRID_BITS`)."""
     x0, y0, x1, y1 = box
+    g = GRID_BITS
     d: dict[str, Any] = {}
-    d["area_fraction"] = float(rng.uniform(*cfg.area))
-    d["centre"] = [float(rng.uniform(x0, x1)), float(rng.uniform(y0, y1))]
+    d["area_fraction"] = grid_uniform(rng, *cfg.area, g["area_fraction"])
+    d["centre"] = [grid_uniform(rng, x0, x1, g["centre_px"]), grid_uniform(rng, y0, y1, g["centre_px"])]
     d["jitter"] = {
         "applied": bool(rng.random() < cfg.jitter_p),
-        "scale": float(rng.uniform(*cfg.jitter_scale)),
-        "rotation_deg": float(rng.uniform(-cfg.jitter_rotation, cfg.jitter_rotation)),
-        "shear_deg": float(rng.uniform(-cfg.jitter_shear, cfg.jitter_shear)),
+        "scale": grid_uniform(rng, *cfg.jitter_scale, g["scale"]),
+        "rotation_deg": grid_uniform(rng, -cfg.jitter_rotation, cfg.jitter_rotation, g["angle_deg"]),
+        "shear_deg": grid_uniform(rng, -cfg.jitter_shear, cfg.jitter_shear, g["angle_deg"]),
     }
     d["colour_transfer"] = {
         "applied": bool(rng.random() < cfg.transfer_p),
-        "t_y": float(rng.uniform(*cfg.transfer_y)),
-        "t_c": float(rng.uniform(*cfg.transfer_c)),
+        "t_y": grid_uniform(rng, *cfg.transfer_y, g["colour"]),
+        "t_c": grid_uniform(rng, *cfg.transfer_c, g["colour"]),
     }
     d["brightness_contrast"] = {
         "applied": bool(rng.random() < cfg.bc_p),
-        "brightness": float(rng.uniform(-cfg.brightness, cfg.brightness)),
-        "contrast": float(rng.uniform(-cfg.contrast, cfg.contrast)),
+        "brightness": grid_uniform(rng, -cfg.brightness, cfg.brightness, g["colour"]),
+        "contrast": grid_uniform(rng, -cfg.contrast, cfg.contrast, g["colour"]),
     }
-    d["blur"] = {"applied": bool(rng.random() < cfg.blur_p), "sigma": float(rng.uniform(*cfg.blur_sigma))}
+    d["blur"] = {
+        "applied": bool(rng.random() < cfg.blur_p),
+        "sigma": grid_uniform(rng, *cfg.blur_sigma, g["sigma_px"]),
+    }
     d["jpeg"] = {
         "applied": bool(rng.random() < cfg.jpeg_p),
         "quality": int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)),
@@ -217,36 +369,119 @@ def _draw(rng: np.random.Generator, cfg: NatOccConfig, box: tuple[int, int, int,
     return d
 
 
-def axis_angle(alpha: np.ndarray) -> float:
-    """Long-axis angle (degrees, x right / y down, in (−90, 90]) of the pixels with alpha ≥ 128 (second moments)."""
-    m = cv2.moments((alpha >= OPAQUE).astype(np.uint8), binaryImage=True)
-    return float(0.5 * np.degrees(np.arctan2(2 * m["mu11"], m["mu20"] - m["mu02"])))
+_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, float]] = {}
 
 
-def pointing_rotation(theta: float, centre: list[float], face_centre: list[float]) -> float:
-    """Rotation φ (degrees) putting an axis at angle θ on the line centre → face centre (+180° when below)."""
-    direction = np.degrees(np.arctan2(face_centre[1] - centre[1], face_centre[0] - centre[0]))
-    phi = direction - theta + (180.0 if centre[1] > face_centre[1] else 0.0)
-    return float((phi + 180.0) % 360.0 - 180.0)
-
-
-_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray]] = {}
-
-
-def _premultiplied_u8(rgba: np.ndarray) -> np.ndarray:
-    """uint8 RGBA with colour × alpha / 255 (rounded); remembered per occluder array while that array lives (a
-    library's cut-outs are drawn many times). Read-only result."""
+def prepared(rgba: np.ndarray) -> tuple[np.ndarray, float]:
+    """The premultiplied cut-out (read-only uint8 RGBA) and its :func:`axis_angle`, remembered per occluder array
+    while that array lives (a library's cut-outs are drawn many times)."""
     hit = _PREMULTIPLIED.get(id(rgba))
     if hit is not None and hit[0]() is rgba:
-        return hit[1]
-    a = rgba[..., 3]
-    rgb = cv2.multiply(np.ascontiguousarray(rgba[..., :3]), cv2.merge([a, a, a]), scale=1.0 / 255.0)
-    out = cv2.merge([rgb, a])
+        return hit[1], hit[2]
+    out = xi.premultiply(rgba)
     out.setflags(write=False)
+    axis = axis_angle(rgba[..., 3])
     if len(_PREMULTIPLIED) >= 1024:
         _PREMULTIPLIED.clear()
-    _PREMULTIPLIED[id(rgba)] = (weakref.ref(rgba), out)
-    return out
+    _PREMULTIPLIED[id(rgba)] = (weakref.ref(rgba), out, axis)
+    return out, axis
+
+
+def binomial(n: int) -> np.ndarray:
+    """Row n − 1 of Pascal's triangle (the n-tap binomial kernel, OpenCV's Gaussian for n ≤ 7 and σ = 0 up to the
+    weights' rounding)."""
+    row = [1]
+    for _ in range(n - 1):
+        row = [a + b for a, b in zip([0, *row], [*row, 0], strict=True)]
+    return np.array(row, np.int64)
+
+
+def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Straight colour, alpha and the solid mask (α ≥ 128) of a warped premultiplied cut-out. Solid pixels are
+    un-premultiplied; the others are extended by a normalised 3×3 box (255·Σ pm / Σ α, rounded), so the blurred alpha
+    below never meets undefined colour (no dark or bright rims); 0 where Σ α = 0."""
+    pm, alpha = warped[..., :3], warped[..., 3]
+    solid = alpha >= OPAQUE
+    colour = np.zeros(pm.shape, np.uint8)
+    colour[solid] = xi.unpremultiply(pm[solid], alpha[solid])
+    sum_a = xi.box3_sums(alpha)
+    rim = ~solid & (sum_a > 0)
+    if rim.any():
+        box = xi.box3_sums(pm)[rim]
+        colour[rim] = np.minimum(xi.round_div(255 * box, sum_a[rim][:, None]), 255)
+    return colour, alpha, solid
+
+
+def _colour_map(
+    image: np.ndarray,
+    region: np.ndarray,
+    box: tuple[int, int, int, int],
+    colour: np.ndarray,
+    solid: np.ndarray,
+    d: dict[str, Any],
+    grey: bool,
+) -> tuple[Matrix34, dict[str, Any]]:
+    """The composed colour map (grey ∘ transfer ∘ brightness/contrast) and its diagnostics (module docstring)."""
+    a: Matrix34 = GREY if grey else IDENTITY
+    diag: dict[str, Any] = {}
+    ct, bc = d["colour_transfer"], d["brightness_contrast"]
+    has_solid = bool(solid.any())
+    if ct["applied"] and has_solid:
+        x0, y0, x1, y1 = box
+        f_mean, f_std = ycc_stats(rgb_moments(image[y0:y1:3, x0:x1:3], region[y0:y1:3, x0:x1:3]))
+        o_mean, o_std = ycc_stats(rgb_moments(colour[::2, ::2], solid[::2, ::2]), a)
+        spread = chroma_spread(image)
+        k = 1.0 if grey else min(max(spread / MONOCHROME_SPREAD, 0.0), 1.0)
+        a = compose_affine(transfer_matrix(o_mean, o_std, f_mean, f_std, ct["t_y"], 0.0 if grey else ct["t_c"], k), a)
+        diag["colour_transfer"] = {
+            "face_ycc_mean": f_mean, "face_ycc_std": f_std, "occluder_ycc_mean": o_mean, "occluder_ycc_std": o_std,
+            "image_chroma_spread": spread, "chroma_gain": k,
+        }  # fmt: skip
+    if bc["applied"] and has_solid:
+        mom = rgb_moments(colour, solid)
+        mean = [v / mom.n for v in mom.s]
+        m = [dot(a[r][:3], mean) + a[r][3] for r in range(3)]
+        kc = 1.0 + bc["contrast"]
+        beta = 255.0 * bc["brightness"]
+        b = tuple(tuple(kc * (r == c) for c in range(3)) + ((1.0 - kc) * m[r] + beta,) for r in range(3))
+        a = compose_affine(b, a)
+    return a, diag
+
+
+def _blur(colour: np.ndarray, alpha: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian blur of the occluder in premultiplied alpha: (colour, alpha) after it."""
+    taps = xi.gaussian_taps(sigma)
+    pm = xi.separable_filter(xi.premultiply(np.dstack([colour, alpha]))[..., :3], taps)
+    alpha = xi.separable_filter(alpha, taps)
+    return np.where((alpha > 0)[..., None], xi.unpremultiply(pm, alpha), colour), alpha
+
+
+def _roi(
+    m: list[list[float]], size: tuple[int, int], clip: tuple[int, int, int, int], pad: int = 6
+) -> tuple[int, int, int, int]:
+    """[x0, y0, x1, y1) of the warped (w, h) = ``size`` source's corners, grown by ``pad`` and clipped."""
+    sw, sh = size
+    xs = [m[0][0] * x + m[0][1] * y + m[0][2] for x, y in ((0, 0), (sw, 0), (0, sh), (sw, sh))]
+    ys = [m[1][0] * x + m[1][1] * y + m[1][2] for x, y in ((0, 0), (sw, 0), (0, sh), (sw, sh))]
+    return (
+        int(max(clip[0], math.floor(min(xs)) - pad)),
+        int(max(clip[1], math.floor(min(ys)) - pad)),
+        int(min(clip[2], math.ceil(max(xs)) + pad)),
+        int(min(clip[3], math.ceil(max(ys)) + pad)),
+    )
+
+
+def _jpeg(out: np.ndarray, res: np.ndarray, m_roi: np.ndarray, roi: tuple[int, int, int, int], q: int) -> np.ndarray:
+    """The ROI's pixels after JPEG's lossy steps on the 8-aligned tile around it (same block grid as the source
+    JPEG); pixels outside the mask enter the tile as they are in the image."""
+    H, W = out.shape[:2]
+    rx0, ry0, rx1, ry1 = roi
+    jx0, jy0 = rx0 - rx0 % 8, ry0 - ry0 % 8
+    jx1, jy1 = min(W, rx1 + (-rx1) % 8), min(H, ry1 + (-ry1) % 8)
+    tile = out[jy0:jy1, jx0:jx1].copy()
+    inner = tile[ry0 - jy0 : ry1 - jy0, rx0 - jx0 : rx1 - jx0]
+    inner[m_roi] = res[m_roi]
+    return jpeg_roundtrip(tile, q)[ry0 - jy0 : ry1 - jy0, rx0 - jx0 : rx1 - jx0]
 
 
 def composite(
@@ -276,22 +511,17 @@ def composite(
     if region.shape != (H, W):
         raise ValueError(f"face region {region.shape} does not match image {image.shape[:2]}")
     box = region_box(region)
-    crop = region[box[1] : box[3], box[0] : box[2]]
-    col_n, row_n = np.count_nonzero(crop, axis=0), np.count_nonzero(crop, axis=1)
-    total = float(col_n.sum())
-    face_centre = [
-        box[0] + float(np.arange(col_n.size) @ col_n) / total,
-        box[1] + float(np.arange(row_n.size) @ row_n) / total,
-    ]
+    face_centre = region_centroid(region, box)
     d = _draw(rng, cfg, box)
     oh, ow = occluder.shape[:2]
-    face_area = float((box[2] - box[0]) * (box[3] - box[1]))
-    s0 = float(np.sqrt(d["area_fraction"] * face_area / (oh * ow)))
-    axis = axis_angle(occluder[..., 3]) if points_at_face else 0.0
+    face_area = (box[2] - box[0]) * (box[3] - box[1])
+    s0 = quantise(math.sqrt(d["area_fraction"] * face_area / (oh * ow)), GRID_BITS["scale"])
+    src, occ_axis = prepared(occluder)
+    axis = occ_axis if points_at_face else 0.0
     base_rot = pointing_rotation(axis, d["centre"], face_centre) if points_at_face else 0.0
     jit = d["jitter"]
-    scale = s0 * (jit["scale"] if jit["applied"] else 1.0)
-    rot = base_rot + (jit["rotation_deg"] if jit["applied"] else 0.0)
+    scale = quantise(s0 * jit["scale"], GRID_BITS["scale"]) if jit["applied"] else s0
+    rot = quantise(base_rot + jit["rotation_deg"], GRID_BITS["angle_deg"]) if jit["applied"] else base_rot
     shear = jit["shear_deg"] if jit["applied"] else 0.0
     params: dict[str, Any] = {
         "face_box": list(box),
@@ -307,107 +537,52 @@ def composite(
     }
 
     # premultiplied source, area-downscaled first when shrinking (no aliasing); the residual map is bilinear
-    src = _premultiplied_u8(occluder)
     pre = 1.0
     if scale < 0.8:
         nw, nh = max(2, round(ow * scale)), max(2, round(oh * scale))
-        src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
+        src = xi.area_resize(src, (nw, nh))
         pre = nw / ow
     origin = ((src.shape[1] - 1) / 2.0, (src.shape[0] - 1) / 2.0)
-    M = affine_matrix((d["centre"][0], d["centre"][1]), origin, scale / pre, rot, shear)
-    sw, sh_ = src.shape[1], src.shape[0]
-    pts = np.array([[0, 0, 1], [sw, 0, 1], [0, sh_, 1], [sw, sh_, 1]], float) @ M.T
-    pad = 6
-    cx0, cy0, cx1, cy1 = content_box(image)
-    params["content_box"] = [cx0, cy0, cx1, cy1]
-    rx0 = int(max(cx0, np.floor(pts[:, 0].min()) - pad))
-    ry0 = int(max(cy0, np.floor(pts[:, 1].min()) - pad))
-    rx1 = int(min(cx1, np.ceil(pts[:, 0].max()) + pad))
-    ry1 = int(min(cy1, np.ceil(pts[:, 1].max()) + pad))
+    m = affine_matrix((d["centre"][0], d["centre"][1]), origin, scale / pre, rot, shear)
+    cbox = content_box(image)
+    params["content_box"] = list(cbox)
+    rx0, ry0, rx1, ry1 = _roi(m, (src.shape[1], src.shape[0]), cbox)
     out = image.copy()
     mask = np.zeros((H, W), bool)
     if rx1 <= rx0 or ry1 <= ry0:
         params.update(roi=[0, 0, 0, 0], grey_source=False, covered_pixels=0)
         return Composite(out, mask, params)
     params["roi"] = [rx0, ry0, rx1, ry1]
-    Mr = M.copy()
-    Mr[:, 2] -= (rx0, ry0)
-    rw, rh = rx1 - rx0, ry1 - ry0
-    warped = cv2.warpAffine(src, Mr, (rw, rh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # straight colour (uint8); where alpha is small or 0 it is extended by a normalised 3×3 box filter, so the
-    # blurred alpha below never meets undefined colour (no dark or bright rims)
-    r_, g_, b_, a_u8 = cv2.split(warped)
-    pm = cv2.merge([r_, g_, b_])
-    a3 = cv2.merge([a_u8, a_u8, a_u8])
-    colour = cv2.divide(cv2.blur(pm, (3, 3)), cv2.blur(a3, (3, 3)), scale=255)
-    solid = a_u8 >= OPAQUE
-    cv2.copyTo(cv2.divide(pm, a3, scale=255), solid.view(np.uint8), colour)
+    warped = xi.warp_bilinear(src, inverse_map(m, (rx0, ry0)), (rx1 - rx0, ry1 - ry0))
+    colour, alpha, solid = _straight_colour(warped)
 
-    # one affine colour map: grey conversion ∘ colour transfer ∘ brightness/contrast
     grey = is_grey(image, box)
     params["grey_source"] = grey
-    A = IDENTITY_34
-    if grey:
-        A = np.hstack([np.repeat(LUMA[None, :], 3, axis=0), np.zeros((3, 1))])
-    ct = d["colour_transfer"]
-    has_solid = bool(solid.any())
-    if ct["applied"] and has_solid:
-        x0, y0, x1, y1 = box
-        f_mean, f_std = ycc_stats(image[y0:y1:3, x0:x1:3], region[y0:y1:3, x0:x1:3])
-        sub = cv2.transform(colour[::2, ::2].astype(np.float32), A.astype(np.float32))
-        o_mean, o_std = ycc_stats(sub, solid[::2, ::2])
-        spread = chroma_spread(image)
-        k = 1.0 if grey else float(np.clip(spread / MONOCHROME_SPREAD, 0.0, 1.0))
-        T = transfer_matrix(o_mean, o_std, f_mean, f_std, ct["t_y"], 0.0 if grey else ct["t_c"], k)
-        A = compose_affine(T, A)
-        params["colour_transfer"].update(
-            face_ycc_mean=[float(v) for v in f_mean], face_ycc_std=[float(v) for v in f_std],
-            occluder_ycc_mean=[float(v) for v in o_mean], occluder_ycc_std=[float(v) for v in o_std],
-            image_chroma_spread=spread, chroma_gain=k,
-        )
-    bc = d["brightness_contrast"]
-    if bc["applied"] and has_solid:
-        m = A[:, :3] @ np.asarray(cv2.mean(colour, mask=solid.view(np.uint8))[:3]) + A[:, 3]
-        kc = 1.0 + bc["contrast"]
-        B = np.hstack([np.eye(3) * kc, ((1.0 - kc) * m + 255.0 * bc["brightness"])[:, None]])
-        A = compose_affine(B, A)
-    params["colour_matrix"] = [[round(float(v), 6) for v in row] for row in A]
-    if not np.array_equal(A, IDENTITY_34):
-        colour = cv2.transform(colour, A.astype(np.float32))  # uint8 in, saturated uint8 out
+    cmap, diagnostics = _colour_map(image, region, box, colour, solid, d, grey)
+    fixed = fixed_point(cmap)
+    params["colour_matrix"] = [[math.ldexp(int(v), -COLOUR_BITS) for v in row] for row in fixed]
+    if not np.array_equal(fixed, fixed_point(IDENTITY)):
+        colour = xi.apply_colour_matrix(colour, fixed, COLOUR_BITS)
     if d["blur"]["applied"]:
-        sig = d["blur"]["sigma"]
-        pmb = cv2.GaussianBlur(cv2.multiply(colour, a3, scale=1.0 / 255.0), (0, 0), sig)
-        a_u8 = cv2.GaussianBlur(a_u8, (0, 0), sig)
-        a3 = cv2.merge([a_u8, a_u8, a_u8])
-        cv2.copyTo(cv2.divide(pmb, a3, scale=255), (a_u8 > 0).view(np.uint8), colour)
+        colour, alpha = _blur(colour, alpha, d["blur"]["sigma"])
 
     # NatOcc blending: α = G5(erode3(alpha)) on the 0–255 scale: the mask is exactly where α > 0
-    a8 = cv2.GaussianBlur(cv2.erode(a_u8, np.ones((cfg.erode, cfg.erode), np.uint8)), (cfg.gauss, cfg.gauss), 0)
+    a8 = xi.separable_filter(xi.erode(alpha, cfg.erode), binomial(cfg.gauss))
     m_roi = a8 > 0
-    w = a8.astype(np.float32) * np.float32(1.0 / 255.0)
-    blended = cv2.blendLinear(colour, np.ascontiguousarray(image[ry0:ry1, rx0:rx1]), w, np.float32(1.0) - w)
-    band = cv2.dilate((m_roi & (a8 < 255)).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & m_roi
+    res = xi.blend(colour, image[ry0:ry1, rx0:rx1], a8)
+    band = xi.dilate(m_roi & (a8 < 255), 3) & m_roi
     if band.any():
-        cv2.copyTo(cv2.GaussianBlur(blended, (cfg.edge_blur, cfg.edge_blur), 0), band.view(np.uint8), blended)
-    res = blended
+        res[band] = xi.filter_at(res, binomial(cfg.edge_blur), band)
     if d["jpeg"]["applied"] and m_roi.any():
-        # 8-aligned block grid of the full image, so the blocks match the source JPEG's grid
-        jx0, jy0 = rx0 - rx0 % 8, ry0 - ry0 % 8
-        jx1, jy1 = min(W, rx1 + (-rx1) % 8), min(H, ry1 + (-ry1) % 8)
-        tile = out[jy0:jy1, jx0:jx1].copy()
-        cv2.copyTo(res, m_roi.view(np.uint8), tile[ry0 - jy0 : ry1 - jy0, rx0 - jx0 : rx1 - jx0])
-        ok, buf = cv2.imencode(
-            ".jpg", cv2.cvtColor(tile, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, d["jpeg"]["quality"]]
-        )
-        if ok:
-            dec = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-            res = np.ascontiguousarray(dec[ry0 - jy0 : ry1 - jy0, rx0 - jx0 : rx1 - jx0])
-    cv2.copyTo(res, m_roi.view(np.uint8), out[ry0:ry1, rx0:rx1])
+        res = _jpeg(out, res, m_roi, (rx0, ry0, rx1, ry1), d["jpeg"]["quality"])
+    out[ry0:ry1, rx0:rx1][m_roi] = res[m_roi]
     mask[ry0:ry1, rx0:rx1] = m_roi
     params["covered_pixels"] = int(np.count_nonzero(m_roi))
+    if diagnostics:
+        params["diagnostics"] = diagnostics
     return Composite(out, mask, params)
 
 
 def config_dict(config: NatOccConfig | None = None) -> dict[str, Any]:
-    """The configuration as a JSON-serialisable dict (recorded in the build's provenance)."""
-    return asdict(config or NatOccConfig())
+    """The configuration as a JSON-serialisable dict (recorded in the build's provenance), with the grids."""
+    return {**asdict(config or NatOccConfig()), "grid_bits": dict(GRID_BITS), "colour_bits": COLOUR_BITS}

@@ -41,7 +41,7 @@ class NOD(Builder):
     """Visible rate of every image; the NOD split = |yaw| ≤ 60° and v < 0.6."""
 
     name = "nod"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     adds_pixels = False
     CONFIGS: ClassVar[tuple[BuilderConfig, ...]] = (
         BuilderConfig("natural", "naturally occluded faces: |yaw| <= 60 deg and visible rate v < 0.6"),

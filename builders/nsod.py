@@ -38,7 +38,7 @@ class NSOD(Builder):
     """NatOcc-style object occluders (natocc) and RandOcc textured blobs (randocc), one per image."""
 
     name = "nsod"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     CONFIGS: ClassVar[tuple[BuilderConfig, ...]] = (
         BuilderConfig("natocc", "one daily-life object from the occluder library, NatOcc compositing", split="nsod"),
     )
@@ -101,7 +101,7 @@ class RandOcc(NSOD):
     """RandOcc: one random textured Bézier blob per image, NatOcc compositing (no occluder library needed)."""
 
     name = "randocc"
-    VERSION = "1.0.0"
+    VERSION = "2.0.0"
     CONFIGS: ClassVar[tuple[BuilderConfig, ...]] = (
         BuilderConfig("blob", "one random textured Bézier blob, NatOcc compositing", split="randocc"),
     )

@@ -1,5 +1,5 @@
 """The build on the real AFLW2000-3D (a 400-image subset, every subset builder): killed mid-build, resumed with
-another worker count, and checked pixel by pixel against the committed manifest of data version 1.0.0."""
+another worker count, and checked pixel by pixel against the committed manifest of data version 2.0.0."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from aflw_occ.pipeline import BuildPlan, build
 from aflw_occ.store import open_store
 from aflw_occ.store.verify import verify
 
-MANIFEST = Path(__file__).resolve().parents[1] / "manifests" / "1.0.0"
+MANIFEST = Path(__file__).resolve().parents[1] / "manifests" / "2.0.0"
 SUBSETS = ("csod", "nod", "nsod", "randocc")
 N_IDS = 400  # 10 blocks of 40: every 5th image of the release
 
@@ -34,21 +34,21 @@ def test_killed_build_resumes_to_the_committed_manifest(real_source: Path, tmp_p
     proc = subprocess.Popen(
         [*cmd, "--workers", "2", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
-    journal = out / ".journal-1.0.0"
+    journal = out / ".journal-2.0.0"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(list(journal.glob("block-*.pkl"))) < 2:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "build ended early"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: the driver and its workers
     proc.wait()
-    assert not (out / "aflw-occ-1.0.0.h5").exists()
+    assert not (out / "aflw-occ-2.0.0.h5").exists()
     kept = len(list(journal.glob("block-*.pkl")))
     assert 2 <= kept < N_IDS // 40
 
     plan = BuildPlan(
         source=real_source,
         out=out,
-        version="1.0.0",
+        version="2.0.0",
         subsets=SUBSETS,
         options=BuildOptions(seed=0),
         workers=1,

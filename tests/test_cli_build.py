@@ -26,7 +26,7 @@ def test_build_verify_show(src: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = run("build", "--source", str(src), "--out", str(out), "--workers", "2", "--quiet", "--seed", "3")
     assert r.returncode == 0, r.stderr
-    assert "data version 1.0.0, seed 3" in r.stdout and "csod-column 5" in r.stdout
+    assert "data version 2.0.0, seed 3" in r.stdout and "csod-column 5" in r.stdout
     r = run("verify", str(out))
     assert r.returncode == 0 and "20 samples checked, 0 mismatch(es)" in r.stdout
     sheet = tmp_path / "sheet.png"
@@ -51,5 +51,5 @@ def test_build_errors_are_one_line(src: Path, tmp_path: Path) -> None:
 def test_demo_runs_everything(tmp_path: Path) -> None:
     r = run("demo", "--out", str(tmp_path / "demo"), "--n", "8")
     assert r.returncode == 0, r.stderr
-    assert "protocol=sparse-2d" in r.stdout and "split=csod-double data=1.0.0" in r.stdout
+    assert "protocol=sparse-2d" in r.stdout and "split=csod-double data=2.0.0" in r.stdout
     assert (tmp_path / "demo" / "sheet.png").is_file()

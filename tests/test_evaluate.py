@@ -31,7 +31,7 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     plan = BuildPlan(
         source=src,
         out=root / "build",
-        version="1.0.0",
+        version="2.0.0",
         subsets=("csod",),
         options=BuildOptions(seed=0),
         workers=1,
@@ -77,7 +77,7 @@ def test_evaluate_store_scores_and_writes(tiny_store: Path, tmp_path: Path) -> N
             assert pf.ids.tolist() == list(gt.ids)
             np.testing.assert_array_equal(pf.landmarks, res.splits[s].landmarks)
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["splits"] == list(res.splits) and meta["data_version"] == "1.0.0" and meta["manifest_sha256"]
+    assert meta["splits"] == list(res.splits) and meta["data_version"] == "2.0.0" and meta["manifest_sha256"]
     import pandas as pd
 
     scores = pd.read_csv(out / "scores.csv")

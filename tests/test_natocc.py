@@ -125,13 +125,14 @@ def test_pointing_objects_aim_at_the_face_centre() -> None:
 def test_transfer_matrix_matches_ycbcr_formula() -> None:
     rng = np.random.default_rng(2)
     px = rng.uniform(0, 255, (500, 3))
-    ycc = px @ YCC.T
+    ycc_m = np.array(YCC)
+    ycc = px @ ycc_m.T
     mo, so = ycc.mean(0), ycc.std(0)
     mf, sf = np.array([150.0, -10.0, 20.0]), np.array([30.0, 5.0, 5.0])
     t_y, t_c, k = 0.6, 0.2, 0.5
-    A = transfer_matrix(mo, so, mf, sf, t_y, t_c, k)
+    A = np.array(transfer_matrix(list(mo), list(so), list(mf), list(sf), t_y, t_c, k))
     out = px @ A[:, :3].T + A[:, 3]
-    got = out @ YCC.T
+    got = out @ ycc_m.T
     g = 1 + t_y * (np.clip(sf[0] / so[0], 0.5, 2) - 1)
     ref_y = mo[0] + t_y * (mf[0] - mo[0]) + (ycc[:, 0] - mo[0]) * g
     tc = t_c + (1 - t_c) * (1 - k)

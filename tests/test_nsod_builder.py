@@ -84,7 +84,7 @@ def test_nsod_pipeline_is_independent_of_worker_count(tmp_path: Path) -> None:
         plan = BuildPlan(
             source=src,
             out=tmp_path / f"out{workers}",
-            version="1.0.0",
+            version="2.0.0",
             subsets=("nsod", "randocc"),
             options=BuildOptions(seed=5, occluders=(f"folder:{lib}",)),
             workers=workers,

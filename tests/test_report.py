@@ -33,7 +33,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]
     plan = BuildPlan(
         source=src,
         out=root / "build",
-        version="1.0.0",
+        version="2.0.0",
         subsets=("csod",),
         options=BuildOptions(seed=0),
         workers=1,

@@ -443,7 +443,7 @@ def tiny_store(tmp_path_factory) -> Path:
     plan = BuildPlan(
         source=src,
         out=root / "out",
-        version="1.0.0",
+        version="2.0.0",
         subsets=("csod",),
         options=BuildOptions(seed=7),
         progress=False,
@@ -462,7 +462,7 @@ def test_cli_data_occluded_split(tiny_store: Path, tmp_path: Path) -> None:
     res = _cli(["score", str(pred), "--data", str(tiny_store), "--split", "csod-single", "--json", "--n-boot", "20"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
-    assert d["split"] == "csod-single" and d["data_version"] == "1.0.0"
+    assert d["split"] == "csod-single" and d["data_version"] == "2.0.0"
     assert d["provenance"]["manifest_sha256"] and d["n_scored"] == len(g)
     occ_err, vis_err = [], []
     for i in range(len(g)):
@@ -477,6 +477,6 @@ def test_cli_data_occluded_split(tiny_store: Path, tmp_path: Path) -> None:
     assert d["metrics"]["nme_occluded_plain"]["value"] == pytest.approx(100 * np.mean(occ_err), rel=1e-9)
     assert d["metrics"]["nme_visible_plain"]["value"] == pytest.approx(100 * np.mean(vis_err), rel=1e-9)
     text = _cli(["score", str(pred), "--data", str(tiny_store), "--split", "csod-single", "--n-boot", "20"]).output
-    assert "split=csod-single data=1.0.0" in text and "manifest_sha256=" in text
+    assert "split=csod-single data=2.0.0" in text and "manifest_sha256=" in text
     clean = _cli(["score", str(pred), "--data", str(tiny_store), "--split", "clean", "--n-boot", "20"])
     assert clean.exit_code != 0 and isinstance(clean.exception, PredictionError)

@@ -17,6 +17,7 @@ from aflw_occ.groundtruth import GroundTruth
 from aflw_occ.pipeline import BuildError, BuildPlan, build
 from aflw_occ.source import AFLW2000_3D
 from aflw_occ.store import codec, open_store
+from aflw_occ.store.schema import ROOT_ATTRS
 from aflw_occ.store.verify import verify
 
 N = 10
@@ -28,7 +29,7 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _plan(src: Path, out: Path, **kw) -> BuildPlan:
-    defaults = dict(version="1.0.0", subsets=("csod",), options=BuildOptions(seed=7), progress=False, block_size=3)
+    defaults = dict(version="2.0.0", subsets=("csod",), options=BuildOptions(seed=7), progress=False, block_size=3)
     defaults.update(kw)
     return BuildPlan(source=src, out=out, **defaults)  # type: ignore[arg-type]
 
@@ -42,11 +43,21 @@ def built(src: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_layout_and_counts(built: Path) -> None:
     with h5py.File(built) as f:
-        assert f.attrs["data_version"] == "1.0.0" and f.attrs["seed"] == 7
+        assert f.attrs["data_version"] == "2.0.0" and f.attrs["seed"] == 7
         assert set(f["csod"]) == {"single", "double", "column"}
         assert f["base/jpeg"].shape == (N,) and f["csod/single/occluded"].shape == (N, 68)
-        for key in ("created_with", "source_sha256", "manifest_sha256", "builders", "provenance"):
-            assert f.attrs[key]
+        assert set(f.attrs) == set(ROOT_ATTRS)
+        env = json.loads(f.attrs["environment"])
+        assert env["libraries"]["numpy"] and env["machine"] and "opencv_cpu_features" in env
+        scalars: list[str] = []
+        f.visititems(
+            lambda name, obj: scalars.append(name) if isinstance(obj, h5py.Dataset) and not obj.shape else None
+        )
+        assert not scalars  # no scalar dataspace (HF datasets' hdf5 loader stops on them)
+        rows: set[int] = set()
+        f.visititems(lambda _, obj: rows.add(obj.shape[0]) if isinstance(obj, h5py.Dataset) else None)
+        assert rows == {N}  # one row per source image everywhere: one table for generic readers
+        assert isinstance(f["base/ids"].asstr()[0], str)
     with open_store(built.parent) as st:
         assert st.splits == ["clean", "csod-single", "csod-double", "csod-column"]
         assert [len(st.split(s)) for s in st.splits] == [N] * 4
@@ -100,7 +111,7 @@ def test_ground_truth_from_store(built: Path, src: Path) -> None:
     np.testing.assert_array_equal(clean.landmarks, direct.landmarks)
     occ = GroundTruth.from_store(built, "csod-column")
     assert occ.occluded is not None and occ.occluded.shape == (N, 68)
-    assert occ.ids[0].endswith(".csod-column") and occ.data_version == "1.0.0"
+    assert occ.ids[0].endswith(".csod-column") and occ.data_version == "2.0.0"
     assert "manifest_sha256" in occ.provenance
     np.testing.assert_array_equal(occ.landmarks, direct.landmarks)
 
@@ -145,21 +156,60 @@ def test_verify_ok_and_detects_a_flipped_pixel(built: Path, tmp_path: Path) -> N
     assert report.mismatches[0].split == "csod-double" and report.mismatches[0].id == victim
     assert victim in report.summary()
     # against the original build's manifest folder as well
-    report = verify(copy, built.parent / "manifest-1.0.0")
+    report = verify(copy, built.parent / "manifest-2.0.0")
     assert [m.id for m in report.mismatches] == [victim]
+
+
+def test_verify_progress_bar_only_when_asked(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert verify(built).ok and "verify" not in capsys.readouterr().err  # stderr is no terminal here
+    assert verify(built, progress=True).ok and "verify: 100%" in capsys.readouterr().err
+
+
+def test_reader_record_follows_the_schema(built: Path) -> None:
+    from aflw_occ.store import schema
+    from aflw_occ.store.verify import RECOMPUTE
+
+    with open_store(built) as st:
+        for name in ("clean", "csod-single"):
+            sp = st.split(name)
+            rec = sp.record(1)
+            kind = schema.kind_of(sp.group)
+            assert set(rec) == {c.key for c in schema.COLUMNS[kind]} and rec["id"] == sp.ids[1]
+            columns, digests = RECOMPUTE[kind](st, rec)
+            assert set(columns) == {c.key for c in schema.COLUMNS[kind] if c.recomputed}
+            assert set(digests) == {d.key for d in schema.DIGESTS[kind]}
+
+
+def test_format_1_layout_still_verifies(built: Path, tmp_path: Path) -> None:
+    """A format-1 store (scalar manifest datasets, ``created_with`` for ``environment``) is still read and verified."""
+    old = tmp_path / built.name
+    shutil.copy(built, old)
+    with h5py.File(old, "r+") as f:
+        f.attrs["format"] = "aflw-occ/hdf5-1"
+        f.attrs["created_with"] = f.attrs["environment"]
+        del f.attrs["environment"]
+        for name, text in list(f["manifest"].attrs.items()):
+            del f["manifest"].attrs[name]
+            f["manifest"].create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"))
+    report = verify(old)
+    assert report.ok, report.summary()
+    with h5py.File(old, "r+") as f:
+        f.attrs["format"] = "aflw-occ/hdf5-0"
+    with pytest.raises(StoreError, match="not an aflw-occ store"):
+        verify(old)
 
 
 def test_verify_rejects_other_version_and_seed(built: Path, tmp_path: Path) -> None:
     man = tmp_path / "man"
-    shutil.copytree(built.parent / "manifest-1.0.0", man)
+    shutil.copytree(built.parent / "manifest-2.0.0", man)
     head = json.loads((man / "manifest.json").read_text())
     head["seed"] = 99
     (man / "manifest.json").write_text(json.dumps(head))
     with pytest.raises(StoreError, match="seed 99"):
         verify(built, man)
-    head["seed"], head["data_version"] = 7, "2.0.0"
+    head["seed"], head["data_version"] = 7, "3.0.0"
     (man / "manifest.json").write_text(json.dumps(head))
-    with pytest.raises(StoreError, match="data version 2.0.0, the store is 1.0.0"):
+    with pytest.raises(StoreError, match="data version 3.0.0, the store is 2.0.0"):
         verify(built, man)
     with pytest.raises(StoreError, match="no manifest.json"):
         verify(built, tmp_path)
@@ -168,9 +218,9 @@ def test_verify_rejects_other_version_and_seed(built: Path, tmp_path: Path) -> N
 def test_partial_verify(src: Path, built: Path, tmp_path: Path) -> None:
     few = build(_plan(src, tmp_path / "few", subsets=())).path
     assert few is not None
-    report = verify(few, built.parent / "manifest-1.0.0")
+    report = verify(few, built.parent / "manifest-2.0.0")
     assert not report.ok and "absent from the store" in str(report.mismatches[0])
-    assert verify(few, built.parent / "manifest-1.0.0", partial=True).ok
+    assert verify(few, built.parent / "manifest-2.0.0", partial=True).ok
 
 
 def test_output_folder_of_another_version(src: Path, built: Path, tmp_path: Path) -> None:
@@ -212,7 +262,7 @@ def test_shards_assemble_to_the_same_store(src: Path, built: Path, tmp_path: Pat
 def test_resume_keeps_finished_blocks(src: Path, built: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
     build(_plan(src, out, shard=(1, 2)))
-    journal = out / ".journal-1.0.0"
+    journal = out / ".journal-2.0.0"
     kept = len(list(journal.glob("block-*.pkl")))
     with pytest.raises(BuildError, match="other options"):
         build(_plan(src, out, resume=True, options=BuildOptions(seed=1)))
@@ -227,7 +277,7 @@ def test_store_errors(tmp_path: Path) -> None:
         open_store(tmp_path / "x.h5")
     with pytest.raises(StoreError, match="no aflw-occ"):
         open_store(tmp_path)
-    bad = tmp_path / "aflw-occ-1.0.0.h5"
+    bad = tmp_path / "aflw-occ-2.0.0.h5"
     bad.write_bytes(b"garbage")
     with pytest.raises(StoreError, match="cannot be opened as HDF5"):
         open_store(bad)
@@ -275,8 +325,8 @@ def test_failed_block_leaves_no_store(src: Path, tmp_path: Path, workers: int) -
     out = tmp_path / "o"
     with pytest.raises(SourceError, match=r"image00018\.jpg: cannot be decoded"):
         build(_plan(broken, out, workers=workers))
-    assert not list(out.glob("*.h5")) and not list(out.glob(".*tmp*")) and not (out / "manifest-1.0.0").exists()
-    assert len(list((out / ".journal-1.0.0").glob("block-*.pkl"))) < 4  # the bad image's block never finished
+    assert not list(out.glob("*.h5")) and not list(out.glob(".*tmp*")) and not (out / "manifest-2.0.0").exists()
+    assert len(list((out / ".journal-2.0.0").glob("block-*.pkl"))) < 4  # the bad image's block never finished
 
 
 def test_store_writer_refuses_wrong_blocks(src: Path, tmp_path: Path) -> None:
@@ -285,10 +335,10 @@ def test_store_writer_refuses_wrong_blocks(src: Path, tmp_path: Path) -> None:
     out = tmp_path / "w"
     first = build(_plan(src, out, shard=(1, 2)))
     assert first.path is None
-    journal = out / ".journal-1.0.0"
+    journal = out / ".journal-2.0.0"
     plan = _plan(src, out)
     identity = json.loads((journal / "identity.json").read_text())
-    unfinished = r"aflw-occ-1\.0\.0\.h5: store left unfinished after 1 block\(s\)"
+    unfinished = r"aflw-occ-2\.0\.0\.h5: store left unfinished after 1 block\(s\)"
     with pytest.raises(StoreError, match=unfinished), StoreWriter(plan, identity) as w:
         b0 = load_block(journal, 0, w.identity_sha)
         b2 = load_block(journal, 2, w.identity_sha)

@@ -20,7 +20,7 @@ def test_dataloader_with_workers(tmp_path: Path) -> None:
 
     src = make_source(tmp_path / "src", n=6)
     plan = BuildPlan(
-        source=src, out=tmp_path / "o", version="1.0.0", subsets=("csod",), options=BuildOptions(), progress=False
+        source=src, out=tmp_path / "o", version="2.0.0", subsets=("csod",), options=BuildOptions(), progress=False
     )
     path = build(plan).path
     ds = AflwOccDataset(path, "csod-double")

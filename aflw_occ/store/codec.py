@@ -63,7 +63,10 @@ def decode_png(data: np.ndarray, *, color: bool) -> np.ndarray:
         if img is None:
             raise ValueError("PNG cannot be decoded")
         return img
-    return cv2.imdecode(np.asarray(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED).astype(bool)
+    mask = cv2.imdecode(np.asarray(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if mask is None or mask.ndim != 2:
+        raise ValueError("mask PNG cannot be decoded")
+    return mask.astype(bool)
 
 
 def decode_jpeg(data: np.ndarray | bytes) -> np.ndarray:

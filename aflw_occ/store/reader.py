@@ -13,8 +13,8 @@ import numpy as np
 
 from ..errors import StoreError
 from ..groundtruth import GroundTruth
-from . import codec
-from .versions import FORMAT
+from . import codec, schema
+from .versions import FORMATS
 
 
 def resolve_store_path(path: str | Path) -> Path:
@@ -90,6 +90,11 @@ class Split:
             return {}
         return json.loads(self.store.file[self.group]["params"].asstr()[self.rows[i]])
 
+    def record(self, i: int) -> dict[str, Any]:
+        """Every stored value of row ``i``, keyed as in the row schema (:mod:`aflw_occ.store.schema`)."""
+        r = int(self.rows[i])
+        return self.store.read_rows(self.group, r, r + 1)[0]
+
     def field(self, name: str) -> np.ndarray:
         """An extra per-sample field (e.g. NOD's ``visible_rate``)."""
         return self._g(f"field_{name}")
@@ -150,7 +155,7 @@ class DataStore:
         self._pid: int | None = None
         self._base_cache: tuple[int, np.ndarray] | None = None
         f = self.file
-        if f.attrs.get("format") != FORMAT:
+        if f.attrs.get("format") not in FORMATS:
             raise StoreError(f"{self.path}: not an aflw-occ store (format {f.attrs.get('format')!r})")
 
     @property
@@ -182,13 +187,19 @@ class DataStore:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"])  # type: ignore[misc]
 
+    def attr(self, name: str) -> Any:
+        """A root attribute; :class:`StoreError` when it is missing."""
+        if name not in self.file.attrs:
+            raise StoreError(f"{self.path}: attribute {name!r} is missing")
+        return self.file.attrs[name]
+
     @property
     def version(self) -> str:
-        return str(self.file.attrs["data_version"])
+        return str(self.attr("data_version"))
 
     @property
     def manifest_sha256(self) -> str:
-        return str(self.file.attrs["manifest_sha256"])
+        return str(self.attr("manifest_sha256"))
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -228,10 +239,55 @@ class DataStore:
         return img
 
     def manifest_texts(self) -> tuple[str, dict[str, str]]:
-        m = self.file["manifest"]
-        header = m["manifest.json"].asstr()[()]
-        texts = {k[: -len(".jsonl")]: m[k].asstr()[()] for k in m if k.endswith(".jsonl")}
-        return header, texts
+        """The embedded manifest: (manifest.json text, {split: jsonl text}), from the attributes of ``/manifest``
+        (format 2) or its scalar datasets (format 1); :class:`StoreError` when it is missing."""
+        m = self.file.get("manifest")
+        if isinstance(m, h5py.Group) and "manifest.json" in m.attrs:
+            texts = {k: str(v) for k, v in m.attrs.items()}
+        elif isinstance(m, h5py.Group) and isinstance(m.get("manifest.json"), h5py.Dataset):
+            texts = {k: str(m[k].asstr()[()]) for k in m if isinstance(m[k], h5py.Dataset) and not m[k].shape}
+        else:
+            raise StoreError(f"{self.path}: the embedded manifest (/manifest, manifest.json) is missing")
+        splits = {k[: -len(".jsonl")]: v for k, v in texts.items() if k.endswith(".jsonl")}
+        return texts["manifest.json"], splits
+
+    def layout(self, group: str) -> tuple[dict[str, list[str]], list[str]]:
+        """A group's family extras (:func:`schema.family_extras`) and the problems of its datasets: a declared one
+        missing, one the schema does not declare, a length other than the ids'."""
+        g = self.file[group]
+        kind = schema.kind_of(group)
+        extras, unknown = schema.family_extras(kind, list(g))
+        problems = [f"dataset {n!r} is not in the row schema" for n in unknown]
+        ids = g.get("ids")
+        n = ids.shape[0] if isinstance(ids, h5py.Dataset) and ids.shape else None
+        for _, name, _ in schema.datasets(kind, extras):
+            ds = g.get(name)
+            if not isinstance(ds, h5py.Dataset) or not ds.shape:
+                problems.append(f"dataset {name!r} is missing or not a per-row dataset")
+            elif ds.shape[0] != n:
+                problems.append(f"dataset {name!r} has {ds.shape[0]} rows, ids has {n}")
+        return extras, problems
+
+    def read_rows(self, group: str, lo: int, hi: int) -> list[dict[str, Any]]:
+        """Rows ``lo:hi`` of a group (whose :meth:`layout` has no problem) as schema records."""
+        g = self.file[group]
+        kind = schema.kind_of(group)
+        extras, _ = schema.family_extras(kind, list(g))
+        data: dict[tuple[str, str], Any] = {}
+        for col, name, extra in schema.datasets(kind, extras):
+            ds = g[name]
+            data[col.key, extra] = ds.asstr()[lo:hi] if col.encoding is schema.Encoding.STR else ds[lo:hi]
+        return [_record(kind, data, extras, i) for i in range(hi - lo)]
+
+
+def _record(kind: str, data: dict[tuple[str, str], Any], extras: dict[str, list[str]], i: int) -> dict[str, Any]:
+    rec: dict[str, Any] = {}
+    for col in schema.COLUMNS[kind]:
+        if col.family:
+            rec[col.key] = {e: data[col.key, e][i] for e in extras[col.key]}
+        else:
+            rec[col.key] = data[col.key, ""][i]
+    return rec
 
 
 def open_store(path: str | Path) -> DataStore:

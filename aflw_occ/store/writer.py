@@ -2,15 +2,12 @@
 
 Layout (``docs/store.md``)::
 
-    /                       attrs: format, data_version, generator_version, seed, options, builders, created_with,
-                                   source_sha256, manifest_sha256, provenance (JSON)
-    /base                   the clean images: ids, jpeg (original bytes), jpeg_sha256, mat_sha256, pixels_sha256,
-                            shape, landmarks (N,68,3), reannotated (N,68,2; NaN if absent), pose_para (N,7),
-                            angles_deg (N,3), roi_box (N,4; NaN if absent)
-    /<subset>/<variant>     one group per split: ids, source_index, seed, params (JSON), patch_box (N,4),
-                            patch_png, mask_png, occluded (N,68), covered_fraction, selected, pixels_sha256,
-                            field_<name>, mask_<name>_png
-    /manifest               manifest.json and <split>.jsonl texts
+    /                       attrs: format, data_version, generator_version, seed, options, builders, environment,
+                                   source_sha256, manifest_sha256, provenance, splits (JSON)
+    /base                   the clean images: one dataset per column of ``schema.BASE_COLUMNS``
+    /<subset>/<variant>     one group per split: one dataset per column of ``schema.SPLIT_COLUMNS``
+                            (``field_<name>``, ``mask_<name>_png`` per extra name)
+    /manifest               attrs: manifest.json and <split>.jsonl texts
 """
 
 from __future__ import annotations
@@ -18,18 +15,18 @@ from __future__ import annotations
 import contextlib
 import json
 import pickle
-import platform
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
+from .. import environment
 from ..atomic import atomic_path
 from ..builders import get_builder
 from ..errors import StoreError
 from . import manifest as mf
+from . import schema
 from .hashing import sha256_bytes
 from .versions import FORMAT, store_filename
 
@@ -38,24 +35,13 @@ if TYPE_CHECKING:
 
 VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
 STR = h5py.string_dtype("utf-8")
+#: HDF5 1.8 file format: readable by every HDF5 since 2008, and attributes above 64 KB (the embedded manifest)
+LIBVER = ("v108", "v108")
 #: dataset chunks: whole rows, about this many bytes, at most CHUNK_ROWS rows
 CHUNK_BYTES = 1 << 18
 CHUNK_ROWS = 4096
 #: the writer appends to the datasets once this many source rows are waiting (fewer, larger HDF5 writes)
 FLUSH_ROWS = 400
-
-
-def library_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("aflw-occ", "numpy", "opencv-python-headless", "h5py", "scipy"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    import cv2
-
-    out["opencv-build"] = cv2.__version__
-    return out
 
 
 def group_path(split: str, subsets: tuple[str, ...]) -> str:
@@ -93,7 +79,7 @@ def _append(
         row_bytes = (16 if data.dtype == object else data.dtype.itemsize) * int(np.prod(tail, dtype=np.int64))
         chunk = (max(1, min(CHUNK_ROWS, CHUNK_BYTES // row_bytes)), *tail)
         g.create_dataset(
-            name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype or data.dtype, chunks=chunk,
+            name, shape=(0, *tail), maxshape=(None, *tail), dtype=data.dtype if dtype is None else dtype, chunks=chunk,
             compression="gzip" if compress else None,
         )  # fmt: skip
     ds = g[name]
@@ -105,34 +91,32 @@ def _append(
         ds[n:] = data
 
 
-def _append_base(g: h5py.Group, rows: list[dict[str, Any]]) -> None:
-    _append(g, "ids", [r["id"] for r in rows], STR)
-    _append(g, "jpeg", [r["jpeg"] for r in rows], VLEN_U8)
-    for key in ("jpeg_sha256", "mat_sha256", "pixels_sha256"):
-        _append(g, key, [r[key] for r in rows], STR)
-    _append(g, "shape", [r["shape"] for r in rows])
-    for key in ("landmarks", "reannotated", "pose_para", "roi_box"):
-        _append(g, key, [r[key] for r in rows], np.float64, compress=True)
-    _append(g, "angles_deg", np.degrees(np.stack([r["pose_para"][:3] for r in rows])))
+def _h5_dtype(col: schema.Column) -> Any:
+    if col.encoding is schema.Encoding.STR:
+        return STR
+    if col.encoding is schema.Encoding.BYTES:
+        return VLEN_U8
+    return None if col.dtype is None else np.dtype(col.dtype)
 
 
-def _append_split(g: h5py.Group, rows: list[dict[str, Any]], index: dict[str, int]) -> None:
-    _append(g, "ids", [r["id"] for r in rows], STR)
-    _append(g, "source_ids", [r["source_id"] for r in rows], STR)
-    _append(g, "source_index", [index[r["source_id"]] for r in rows], np.int32)
-    _append(g, "seed", [r["seed"] for r in rows], np.uint32)
-    _append(g, "params", [r["params"] for r in rows], STR)
-    _append(g, "patch_box", [r["box"] for r in rows], np.int32)
-    _append(g, "patch_png", [r["pixels_png"] for r in rows], VLEN_U8)
-    _append(g, "mask_png", [r["mask_png"] for r in rows], VLEN_U8)
-    _append(g, "occluded", [r["occluded"] for r in rows], compress=True)
-    _append(g, "covered_fraction", [r["covered_fraction"] for r in rows], np.float64)
-    _append(g, "selected", [r["selected"] for r in rows], bool)
-    _append(g, "pixels_sha256", [r["pixels_sha256"] for r in rows], STR)
-    for name in sorted(rows[0]["fields"]):
-        _append(g, f"field_{name}", [r["fields"][name] for r in rows])
-    for name in sorted(rows[0]["masks"]):
-        _append(g, f"mask_{name}_png", [r["masks"][name] for r in rows], VLEN_U8)
+def _extras(kind: str, rows: list[dict[str, Any]], what: str) -> dict[str, list[str]]:
+    """The extra names of each family column, the same in every row."""
+    extras = {c.key: sorted(rows[0][c.key]) for c in schema.COLUMNS[kind] if c.family}
+    for r in rows:
+        for key, names in extras.items():
+            if sorted(r[key]) != names:
+                raise StoreError(f"{what}/{r['id']}: {key} {sorted(r[key])} differ from the split's {names}")
+    return extras
+
+
+def _append_rows(g: h5py.Group, kind: str, rows: list[dict[str, Any]]) -> None:
+    """Append schema rows (:func:`schema.conform` records) to a group: one dataset per column of the schema."""
+    extras = _extras(kind, rows, g.name)
+    if "ids" in g and schema.family_extras(kind, list(g))[0] != extras:
+        raise StoreError(f"{g.name}: extra fields or masks differ from those of the rows already written")
+    for col, name, extra in schema.datasets(kind, extras):
+        values = [r[col.key][extra] if col.family else r[col.key] for r in rows]
+        _append(g, name, values, _h5_dtype(col), compress=col.compress)
 
 
 def load_block(journal: Path, block: int, identity_sha: str) -> dict[str, Any]:
@@ -173,7 +157,7 @@ class StoreWriter:
     def __enter__(self) -> StoreWriter:
         with contextlib.ExitStack() as stack:
             tmp = stack.enter_context(atomic_path(self.final))
-            self._file = stack.enter_context(h5py.File(tmp, "w"))
+            self._file = stack.enter_context(h5py.File(tmp, "w", libver=LIBVER))
             self._stack = stack.pop_all()
         return self
 
@@ -203,22 +187,31 @@ class StoreWriter:
                 f"journal block {payload['block']}: made with other builder resources than block 0 "
                 f"(provenance differs: {sorted(k for k in prov if prov[k] != self._provenance.get(k))})"
             )
-        for r in payload["base"]:
+        for e in payload["base"]:
+            r = e["row"]
             self._base_ids[r["id"]] = len(self._base_ids)
             self._source_lines.append(f"{r['id']} {r['jpeg_sha256']} {r['mat_sha256']}\n")
-            self._lines["base"].append(r["manifest_line"])
-        for name, rows in payload["splits"].items():
+            self._lines["base"].append(e["line"])
+        for name, entries in payload["splits"].items():
             if name not in self._selected:
                 self._selected[name] = 0
                 self._lines[name] = []
                 f.create_group(group_path(name, self.plan.subsets)).attrs["split"] = name
-            self._lines[name].extend(r["manifest_line"] for r in rows)
-            self._selected[name] += sum(bool(r["selected"]) for r in rows)
+            for e in entries:
+                self._check_link(name, e["row"])
+            self._lines[name].extend(e["line"] for e in entries)
+            self._selected[name] += sum(bool(e["row"]["selected"]) for e in entries)
         self._notes.extend(payload["warnings"])
         self._pending.append(payload)
         self.blocks += 1
         if sum(len(p["base"]) for p in self._pending) >= FLUSH_ROWS:
             self._flush()
+
+    def _check_link(self, split: str, row: dict[str, Any]) -> None:
+        """A split row's ``source_index`` is the row of its source in ``/base``."""
+        if self._base_ids.get(row["source_id"]) != int(row["source_index"]):
+            raise StoreError(f"{split}/{row['id']}: source_index {row['source_index']} is not the base row of "
+                             f"{row['source_id']}")  # fmt: skip
 
     def _flush(self) -> None:
         """Append the waiting blocks' rows to the datasets."""
@@ -226,10 +219,10 @@ class StoreWriter:
         assert f is not None
         if not pending:
             return
-        _append_base(f.require_group("base"), [r for p in pending for r in p["base"]])
+        _append_rows(f.require_group("base"), schema.BASE, [e["row"] for p in pending for e in p["base"]])
         for name in pending[0]["splits"]:
-            rows = [r for p in pending for r in p["splits"][name]]
-            _append_split(f[group_path(name, self.plan.subsets)], rows, self._base_ids)
+            rows = [e["row"] for p in pending for e in p["splits"][name]]
+            _append_rows(f[group_path(name, self.plan.subsets)], schema.SPLIT, rows)
         self._pending = []
 
     def finish(self) -> tuple[Path, dict[str, int], list[str]]:
@@ -246,7 +239,11 @@ class StoreWriter:
             "seed": plan.options.seed,
             "options": plan.options.identity(),
             "builders": self.identity["builders"],
-            "source": {"count": len(self._base_ids), "sha256": sha256_bytes("".join(self._source_lines).encode())},
+            "source": {
+                "count": len(self._base_ids),
+                "sha256": sha256_bytes("".join(self._source_lines).encode()),
+                **plan.source_record,
+            },
             "provenance": provenance,
         }
         header_text, texts = mf.render(header, self._lines)
@@ -256,18 +253,22 @@ class StoreWriter:
         f.attrs["seed"] = plan.options.seed
         f.attrs["options"] = json.dumps(plan.options.identity(), sort_keys=True)
         f.attrs["builders"] = json.dumps(self.identity["builders"], sort_keys=True)
-        f.attrs["created_with"] = json.dumps(library_versions(), sort_keys=True)
+        env = environment.collect()
+        f.attrs["environment"] = json.dumps(env, sort_keys=True)
         f.attrs["source_sha256"] = header["source"]["sha256"]
         f.attrs["manifest_sha256"] = sha256_bytes(header_text.encode())
         f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
         f.attrs["splits"] = json.dumps(["clean", *self._selected], sort_keys=False)
+        assert set(f.attrs) == set(schema.ROOT_ATTRS), "root attributes differ from schema.ROOT_ATTRS"
+        # attributes, not datasets: every dataset of the file then has one row per source image, which generic
+        # readers (Hugging Face datasets' "hdf5" loader) need
         m = f.create_group("manifest")
-        m.create_dataset("manifest.json", data=header_text, dtype=STR)
+        m.attrs["manifest.json"] = header_text
         for name, text in texts.items():
-            m.create_dataset(f"{name}.jsonl", data=text, dtype=STR)
+            m.attrs[f"{name}.jsonl"] = text
         self._file = None
         self._stack.close()  # closes the file and renames it
-        mf.write_folder(plan.out / f"manifest-{plan.version}", header_text, texts)
+        mf.write_folder(plan.out / f"manifest-{plan.version}", header_text, texts, env)
         return self.final, {"clean": len(self._base_ids), **self._selected}, self._notes
 
 

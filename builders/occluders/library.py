@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import cv2
 import numpy as np
 
 from ...errors import AflwOccError
+from ..exact_image import area_sums, round_div
 
 #: items larger than this (pixels, longest side) are downscaled once at load time (area-averaged, premultiplied)
 MAX_SIDE = 400
@@ -181,7 +183,7 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     if arr is None or arr.size == 0:
         raise OccluderError(f"{name}: not a readable image")
     if arr.dtype == np.uint16:
-        arr = (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+        arr = ((arr.astype(np.int32) * 2 + 257) // 514).astype(np.uint8)  # v/257 rounded half up
     elif arr.dtype != np.uint8:
         raise OccluderError(f"{name}: unsupported pixel type {arr.dtype}")
     if arr.ndim == 2:
@@ -191,22 +193,6 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     if arr.shape[2] == 3:
         return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
     return cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
-
-
-def premultiply(rgba: np.ndarray) -> np.ndarray:
-    """float32 (h, w, 4): colour × alpha in [0, 255], alpha in [0, 1]."""
-    out = rgba.astype(np.float32)
-    out[..., 3] *= 1.0 / 255.0
-    out[..., :3] *= out[..., 3:4]
-    return out
-
-
-def unpremultiply(pm: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`premultiply` → uint8 straight-alpha RGBA (colour 0 where alpha is 0)."""
-    a = np.clip(pm[..., 3:4], 0.0, 1.0)
-    rgb = np.where(a > 1e-6, pm[..., :3] / np.maximum(a, 1e-6), 0.0)
-    out = np.concatenate([rgb, a * 255.0], axis=-1)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def crop_to_alpha(rgba: np.ndarray) -> np.ndarray | None:
@@ -219,33 +205,41 @@ def crop_to_alpha(rgba: np.ndarray) -> np.ndarray | None:
 
 
 def limit_size(rgba: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Downscale (area-averaged, in premultiplied space: no dark or bright fringes) to ``max_side``."""
+    """Downscale to ``max_side`` by exact area averaging in premultiplied space (no dark or bright fringes): alpha =
+    mean α over the footprint, colour = Σ c·α / Σ α (both rounded half up; colour 0 where alpha is 0)."""
     h, w = rgba.shape[:2]
     if max(h, w) <= max_side:
         return rgba
     s = max_side / max(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))
-    return unpremultiply(cv2.resize(premultiply(rgba), size, interpolation=cv2.INTER_AREA))
+    a = rgba[..., 3:4].astype(np.int32)
+    alpha_sums, den = area_sums(rgba[..., 3:4], size)
+    colour_sums, _ = area_sums(rgba[..., :3].astype(np.int32) * a, size, limit=255 * 255)
+    alpha = round_div(alpha_sums, den)
+    colour = np.where(alpha_sums > 0, np.minimum(round_div(colour_sums, np.maximum(alpha_sums, 1)), 255), 0)
+    return np.concatenate([colour, alpha], axis=-1).astype(np.uint8)
+
+
+def _moments(alpha: np.ndarray) -> tuple[int, int, int, int, int, int] | None:
+    """n, Σx, Σy, Σx², Σy², Σxy (exact integers) of the pixels with alpha ≥ 128; None for fewer than 3."""
+    ys, xs = np.nonzero(alpha >= OPAQUE)
+    if xs.size < 3:
+        return None
+    xs, ys = xs.astype(np.int64), ys.astype(np.int64)
+    return (len(xs), int(xs.sum()), int(ys.sum()), int((xs * xs).sum()), int((ys * ys).sum()), int((xs * ys).sum()))
 
 
 def elongation(alpha: np.ndarray) -> float:
-    """√(λ₁/λ₂) of the covariance of the opaque pixels' coordinates (1 = round, ∞ = a line)."""
-    ys, xs = np.nonzero(alpha >= OPAQUE)
-    if xs.size < 3:
+    """√(λ₁/λ₂) of the covariance of the opaque pixels' coordinates (1 = round, ∞ = a line), from exact integer
+    moments: with n²·cov = [[a, b], [b, c]], λ = (a + c ± √((a − c)² + 4b²))/2 (IEEE sqrt of exact integers)."""
+    m = _moments(alpha)
+    if m is None:
         return 1.0
-    cov = np.cov(np.stack([xs, ys]).astype(np.float64))
-    ev = np.linalg.eigvalsh(cov)
-    return float(np.sqrt(ev[1] / max(ev[0], 1e-9)))
-
-
-def principal_angle(alpha: np.ndarray) -> float:
-    """Angle (degrees, image coordinates: x right, y down) of the long axis of the opaque pixels, in (−90, 90]."""
-    ys, xs = np.nonzero(alpha >= OPAQUE)
-    if xs.size < 3:
-        return 0.0
-    x, y = xs - xs.mean(), ys - ys.mean()
-    mxx, myy, mxy = float((x * x).mean()), float((y * y).mean()), float((x * y).mean())
-    return float(np.degrees(0.5 * np.arctan2(2 * mxy, mxx - myy)))
+    n, sx, sy, sxx, syy, sxy = m
+    a, c, b = n * sxx - sx * sx, n * syy - sy * sy, n * sxy - sx * sy
+    root = math.sqrt(float((a - c) ** 2 + 4 * b * b))
+    big, small = (a + c + root) / 2.0, (a + c - root) / 2.0
+    return math.sqrt(big / max(small, 1e-9 * n * n))
 
 
 def finish_rgba(rgba: np.ndarray, name: str) -> tuple[np.ndarray | None, str]:

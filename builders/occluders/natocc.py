@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .folder import category_of
@@ -47,7 +46,9 @@ def pair_to_rgba(image_path: Path, mask_path: Path) -> tuple[np.ndarray | None, 
             f"mask {mask_path} is {mask.shape[1]}×{mask.shape[0]} but the image is {img.shape[1]}×{img.shape[0]}",
             b"",
         )
-    alpha = cv2.cvtColor(np.ascontiguousarray(mask[..., :3]), cv2.COLOR_RGB2GRAY)
+    # BT.601 luma in 14-bit fixed point (OpenCV's RGB2GRAY coefficients), integer arithmetic
+    m = mask[..., :3].astype(np.int32)
+    alpha = ((4899 * m[..., 0] + 9617 * m[..., 1] + 1868 * m[..., 2] + 8192) >> 14).astype(np.uint8)
     if alpha.max() == 1:
         alpha = alpha * np.uint8(255)
     rgba, reason = finish_rgba(np.dstack([img[..., :3], alpha]), str(image_path))

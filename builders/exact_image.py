@@ -1,0 +1,289 @@
+"""Integer image operations with the same result on every machine: the pixel path of NSOD and RandOcc.
+
+OpenCV's resize, warpAffine, GaussianBlur, transform, blendLinear and JPEG codec change their last bits with the SIMD
+width and between releases (``docs/reproducibility.md``). Every function here computes in numpy integer arithmetic
+with one stated rounding at the end: num/den rounded half up. Integer values are held in int32 or, where that is
+faster, float64: a float64 holding an integer below 2⁵³ is exact, and ``+ − ×`` of such values stay exact integers
+whatever the order, the SIMD width, FMA or the BLAS kernel, as long as every partial result stays below 2⁵³ (each
+function states its bound). The final division is IEEE-correctly rounded and :func:`round_div` shows why rounding that
+quotient gives the exact num/den rounded half up. Images are uint8 (H, W, C) unless said otherwise;
+borders mirror without repeating the edge (OpenCV's BORDER_REFLECT_101, numpy's ``"reflect"``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from aflw_occ import exactmath
+
+#: fractional bits of the inverse affine map (source coordinates) and of the bilinear weights
+MAP_BITS = 16
+WEIGHT_BITS = 8
+#: fixed-point scale of a Gaussian kernel's taps (they sum to exactly this)
+KERNEL_ONE = 1 << 14
+
+
+def round_div(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
+    """⌊num/den + ½⌋ (int64) for integers 0 ≤ num < 2⁵⁰ and 0 < den < 2⁵⁰ (arrays or ints, any float/int dtype).
+
+    Exact although computed in float64: q = fl(num/den) is within q·2⁻⁵³ of num/den; when num/den is not k + ½ its
+    distance to the nearest k + ½ is at least 1/(2·den), which exceeds that error (and the error of adding ½) while
+    num < 2⁵⁰; when num/den = k + ½ exactly, q is exact and so is q + ½.
+    """
+    q = np.asarray(num, np.float64) / np.asarray(den, np.float64)
+    return np.floor(q + 0.5).astype(np.int64)
+
+
+def div255(x: np.ndarray) -> np.ndarray:
+    """x/255 rounded half up for integers 0 ≤ x ≤ 255² (int32 in, int32 out): ⌊(y + ⌊y/256⌋)/256⌋ with y = x + 128,
+    equal to ⌊(2x + 255)/510⌋ on the whole range (checked exhaustively in the tests)."""
+    y = x + 128
+    return (y + (y >> 8)) >> 8
+
+
+def premultiply(rgba: np.ndarray) -> np.ndarray:
+    """uint8 RGBA with colour·α/255 rounded (alpha unchanged)."""
+    a = rgba[..., 3:4].astype(np.int32)
+    rgb = div255(rgba[..., :3].astype(np.int32) * a)
+    return np.concatenate([rgb.astype(np.uint8), rgba[..., 3:4]], axis=-1)
+
+
+def unpremultiply(pm: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Straight colour (uint8 (H, W, 3)) = 255·pm/α rounded, clipped to 255; 0 where α = 0."""
+    a = alpha.astype(np.int64)[..., None]
+    out = round_div(255 * pm.astype(np.int64), np.maximum(a, 1))
+    return np.where(a > 0, np.minimum(out, 255), 0).astype(np.uint8)
+
+
+# ---- resampling ----
+
+
+def _area_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n_out, T) source indices and integer weights of area resampling along one axis.
+
+    Output j covers [j·n_in, (j+1)·n_in) and input i covers [i·n_out, (i+1)·n_out) (both in units of 1/n_out of an
+    input pixel); the weight is their overlap, so each output's weights sum to exactly ``n_in``.
+    """
+    j = np.arange(n_out, dtype=np.int64)
+    first = (j * n_in) // n_out
+    last = ((j + 1) * n_in - 1) // n_out
+    taps = int((last - first).max()) + 1
+    idx = first[:, None] + np.arange(taps, dtype=np.int64)[None, :]
+    lo = np.maximum(idx * n_out, (j * n_in)[:, None])
+    hi = np.minimum((idx + 1) * n_out, ((j + 1) * n_in)[:, None])
+    weight = np.where(idx <= last[:, None], np.maximum(hi - lo, 0), 0)
+    return np.minimum(idx, n_in - 1), weight
+
+
+def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple[np.ndarray, int]:
+    """Unnormalised area-resampled sums (int32 (nh, nw, C), or int64 when ``limit``·W·H ≥ 2³¹) of ``img`` (H, W, C)
+    with values in [0, ``limit``] at ``size`` = (nw, nh), and their common denominator W·H: sums / denominator is the
+    mean of the input over each output pixel's footprint."""
+    nw, nh = size
+    h, w = img.shape[:2]
+    dtype = np.int32 if limit * w * h < 1 << 31 else np.int64
+    src = img.astype(dtype)
+    xi, xw = _area_taps(w, nw)
+    xw = xw.astype(dtype)
+    tmp = np.zeros((h, nw) + img.shape[2:], dtype)
+    for t in range(xi.shape[1]):
+        tmp += xw[:, t].reshape((1, nw) + (1,) * (img.ndim - 2)) * src[:, xi[:, t]]
+    yi, yw = _area_taps(h, nh)
+    yw = yw.astype(dtype)
+    out = np.zeros((nh, nw) + img.shape[2:], dtype)
+    for t in range(yi.shape[1]):
+        out += yw[:, t].reshape((nh,) + (1,) * (img.ndim - 1)) * tmp[yi[:, t]]
+    return out, w * h
+
+
+def area_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 image resampled to ``size`` = (nw, nh) by exact area averaging (each output = the mean of the input
+    over its footprint, rounded half up)."""
+    sums, den = area_sums(img, size)
+    return round_div(sums, den).astype(np.uint8)
+
+
+def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size: tuple[int, int]) -> np.ndarray:
+    """Bilinear warp of ``src`` (h, w, 4) uint8 onto a (H, W) = ``size[::-1]`` canvas; outside ``src`` is 0.
+
+    ``inverse`` (2, 3) maps canvas pixel (x, y) to source coordinates (pixel centres at integers, as OpenCV's
+    warpAffine with WARP_INVERSE_MAP). It is rounded to 16 fractional bits (int64 positions); the position's fraction
+    to 8 bits; the four taps get weights (256 − fx)(256 − fy), … summing to 2¹⁶; Σ weight·pixel < 2²⁴ (exact in
+    float64) and the result is rounded half up.
+    """
+    cw, ch = size
+    h, w, c = src.shape
+    if c != 4:
+        raise ValueError("warp_bilinear expects RGBA (h, w, 4)")
+    m = [[round(float(v) * (1 << MAP_BITS)) for v in row] for row in np.asarray(inverse, np.float64)]
+    xs = np.arange(cw, dtype=np.int64)[None, :]
+    ys = np.arange(ch, dtype=np.int64)[:, None]
+    sx = m[0][0] * xs + m[0][1] * ys + m[0][2]
+    sy = m[1][0] * xs + m[1][1] * ys + m[1][2]
+    x0, y0 = sx >> MAP_BITS, sy >> MAP_BITS
+    inside = (x0 >= -1) & (x0 < w) & (y0 >= -1) & (y0 < h)
+    out = np.zeros((ch, cw, c), np.uint8)
+    if not inside.any():
+        return out
+    x0, y0, sx, sy = x0[inside], y0[inside], sx[inside], sy[inside]
+    shift = MAP_BITS - WEIGHT_BITS
+    one = 1 << WEIGHT_BITS
+    fx = ((sx >> shift) & (one - 1)).astype(np.int32)[:, None]
+    fy = ((sy >> shift) & (one - 1)).astype(np.int32)[:, None]
+    # 1 px of zeros around the image: every tap of an inside pixel falls in the padded image; RGBA packed as uint32
+    pad = np.zeros((h + 2, w + 2, 4), np.uint8)
+    pad[1:-1, 1:-1] = src
+    packed = pad.view(np.uint32).reshape(-1)
+    base = (y0 + 1) * (w + 2) + (x0 + 1)
+
+    def tap(offset: int) -> np.ndarray:
+        return packed[base + offset].view(np.uint8).reshape(-1, 4).astype(np.int32)
+
+    # (1 − fy)·((1 − fx)·p₀₀ + fx·p₀₁) + fy·((1 − fx)·p₁₀ + fx·p₁₁): integers below 2²⁴ in int32
+    top = tap(0) * (one - fx) + tap(1) * fx
+    bottom = tap(w + 2) * (one - fx) + tap(w + 3) * fx
+    acc = top * (one - fy) + bottom * fy
+    out[inside] = ((acc + (1 << (2 * WEIGHT_BITS - 1))) >> (2 * WEIGHT_BITS)).astype(np.uint8)
+    return out
+
+
+# ---- filters ----
+
+
+def _mirror_index(n: int, r: int) -> np.ndarray:
+    """Indices of a mirrored border (OpenCV's BORDER_REFLECT_101, repeated for short axes): −r … n + r − 1."""
+    idx = np.arange(-r, n + r)
+    period = max(2 * n - 2, 1)
+    m = np.mod(idx, period)
+    return np.where(m >= n, period - m, m)
+
+
+def _convolve_axis(img: np.ndarray, taps: np.ndarray, axis: int) -> np.ndarray:
+    """Σₖ taps[k]·img shifted by k − r along ``axis`` (int32; mirrored border), r = len(taps) // 2."""
+    r = len(taps) // 2
+    n = img.shape[axis]
+    p = np.take(img.astype(np.int32), _mirror_index(n, r), axis=axis)
+    out = np.zeros(img.shape, np.int32)
+    for k, t in enumerate(taps.tolist()):
+        if t:
+            sl = [slice(None)] * img.ndim
+            sl[axis] = slice(k, k + n)
+            out += np.int32(t) * p[tuple(sl)]
+    return out
+
+
+#: extra fractional bits kept between the two passes of :func:`separable_filter`
+FILTER_GUARD_BITS = 6
+
+
+def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """uint8 image filtered by the separable kernel taps ⊗ taps (non-negative integer taps summing to a power of two
+    S = 2^s ≤ 2¹⁴), in int32: the vertical pass is rounded half up to 6 fractional bits
+    (v = ⌊(Σ + 2^(s−7)) / 2^(s−6)⌋ ≤ 255·2⁶, or kept whole when s ≤ 6), the horizontal pass (≤ 255·2⁶·2¹⁴ < 2³¹) is
+    rounded half up to an integer."""
+    s = int(np.sum(taps)).bit_length() - 1
+    if int(np.sum(taps)) != 1 << s or s > 14:
+        raise ValueError("separable_filter: the taps must sum to a power of two ≤ 2**14")
+    v = _convolve_axis(img, taps, 0)
+    keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
+    if keep:
+        v = (v + (1 << (keep - 1))) >> keep
+    acc = _convolve_axis(v, taps, 1)
+    total = 2 * s - keep
+    return ((acc + (1 << (total - 1))) >> total).astype(np.uint8)
+
+
+def gaussian_taps(sigma: float) -> np.ndarray:
+    """Integer Gaussian taps (radius ⌈3σ⌉) summing to exactly :data:`KERNEL_ONE`: round(KERNEL_ONE·gₖ/Σg), the
+    rounding residual added to the centre tap; gₖ = exp(−k²/2σ²) from :mod:`aflw_occ.exactmath`."""
+    r = max(1, math.ceil(3.0 * sigma))
+    g = [exactmath.exp(-(k * k) / (2.0 * sigma * sigma)) for k in range(-r, r + 1)]
+    total = math.fsum(g)
+    taps = np.array([int(round(KERNEL_ONE * v / total)) for v in g], np.int64)
+    taps[r] += KERNEL_ONE - int(taps.sum())
+    return taps
+
+
+def erode(mask: np.ndarray, k: int) -> np.ndarray:
+    """k×k minimum filter of a uint8 image (outside the image counts as 255, as OpenCV's erode)."""
+    r = k // 2
+    p = np.pad(mask, r, mode="constant", constant_values=255)
+    out = p[r:-r or None, r:-r or None].copy()
+    h, w = mask.shape
+    for dy in range(k):
+        for dx in range(k):
+            np.minimum(out, p[dy : dy + h, dx : dx + w], out=out)
+    return out
+
+
+def dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    """k×k maximum filter of a uint8/bool image (outside the image counts as 0)."""
+    r = k // 2
+    p = np.pad(mask, r, mode="constant", constant_values=0)
+    h, w = mask.shape
+    out = np.zeros_like(mask)
+    for dy in range(k):
+        for dx in range(k):
+            np.maximum(out, p[dy : dy + h, dx : dx + w], out=out)
+    return out
+
+
+def box3_sums(img: np.ndarray) -> np.ndarray:
+    """3×3 box sums (int32) with zeros outside the image."""
+    p = np.pad(img.astype(np.int32), [(1, 1), (1, 1)] + [(0, 0)] * (img.ndim - 2))
+    h, w = img.shape[:2]
+    rows = p[0:h] + p[1 : h + 1] + p[2 : h + 2]
+    return rows[:, 0:w] + rows[:, 1 : w + 1] + rows[:, 2 : w + 2]
+
+
+# ---- colour ----
+
+
+def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int) -> np.ndarray:
+    """x ↦ clip(⌊(A·x + b + 2^(bits−1)) / 2^bits⌋, 0, 255) per pixel, with ``matrix`` = [A | b] (3, 4) integers
+    (int32: |A| < 2¹⁸ and |b| < 2²⁸ keep every partial sum below 2³¹)."""
+    m = np.asarray(matrix, np.int64)
+    if np.abs(m[:, :3]).max() >= 1 << 18 or np.abs(m[:, 3]).max() >= 1 << 28:
+        raise ValueError("apply_colour_matrix: entries outside the int32-safe range")
+    x = [rgb[..., k].astype(np.int32) for k in range(3)]
+    out = np.empty(rgb.shape, np.uint8)
+    for r in range(3):
+        v = x[0] * np.int32(m[r, 0]) + x[1] * np.int32(m[r, 1]) + x[2] * np.int32(m[r, 2])
+        v += np.int32(m[r, 3] + (1 << (bits - 1)))
+        out[..., r] = np.clip(v >> bits, 0, 255)
+    return out
+
+
+def blend(fore: np.ndarray, back: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(α·fore + (255 − α)·back)/255 rounded half up, α (H, W) uint8 (int32, :func:`div255`)."""
+    a = alpha.astype(np.int32)[..., None]
+    b = back.astype(np.int32)
+    return div255(a * (fore.astype(np.int32) - b) + 255 * b).astype(np.uint8)
+
+
+def filter_at(img: np.ndarray, taps: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """:func:`separable_filter` of an (H, W, 3) uint8 image evaluated only at the pixels of the bool mask ``where``:
+    (n, 3) uint8, the same values as ``separable_filter(img, taps)[where]`` (for short kernels on sparse masks, e.g.
+    an edge band; taps summing to at most 2⁶). The three channels are packed into one int64 at bits 0, 21 and 42:
+    a weighted sum of at most 2⁶·2⁶·255 < 2²¹ per channel never carries into the next field."""
+    s = int(np.sum(taps)).bit_length() - 1
+    if int(np.sum(taps)) != 1 << s or s > FILTER_GUARD_BITS or img.shape[2:] != (3,):
+        raise ValueError("filter_at: RGB images and taps summing to a power of two ≤ 2**6")
+    r = len(taps) // 2
+    h, w = img.shape[:2]
+    x = img.astype(np.int64)
+    packed = (x[..., 0] | (x[..., 1] << 21) | (x[..., 2] << 42))[_mirror_index(h, r)][:, _mirror_index(w, r)]
+    flat = packed.reshape(-1)
+    pw = w + 2 * r
+    ys, xs = np.nonzero(where)
+    base = ys * pw + xs
+    acc = np.zeros(len(base), np.int64)
+    for ky, ty in enumerate(taps.tolist()):
+        for kx, tx in enumerate(taps.tolist()):
+            acc += (ty * tx) * flat[base + (ky * pw + kx)]
+    field = (1 << 21) - 1
+    total = 2 * s
+    out = np.stack([(acc >> k) & field for k in (0, 21, 42)], axis=1)
+    return ((out + (1 << (total - 1))) >> total).astype(np.uint8)

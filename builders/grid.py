@@ -1,0 +1,23 @@
+"""Dyadic grids for drawn and derived values: a value on the grid of ``bits`` is a multiple of 2^-bits, exact in
+binary floating point and printed exactly by JSON, so a recorded parameter is the value that was used, on every
+machine. Draws take one integer from the generator (no float arithmetic between the generator and the value)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+
+def quantise(value: float | Fraction, bits: int) -> float:
+    """``value`` rounded to the nearest multiple of 2^-bits (ties to even), as an exact float."""
+    return math.ldexp(round(Fraction(value) * (1 << bits)), -bits)
+
+
+def grid_uniform(rng: np.random.Generator, lo: float, hi: float, bits: int) -> float:
+    """A uniform draw from the multiples of 2^-bits in [lo, hi] (``lo``/``hi`` read as the decimals they print as)."""
+    scale = 1 << bits
+    first = math.ceil(Fraction(str(lo)) * scale)
+    last = math.floor(Fraction(str(hi)) * scale)
+    return math.ldexp(first + int(rng.integers(0, last - first + 1)), -bits)
