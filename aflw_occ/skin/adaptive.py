@@ -7,9 +7,9 @@ reference: the skin of its cheeks, nose bridge and glabella defines what "skin" 
 Per image (all inside a crop around the landmarks, halved when its shorter side is ≥ 160 px):
 
 1. features x = (Y, T, r, g) for colour images, x = (Y, T) for grey ones (:func:`aflw_occ.skin.is_grayscale`):
-   Y = luma 0.299 R + 0.587 G + 0.114 B (integer, 14-bit fixed point), T = local contrast = std of Y in a 5×5
+   Y = luma 0.299 R + 0.587 G + 0.114 B (integer, 15-bit fixed point), T = local contrast = std of Y in a 5×5
    window (3×3 at half resolution; skin is smooth, hair and fabric are not), r, g = chromaticity
-   (shading-invariant colour); half resolution = 2×2 block means (integer);
+   (shading-invariant colour); half resolution = area means (exact integers, :func:`.exact.resize_area_u8`);
 2. seed S = :func:`aflw_occ.face_region.central_face_mask`; seed weights ω = 0.3 + 0.7·P_gmm(skin | colour)
    (the packaged GMM as a prior; ω ≡ 1 for grey images), so seed pixels of occluders count less;
 3. a robust Gaussian (μ, Σ) of the seed (:func:`robust_gaussian`: median/MAD start, then weighted
@@ -236,7 +236,7 @@ class AdaptiveSkinSegmenter:
         local = xy - np.array([x0, y0], dtype=np.float64)
         full_shape = crop.shape[:2]
         if min(full_shape) >= WORK_HALF_MIN_SIDE:  # big faces are classified at half resolution
-            crop = exact.half_u8(crop)  # 2×2 block means, integer
+            crop = exact.resize_area_u8(crop, (full_shape[0] // 2, full_shape[1] // 2))  # exact area means
             local = (local + 0.5) / 2.0 - 0.5
         shape = crop.shape[:2]
         half = shape != full_shape
@@ -253,6 +253,6 @@ class AdaptiveSkinSegmenter:
         skin = exact.open_close(skin, 3, 5)
         visible = skin | self.visible_parts(skin, part_masks(local, shape), face_scale(local))
         if half:
-            visible = exact.double_nearest(visible, full_shape)
+            visible = exact.resize_nearest(visible, full_shape)
         out[y0:y1, x0:x1] = visible
         return out

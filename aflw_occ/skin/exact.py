@@ -20,8 +20,10 @@ from functools import lru_cache
 
 import numpy as np
 
-#: OpenCV's BT.601 luma weights in 14-bit fixed point (R, G, B), sum 2^14: Y = (4899 R + 9617 G + 1868 B + 2^13) >> 14
-LUMA_WEIGHTS = (4899, 9617, 1868)
+#: BT.601 luma weights in 15-bit fixed point (R, G, B), sum 2^15: Y = (9798 R + 19235 G + 3735 B + 2^14) >> 15 —
+#: what OpenCV 5.x's ``COLOR_RGB2GRAY`` computes on uint8 (OpenCV 4.x used 14 bits and differs on 0.26 % of colours)
+LUMA_WEIGHTS = (9798, 19235, 3735)
+LUMA_SHIFT = 15
 
 _PAD_MODES = {"reflect": "symmetric", "replicate": "edge", "constant": "constant"}
 
@@ -69,28 +71,63 @@ def open_close(mask: np.ndarray, k_open: int, k_close: int) -> np.ndarray:
 
 
 def luma_u8(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luma of an RGB uint8 image in OpenCV's fixed point (``COLOR_RGB2GRAY``):
-    Y = (4899·R + 9617·G + 1868·B + 8192) >> 14, (..., 3) → (...) uint8."""
+    """BT.601 luma of an RGB uint8 image in 15-bit fixed point (OpenCV 5's ``COLOR_RGB2GRAY``, bit for bit):
+    Y = (9798·R + 19235·G + 3735·B + 2^14) >> 15, (..., 3) → (...) uint8."""
     x = np.asarray(rgb).astype(np.int32)
     wr, wg, wb = LUMA_WEIGHTS
-    return ((x[..., 0] * wr + x[..., 1] * wg + x[..., 2] * wb + (1 << 13)) >> 14).astype(np.uint8)
+    y = (x[..., 0] * wr + x[..., 1] * wg + x[..., 2] * wb + (1 << (LUMA_SHIFT - 1))) >> LUMA_SHIFT
+    return y.astype(np.uint8)
 
 
-def half_u8(image: np.ndarray) -> np.ndarray:
-    """Halve an (H, W[, C]) uint8 image: out[r, c] = (Σ of the 2×2 block at (2r, 2c) + 2) >> 2 (the last row /
-    column of an odd size is dropped). Integer; for even sizes what ``cv2.resize(INTER_AREA)`` computes at scale ½."""
-    x = np.asarray(image)
-    h2, w2 = x.shape[0] // 2, x.shape[1] // 2
-    b = x[: 2 * h2, : 2 * w2].astype(np.uint16)
-    s = b[0::2, 0::2] + b[1::2, 0::2] + b[0::2, 1::2] + b[1::2, 1::2]
-    return ((s + 2) >> 2).astype(np.uint8)
+def _area_taps(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area-resampling taps of one axis, n_src → n_dst ≤ n_src, in integer units of 1/n_dst source pixel:
+    destination pixel d covers the source interval [d·s, (d+1)·s), s = n_src/n_dst = n_src units, and takes source
+    pixel i with weight |[i, i+1) ∩ [d·s, (d+1)·s)| (units; each row sums to n_src). Returns (index, weight), each
+    (n_dst, T) int64 with T = the most source pixels one destination pixel touches (zero-weight padding)."""
+    lo = np.arange(n_dst, dtype=np.int64) * n_src  # interval ends in units of 1/n_dst source pixel
+    hi = lo + n_src
+    first = lo // n_dst
+    taps = int(((hi - 1) // n_dst - first).max()) + 1
+    idx = first[:, None] + np.arange(taps)[None, :]
+    start = np.maximum(idx * n_dst, lo[:, None])
+    end = np.minimum((idx + 1) * n_dst, hi[:, None])
+    weight = np.maximum(end - start, 0)
+    return np.minimum(idx, n_src - 1), weight
 
 
-def double_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Undo :func:`half_u8` on a mask: full pixel (r, c) takes half pixel (min(r // 2, h − 1), min(c // 2, w − 1))."""
+def resize_area_u8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Shrink an (H, W[, C]) uint8 image to ``size`` = (h, w) ≤ (H, W) by area averaging, in exact integers:
+    out = round(Σᵢⱼ aᵢ bⱼ p_ij / (H·W)) with the overlap weights a, b of :func:`_area_taps`; a tie rounds up when
+    both factors are exactly 2 (OpenCV's integer fast path (a + b + c + d + 2) >> 2), else to even (OpenCV's
+    ``cvRound`` of its float sum).
+
+    This is ``cv2.resize(INTER_AREA)``'s definition; OpenCV evaluates the general case in float32, so at an exact
+    half-integer mean its float sum may fall on either side (≈ 1 pixel in 30,000 on random images differs by 1;
+    ``tests/test_exact_skin.py``). Sums ≤ 255·H·W stay far inside int64.
+    """
+    x = np.asarray(image).astype(np.int64)
+    h, w = size
+    iy, wy = _area_taps(x.shape[0], h)
+    ix, wx = _area_taps(x.shape[1], w)
+    extra = (None,) * (x.ndim - 2)
+    rows = sum(wy[(slice(None), t, None) + extra] * x[iy[:, t]] for t in range(iy.shape[1]))
+    num = sum(wx[(None, slice(None), t) + extra] * rows[:, ix[:, t]] for t in range(ix.shape[1]))
+    den = x.shape[0] * x.shape[1]
+    q, rem = np.divmod(num, den)
+    if x.shape[0] == 2 * h and x.shape[1] == 2 * w:
+        up = 2 * rem >= den
+    else:
+        up = (2 * rem > den) | ((2 * rem == den) & (q % 2 == 1))
+    return (q + up).astype(np.uint8)
+
+
+def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Enlarge an (h, w) mask to ``shape`` = (H, W) by nearest neighbour as ``cv2.resize(INTER_NEAREST)`` defines
+    it: full pixel (r, c) takes (⌊r·h/H⌋, ⌊c·w/W⌋), in integers (OpenCV's ⌊r·(1/(H/h))⌋ in float64 equals it:
+    r·h/H is either an integer reached exactly or at least 1/H from one)."""
     m = np.asarray(mask)
-    rows = np.minimum(np.arange(shape[0]) // 2, m.shape[0] - 1)
-    cols = np.minimum(np.arange(shape[1]) // 2, m.shape[1] - 1)
+    rows = np.arange(shape[0], dtype=np.int64) * m.shape[0] // shape[0]
+    cols = np.arange(shape[1], dtype=np.int64) * m.shape[1] // shape[1]
     return m[rows[:, None], cols[None, :]]
 
 
