@@ -40,22 +40,30 @@ def _box_loop(a: np.ndarray, k: int, border: str, value: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("border", ["reflect", "replicate", "constant"])
 def test_box_sum_equals_a_loop(border: str) -> None:
+    """Both paths (OpenCV's integer boxFilter for uint8/uint16/bool, the integral image otherwise) equal a loop."""
     a = np.random.default_rng(1).integers(0, 256, size=(9, 13))
     for k in (1, 3, 5):
+        ref = _box_loop(a, k, border, 0)
+        np.testing.assert_array_equal(exact.box_sum(a.astype(np.uint8), k, border), ref)
+        np.testing.assert_array_equal(exact.box_sum((a * 200).astype(np.uint16), k, border), 200 * ref)
+        np.testing.assert_array_equal(exact.box_sum(a > 100, k, border), _box_loop(a > 100, k, border, 0))
         np.testing.assert_array_equal(exact.box_sum(a, k, border, 7), _box_loop(a, k, border, 7))
+        np.testing.assert_array_equal(exact.box_sum_integral(a, k, border, 7), _box_loop(a, k, border, 7))
 
 
-def test_binary_filters_equal_opencv() -> None:
-    """OpenCV's median and min/max filters of 0/1 uint8 images are order statistics (exact by nature); the integer
-    box-count versions equal them, including OpenCV's default borders."""
+def test_binary_filters_equal_their_box_count_definitions() -> None:
+    """OpenCV's median, min and max filters of 0/1 uint8 images (order statistics: exact by nature) equal their
+    definitions as integer box counts with OpenCV's borders: median ⇔ count ≥ (k² + 1)/2 (replicated border),
+    erosion ⇔ count = k² (outside = 1), dilation ⇔ count > 0 (outside = 0)."""
     rng = np.random.default_rng(2)
     for p in (0.3, 0.6, 0.85):
         m = (rng.random((37, 53)) < p).astype(np.uint8)
         for k in (3, 5):
-            np.testing.assert_array_equal(exact.binary_median(m, k), cv2.medianBlur(m, k).astype(bool))
-            kern = np.ones((k, k), np.uint8)
-            np.testing.assert_array_equal(exact.erode(m, k), cv2.erode(m, kern).astype(bool))
-            np.testing.assert_array_equal(exact.dilate(m, k), cv2.dilate(m, kern).astype(bool))
+            np.testing.assert_array_equal(
+                exact.binary_median(m, k), exact.box_sum_integral(m, k, "replicate") >= (k * k + 1) // 2
+            )
+            np.testing.assert_array_equal(exact.erode(m, k), exact.box_sum_integral(m, k, "constant", 1) == k * k)
+            np.testing.assert_array_equal(exact.dilate(m, k), exact.box_sum_integral(m, k, "constant", 0) > 0)
         ref = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         ref = cv2.morphologyEx(ref, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
         np.testing.assert_array_equal(exact.open_close(m, 3, 5), ref.astype(bool))

@@ -66,8 +66,13 @@ def local_contrast(lum: np.ndarray, ksize: int = 5) -> np.ndarray:
             raise ValueError("local_contrast: the luma must be integer-valued")
         y = y.astype(np.int64)
     n = ksize * ksize
-    s1 = box_sum(y, ksize, "reflect")
-    s2 = box_sum(y.astype(np.int64) * y.astype(np.int64), ksize, "reflect")
+    if y.size and int(y.min()) >= 0 and int(y.max()) <= 255:
+        y = y.astype(np.uint8)  # Y² fits uint16: both box sums take the integer OpenCV path
+        sq = y.astype(np.uint16) * y.astype(np.uint16)
+    else:
+        sq = y.astype(np.int64) * y.astype(np.int64)
+    s1 = box_sum(y, ksize, "reflect").astype(np.int64)
+    s2 = box_sum(sq, ksize, "reflect").astype(np.int64)
     return np.sqrt((n * s2 - s1 * s1).astype(np.float64)) / float(n)
 
 

@@ -3,8 +3,9 @@
 The segmenters decide mask pixels and recorded values (visible rate, ITA); ``docs/reproducibility.md`` lists which
 operations are exact and why. Here every operation is one of:
 
-* integer arithmetic (box sums through an int64 integral image, 2×2 averages, the BT.601 luma in 14-bit fixed point,
-  binary median / erosion / dilation as box counts): exact by construction;
+* integer arithmetic (box sums, area averages, the BT.601 luma in 15-bit fixed point): exact by construction; and
+  OpenCV operations that are integer or order statistics by nature (``boxFilter`` to CV_32S, ``medianBlur``,
+  ``erode``/``dilate`` on uint8 0/1 images): any correct implementation gives the same result;
 * a fixed sequence of IEEE float64 ``+ − × ÷`` and ``sqrt`` per element (numpy element-wise ufuncs, Python floats),
   correctly rounded whatever the SIMD width (numpy never fuses ``a·b + c``; CPython never does);
 * ``math.fsum`` and Python integer ÷ integer, which are correctly rounded by definition.
@@ -29,39 +30,67 @@ _PAD_MODES = {"reflect": "symmetric", "replicate": "edge", "constant": "constant
 
 
 def box_sum(a: np.ndarray, k: int, border: str = "reflect", value: int = 0) -> np.ndarray:
-    """Sum of a (H, W) integer array over the k×k window centred on every pixel (k odd), as int64.
+    """Sum of a (H, W) integer array over the k×k window centred on every pixel (k odd), as int32 / int64.
 
     ``border``: ``"reflect"`` (OpenCV BORDER_REFLECT, ``fedcba|abcdef``), ``"replicate"`` (BORDER_REPLICATE) or
-    ``"constant"`` (every outside pixel = ``value``). Computed from the int64 integral image
-    I[r, c] = Σ_{r' < r, c' < c} a: sum = I[r+k, c+k] − I[r, c+k] − I[r+k, c] + I[r, c] (exact integers).
+    ``"constant"`` (every outside pixel = ``value``). bool / uint8 / uint16 input with a zero constant (or no
+    constant) border goes through ``cv2.boxFilter(…, CV_32S, normalize=False)``: integer additions, exact by nature
+    (the sums stay below 2^31 for k ≤ 181), the same result from any implementation; anything else through
+    :func:`box_sum_integral`.
     """
     if k % 2 != 1 or k < 1:
         raise ValueError(f"box_sum: window {k} must be odd and positive")
+    x = np.asarray(a)
+    if x.dtype == bool:
+        x = x.view(np.uint8)
+    if x.dtype in (np.uint8, np.uint16) and (border != "constant" or value == 0) and k <= 181 and x.ndim == 2:
+        import cv2
+
+        flags = {"reflect": cv2.BORDER_REFLECT, "replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
+        return cv2.boxFilter(np.ascontiguousarray(x), cv2.CV_32S, (k, k), normalize=False, borderType=flags[border])
+    return box_sum_integral(x, k, border, value)
+
+
+def box_sum_integral(a: np.ndarray, k: int, border: str = "reflect", value: int = 0) -> np.ndarray:
+    """:func:`box_sum` from the integer integral image I[r, c] = Σ_{r' < r, c' < c} a of the padded array:
+    sum = I[r+k, c+k] − I[r, c+k] − I[r+k, c] + I[r, c] (int32 when no partial sum can reach 2^31, else int64)."""
     h = k // 2
-    x = np.asarray(a).astype(np.int64, copy=False)
+    x = np.asarray(a)
+    peak = max(int(np.abs(x).max()) if x.size else 0, abs(value)) * (x.shape[0] + k) * (x.shape[1] + k)
+    dt = np.int32 if peak < 2**31 else np.int64
+    x = x.astype(dt, copy=False)
     if border == "constant":
         p = np.pad(x, h, mode="constant", constant_values=value)
     else:
         p = np.pad(x, h, mode=_PAD_MODES[border])  # type: ignore[call-overload]
-    ii = np.zeros((p.shape[0] + 1, p.shape[1] + 1), dtype=np.int64)
+    ii = np.zeros((p.shape[0] + 1, p.shape[1] + 1), dtype=dt)
     np.cumsum(np.cumsum(p, axis=0), axis=1, out=ii[1:, 1:])
     return ii[k:, k:] - ii[:-k, k:] - ii[k:, :-k] + ii[:-k, :-k]
 
 
 def binary_median(mask: np.ndarray, k: int) -> np.ndarray:
-    """k×k median filter of a 0/1 image with replicated borders (what ``cv2.medianBlur`` does on uint8 0/1):
-    the median of k² bits is 1 ⇔ at least (k² + 1)/2 of them are 1. (H, W) → (H, W) bool."""
-    return box_sum(np.asarray(mask, dtype=np.uint8), k, "replicate") >= (k * k + 1) // 2
+    """k×k median filter of a 0/1 image, replicated borders: ``cv2.medianBlur`` on uint8 — an order statistic,
+    exact by nature (= 1 ⇔ at least (k² + 1)/2 of the k² bits are 1; ``tests/test_exact_skin.py`` checks that
+    definition). (H, W) → (H, W) bool."""
+    import cv2
+
+    return cv2.medianBlur(np.ascontiguousarray(mask, dtype=np.uint8), k).astype(bool)
 
 
 def erode(mask: np.ndarray, k: int) -> np.ndarray:
-    """Binary erosion by a k×k square; outside the image counts as set (OpenCV's default border for erosion)."""
-    return box_sum(np.asarray(mask, dtype=np.uint8), k, "constant", 1) == k * k
+    """Binary erosion by a k×k square, outside the image counting as set: ``cv2.erode`` on uint8 (a minimum,
+    exact by nature; ⇔ all k² bits are 1)."""
+    import cv2
+
+    return cv2.erode(np.ascontiguousarray(mask, dtype=np.uint8), np.ones((k, k), np.uint8)).astype(bool)
 
 
 def dilate(mask: np.ndarray, k: int) -> np.ndarray:
-    """Binary dilation by a k×k square; outside the image counts as unset (OpenCV's default border for dilation)."""
-    return box_sum(np.asarray(mask, dtype=np.uint8), k, "constant", 0) > 0
+    """Binary dilation by a k×k square, outside the image counting as unset: ``cv2.dilate`` on uint8 (a maximum,
+    exact by nature; ⇔ at least one of the k² bits is 1)."""
+    import cv2
+
+    return cv2.dilate(np.ascontiguousarray(mask, dtype=np.uint8), np.ones((k, k), np.uint8)).astype(bool)
 
 
 def open_close(mask: np.ndarray, k_open: int, k_close: int) -> np.ndarray:
@@ -105,19 +134,25 @@ def resize_area_u8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     half-integer mean its float sum may fall on either side (≈ 1 pixel in 30,000 on random images differs by 1;
     ``tests/test_exact_skin.py``). Sums ≤ 255·H·W stay far inside int64.
     """
-    x = np.asarray(image).astype(np.int64)
+    src = np.asarray(image)
     h, w = size
-    iy, wy = _area_taps(x.shape[0], h)
-    ix, wx = _area_taps(x.shape[1], w)
-    extra = (None,) * (x.ndim - 2)
-    rows = sum(wy[(slice(None), t, None) + extra] * x[iy[:, t]] for t in range(iy.shape[1]))
-    num = sum(wx[(None, slice(None), t) + extra] * rows[:, ix[:, t]] for t in range(ix.shape[1]))
-    den = x.shape[0] * x.shape[1]
-    q, rem = np.divmod(num, den)
-    if x.shape[0] == 2 * h and x.shape[1] == 2 * w:
-        up = 2 * rem >= den
-    else:
-        up = (2 * rem > den) | ((2 * rem == den) & (q % 2 == 1))
+    if src.shape[0] == 2 * h and src.shape[1] == 2 * w:  # the integer fast path, (a + b + c + d + 2) >> 2
+        b = src.astype(np.uint16)
+        return ((b[0::2, 0::2] + b[1::2, 0::2] + b[0::2, 1::2] + b[1::2, 1::2] + 2) >> 2).astype(np.uint8)
+    # sums <= 255*H*W: int32 for images up to ~2900^2 pixels, int64 beyond
+    dt = np.int32 if 255 * src.shape[0] * src.shape[1] < 2**31 else np.int64
+    iy, wy = _area_taps(src.shape[0], h)
+    ix, wx = _area_taps(src.shape[1], w)
+    extra = (None,) * (src.ndim - 2)
+    rows = np.zeros((h,) + src.shape[1:], dtype=dt)
+    for t in range(iy.shape[1]):
+        rows += wy[(slice(None), t, None) + extra].astype(dt) * np.take(src, iy[:, t], axis=0)
+    num = np.zeros((h, w) + src.shape[2:], dtype=dt)
+    for t in range(ix.shape[1]):
+        num += wx[(None, slice(None), t) + extra].astype(dt) * np.take(rows, ix[:, t], axis=1)
+    den = src.shape[0] * src.shape[1]
+    q, rem = np.divmod(num, dt(den))
+    up = (2 * rem > den) | ((2 * rem == den) & (q % 2 == 1))
     return (q + up).astype(np.uint8)
 
 
@@ -128,7 +163,7 @@ def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     m = np.asarray(mask)
     rows = np.arange(shape[0], dtype=np.int64) * m.shape[0] // shape[0]
     cols = np.arange(shape[1], dtype=np.int64) * m.shape[1] // shape[1]
-    return m[rows[:, None], cols[None, :]]
+    return np.take(np.take(m, rows, axis=0), cols, axis=1)
 
 
 def cholesky(cov: np.ndarray) -> list[list[float]]:
