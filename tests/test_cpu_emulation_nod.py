@@ -2,8 +2,9 @@
 
 Runs ~16 real images in three subprocesses: native (AVX-512 on a Zen 4 / Xeon), AVX2 and SSE4.2 only, set as in
 ``docs/reproducibility.md`` (numpy ``NPY_DISABLE_CPU_FEATURES``, OpenCV ``OPENCV_CPU_DISABLE``, OpenBLAS
-``OPENBLAS_CORETYPE``), with different OpenBLAS thread counts, and asserts (1) that each emulation took effect
-(numpy's runtime features, ``cv2.checkHardwareSupport``, OpenBLAS's core name) and (2) identical bits.
+``OPENBLAS_CORETYPE``), with different OpenBLAS and OpenCV thread counts (1 / 2), and asserts (1) that each
+emulation took effect (numpy's runtime features, ``cv2.checkHardwareSupport``, OpenBLAS's core name) and (2) identical
+bits.
 """
 
 from __future__ import annotations
@@ -16,25 +17,29 @@ from pathlib import Path
 
 import pytest
 
+#: per level: environment, and the OpenCV thread count the subprocess sets (the build uses 1 per worker)
 LEVELS: dict[str, dict[str, str]] = {
-    "native": {"OPENBLAS_NUM_THREADS": "2"},
+    "native": {"OPENBLAS_NUM_THREADS": "2", "CV_THREADS": "2"},
     "avx2": {
         "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SKX AVX512F",
         "OPENCV_CPU_DISABLE": "AVX512F",
         "OPENBLAS_CORETYPE": "Haswell",
         "OPENBLAS_NUM_THREADS": "1",
+        "CV_THREADS": "1",
     },
     "sse42": {
         "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SKX AVX512F AVX2 FMA3",
         "OPENCV_CPU_DISABLE": "AVX512F,AVX2,AVX,FP16",
         "OPENBLAS_CORETYPE": "Nehalem",
         "OPENBLAS_NUM_THREADS": "2",
+        "CV_THREADS": "2",
     },
 }
 
 SCRIPT = r"""
-import ctypes, hashlib, json, re, sys
+import ctypes, hashlib, json, os, re, sys
 import numpy as np, cv2
+cv2.setNumThreads(int(os.environ["CV_THREADS"]))
 
 def corename():
     np.ones((64, 64)) @ np.ones((64, 64))  # make sure numpy's OpenBLAS is loaded and initialised
