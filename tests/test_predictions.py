@@ -126,10 +126,10 @@ def test_nothing_given_and_unknown_suffix(tmp_path: Path) -> None:
 
 def test_bad_npz_files(tmp_path: Path) -> None:
     ids, lm, _ = _arrays()
-    np.savez(tmp_path / "nover.npz", ids=ids, landmarks=lm)
-    with pytest.raises(PredictionError) as exc:
-        read_predictions(tmp_path / "nover.npz")
-    _one_line(exc, "nover.npz", "no format_version")
+    np.savez(tmp_path / "nover.npz", ids=ids, landmarks=lm)  # plain np.savez: version 1 implied, and said so
+    plain = read_predictions(tmp_path / "nover.npz")
+    np.testing.assert_array_equal(plain.landmarks, lm)
+    assert plain.notes == ("no format_version: version 1 implied",) and not plain.implied_ids
     np.savez(tmp_path / "v2.npz", ids=ids, landmarks=lm, format_version=2)
     with pytest.raises(PredictionError, match="format_version 2 is not supported"):
         read_predictions(tmp_path / "v2.npz")
@@ -139,9 +139,9 @@ def test_bad_npz_files(tmp_path: Path) -> None:
     np.savez(tmp_path / "extra.npz", ids=ids, landmarks=lm, format_version=1, scores=np.ones(6))
     with pytest.raises(PredictionError, match="unknown array"):
         read_predictions(tmp_path / "extra.npz")
-    np.savez(tmp_path / "noids.npz", landmarks=lm, format_version=1)
-    with pytest.raises(PredictionError, match="no ids"):
-        read_predictions(tmp_path / "noids.npz")
+    np.savez(tmp_path / "noids.npz", landmarks=lm, format_version=1)  # no ids: the release's sorted order
+    noids = read_predictions(tmp_path / "noids.npz")
+    assert noids.implied_ids and len(noids) == 6 and "sorted order" in noids.notes[0]
     (tmp_path / "trunc.npz").write_bytes((tmp_path / "v2.npz").read_bytes()[:100])
     with pytest.raises(PredictionError, match="not a readable .npz"):
         read_predictions(tmp_path / "trunc.npz")
