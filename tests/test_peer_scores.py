@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from aflw_occ.errors import PredictionError
 from aflw_occ.groundtruth import GroundTruth
-from aflw_occ.predictions import read_predictions, write_predictions
+from aflw_occ.predictions import CropFrame, Predictions, read_predictions, write_predictions
 from aflw_occ.scoring import ScoreResult, score
 
 REQUIRE_REAL = os.environ.get("AFLW_OCC_REQUIRE_REAL") == "1"
@@ -159,9 +160,121 @@ def test_one_pixel_shift(peer_dir: Path, gt: GroundTruth) -> None:
     assert round(shifted[1.0], 3) == 3.706 and round(shifted[-1.0], 3) == 4.073
 
 
-def _shift(p, s: float):
+def _shift(p: Predictions, s: float) -> Predictions:
     from dataclasses import replace
 
+    assert p.landmarks is not None
     lm = p.landmarks.copy()
     lm[..., :2] += s
     return replace(p, landmarks=lm, sha256="")
+
+
+# 3DDFA layout: a bare (N, 3, 68) array in 120×120 crop coordinates -------------------------------------------------
+
+
+@pytest.mark.real
+def test_npy_in_crop_coordinates_scores_like_converted_npz(
+    peer_dir: Path, real_eval_dir: Path, gt: GroundTruth, tmp_path: Path, monkeypatch
+) -> None:
+    from aflw_occ.crops import image_to_crop
+
+    roi = real_eval_dir / "AFLW2000-3D_crop.roi_box.npy"
+    frame = CropFrame.load(roi)
+    p = read_predictions(peer_dir / "mb05_official_v2.npz")
+    assert p.landmarks is not None and frame.names.tolist() == p.ids.tolist()  # the release's sorted order
+    crop = image_to_crop(p.landmarks, frame.boxes, 120)  # what 3DDFA's reconstruct_vertex returns, per image
+    np.save(tmp_path / "mb05_crop.npy", crop.transpose(0, 2, 1))  # (N, 3, 68), no ids
+    # the explicit converter, written as an ordinary prediction file
+    conv = frame.to_image(read_predictions(tmp_path / "mb05_crop.npy"))
+    assert conv.implied_ids and conv.landmarks is not None
+    np.testing.assert_allclose(conv.landmarks, p.landmarks, atol=1e-9)
+    write_predictions(tmp_path / "mb05_image.npz", gt.ids, conv.landmarks)
+    a = _cli_json([str(tmp_path / "mb05_crop.npy"), "--crop-boxes", str(roi)], gt, monkeypatch)
+    b = _cli_json([str(tmp_path / "mb05_image.npz")], gt, monkeypatch)
+    assert a["metrics"] == b["metrics"]  # identical, bit for bit
+    assert a["metrics"]["nme_balanced"]["value"] == pytest.approx(3.8064631, abs=1e-6)
+    notes = " ".join(a["notes"])
+    assert "(N, 3, 68)" in notes and "crop coordinates" in notes and "ids implied" in notes
+    assert a["pixel_origin"].startswith("1-based")
+    # the same bare array without the converter is far off, and a wrong row count is one clear error
+    far = _cli_json([str(tmp_path / "mb05_crop.npy")], gt, monkeypatch)
+    assert far["metrics"]["nme_balanced"]["value"] > 50
+    np.save(tmp_path / "short.npy", crop[:10])
+    import aflw_occ.cli.score as cli_score
+    from aflw_occ.cli import cli
+
+    monkeypatch.setattr(cli_score, "load_ground_truth", lambda *a: gt)
+    res = CliRunner().invoke(cli, ["score", str(tmp_path / "short.npy"), "--source", "."])
+    assert isinstance(res.exception, PredictionError)
+    assert "short.npy: 10 rows without ids" in str(res.exception)
+
+
+# mb05 run here: one rotation, two named decodings ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mb05_rotations(shared: Path, real_dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(landmarks (N, 68, 3) image px, rotations (N, 3, 3)) of 3DDFA_V2 mb05 on the 2000 images with 3DDFA's boxes."""
+    pytest.importorskip("torch")
+    from aflw_occ.adapters.tddfa_params import rotation_from_params
+    from aflw_occ.adapters.tddfa_v2 import TDDFATorchPredictor
+    from aflw_occ.evaluate import FaceBoxes
+
+    weights = shared / "models" / "3ddfa_v2_mb05" / "mb05_120x120.pth"
+    if not weights.is_file():
+        if REQUIRE_REAL:
+            pytest.fail(f"3DDFA_V2 weights missing at {weights} (AFLW_OCC_REQUIRE_REAL=1)")
+        pytest.skip(f"3DDFA_V2 weights not available at {weights}")
+    model = TDDFATorchPredictor(weights, threads=2)
+    roi = real_dataset.roi_boxes()
+    lms, rots = [], []
+    for s in range(0, len(real_dataset), 250):
+        idx = range(s, min(s + 250, len(real_dataset)))
+        images = [real_dataset[i].read_image() for i in idx]
+        boxes = FaceBoxes(ids=np.array([real_dataset[i].id for i in idx]), roi=roi[list(idx)], face=None)
+        prepared = model.prepare(images, boxes)
+        _, params, q = model.forward(prepared[1])
+        lms.append(model.decode(prepared, params, q).landmarks)
+        rots.append(rotation_from_params(params)[prepared[2]])
+    return np.concatenate(lms), np.concatenate(rots)
+
+
+@pytest.mark.real
+@pytest.mark.torch
+def test_mb05_pose_decodings(
+    mb05_rotations, peer_dir: Path, official: dict[str, Any], gt: GroundTruth, tmp_path: Path, monkeypatch
+) -> None:
+    from aflw_occ.metrics.rotation import angles_from_rotation
+
+    lms, rot = mb05_rotations
+    want = official["mb05_official_v2.npz"]
+    # our run of the model decodes, with SynergyNet's matrix2angle, to the official file's angles
+    official_angles = read_predictions(peer_dir / "mb05_official_v2.npz").angles_deg
+    np.testing.assert_allclose(angles_from_rotation(rot, "synergynet"), official_angles, atol=2e-3)
+    path = write_predictions(tmp_path / "mb05_rot.npz", gt.ids, lms, rotation=rot)
+    field = _cli_json(
+        [str(path), "--protocol", "pose", "--pose-decoding", "synergynet", "--pose-mae", "raw"], gt, monkeypatch
+    )
+    ours = _cli_json([str(path), "--protocol", "pose", "--pose-decoding", "aflw2000-3d"], gt, monkeypatch)
+    assert _values(field, POSE_KEYS) == pytest.approx(want["pose_FOE_raw_pitch_yaw_roll_mean"], abs=1e-3)
+    assert _values(ours, POSE_KEYS) == pytest.approx(
+        want["pose_if_decoded_by_aflw_occ_today_pitch_yaw_roll_mean"], abs=1e-3
+    )
+    assert [round(v, 3) for v in _values(field, POSE_KEYS)] == [5.315, 4.055, 3.494, 4.288]
+    assert [round(v, 3) for v in _values(ours, POSE_KEYS)] == [5.315, 2.935, 3.494, 3.915]
+    assert field["conventions"]["decoding"].startswith("synergynet") and field["conventions"]["mae"] == "raw"
+    assert field["metrics"]["mae_yaw"]["label"] == "pose MAE yaw [decoding=synergynet (decoded from rotation), mae=raw]"
+    # the sparse-2d score of this run is the official one
+    sp = _cli_json([str(path)], gt, monkeypatch)
+    assert sp["metrics"]["nme_balanced"]["value"] == pytest.approx(
+        want["sparse2d_original_3DDFA"]["balanced"], abs=1e-4
+    )
+    # a rotation-only request without a decoding is one clear error
+    res = CliRunner().invoke(_cli(), ["score", str(path), "--source", ".", "--protocol", "pose"])
+    assert isinstance(res.exception, PredictionError) and "choose --pose-decoding" in str(res.exception)
+
+
+def _cli():
+    from aflw_occ.cli import cli
+
+    return cli
