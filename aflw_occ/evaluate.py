@@ -585,12 +585,9 @@ def _gather(
 def _protocols_for(requested: str | Sequence[str] | None, dims: int, has_pose: bool) -> list[str]:
     if requested is not None:
         return [requested] if isinstance(requested, str) else list(requested)
-    out = ["sparse-2d"]
-    if dims == 3:
-        out.append("sparse-3d")
-    if has_pose:
-        out.append("pose")
-    return out
+    from .protocols import REGISTRY
+
+    return [p.name for p in REGISTRY.values() if p.evaluated_by_default and p.applies(dims, has_pose, False)]
 
 
 def evaluate(

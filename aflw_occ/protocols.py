@@ -279,8 +279,10 @@ class Protocol(ABC):
 
     #: Name on the command line and in every output.
     name: ClassVar[str]
-    #: One line: the per-image error and the headline (docs, ``--help``, leaderboard).
+    #: One line: the per-image error and the headline (docs, ``--help``).
     description: ClassVar[str]
+    #: A few words for table captions (leaderboard, report).
+    short: ClassVar[str] = ""
     #: The prediction array it scores (``landmarks``, ``angles_deg``, ``dense``).
     needs: ClassVar[str]
     #: Conventions it reads (fields of :class:`Conventions`), printed with its numbers.
@@ -507,6 +509,7 @@ class Sparse2D(SparseProtocol):
         "mean over the 68 points of ‖p̂ − p‖ (x, y) / √(w·h), w, h the x/y extents of the ground-truth 68 points "
         "(original = pt3d_68, reannotated = LS3D-W 2D labels with their own box)"
     )
+    short = "68 points, NME % of √(w·h) of the ground-truth box"
     dims = 2
     column = "nme_sparse2d_original"
     evaluated_by_default = True
