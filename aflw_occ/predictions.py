@@ -541,6 +541,8 @@ def write_predictions(
     suffix = out.suffix.lower()
     if suffix not in _SUFFIXES:
         raise PredictionError(f"{out}: unknown prediction file type {suffix!r} ({_SUFFIX_HELP})")
+    if suffix == ".npy":
+        raise PredictionError(f"{out}: write .npz, .h5 or .csv (a .npy holds no ids; it is read-only input)")
     pred = Predictions(
         ids=np.asarray(ids, dtype=str) if not isinstance(ids, np.ndarray) else ids,
         landmarks=landmarks,
@@ -550,8 +552,6 @@ def write_predictions(
         pose_decoding=pose_decoding,
         source=str(out),
     )
-    if suffix == ".npy":
-        raise PredictionError(f"{out}: write .npz, .h5 or .csv (a .npy holds no ids; it is read-only input)")
     if suffix == ".csv" and (pred.dense is not None or pred.rotation is not None or pred.pose_decoding):
         raise PredictionError(f"{out}: CSV prediction files cannot hold dense points or rotations (use .npz or .h5)")
     if suffix == ".csv" and pred.landmarks is None and pred.angles_deg is None:
