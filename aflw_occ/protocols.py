@@ -297,6 +297,10 @@ class Protocol(ABC):
     paired_statistic: ClassVar[str] = "balanced"
     #: Whether a CED curve of its per-image errors makes sense.
     has_ced: ClassVar[bool] = True
+    #: Whether its per-image error is an NME (reported as the per-sample column ``nme``).
+    reports_nme: ClassVar[bool] = True
+    #: Per-sample boolean column of the images its summary uses (None: every scored image).
+    evaluated_column: ClassVar[str | None] = None
     #: Default protocol of ``aflw-occ evaluate`` for a model whose output allows it.
     evaluated_by_default: ClassVar[bool] = False
 
@@ -621,6 +625,8 @@ class Pose(Protocol):
     bootstrap_scheme = "whole-set resampling"
     paired_statistic = "plain"
     has_ced = False
+    reports_nme = False
+    evaluated_column = "pose_evaluated"
     evaluated_by_default = True
 
     def gt_label(self, conv: Conventions) -> str:

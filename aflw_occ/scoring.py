@@ -36,9 +36,11 @@ from .protocols import (
     AUC_CUTOFFS,
     CONVENTIONS,
     FAILURE_THRESHOLD,
+    REGISTRY,
     Aligned,
     Conventions,
     MetricRow,
+    PerImage,
     Protocol,
     ScoringError,
     get_protocol,
@@ -454,25 +456,13 @@ def score(
     Returns:
         :class:`ScoreResult`.
     """
-    if not isinstance(ground_truth, GroundTruth):
-        raise TypeError("ground_truth must be a GroundTruth (GroundTruth.from_source / GroundTruth.from_store)")
-    if n_boot < 1:
-        raise ScoringError("n_boot must be at least 1")
-    if seed < 0:
-        raise ScoringError(f"seed must be a non-negative integer, got {seed}")
-    if not 0 < level < 1:
-        raise ScoringError(f"confidence level must be in (0, 1), got {level}")
+    _check_arguments(ground_truth, n_boot, seed, level)
     conv = _conventions(
         conventions,
         gt,
         {"yaw_source": yaw_source, "bins": bins, "pose_mae": pose_mae, "pose_decoding": pose_decoding},
     )
-    if isinstance(predictions, (str, Path)):
-        pred = read_predictions(predictions)
-    elif isinstance(predictions, Predictions):
-        pred = predictions
-    else:
-        raise TypeError("predictions must be a path or a Predictions object")
+    pred = _as_predictions(predictions)
     proto = check_request(pred, protocol, conv.gt, dense_gt, conv)
     g = ground_truth
     proto.check_ground_truth(g, conv)
@@ -483,50 +473,9 @@ def score(
 
     a = align(pred, g, conv, allow_missing=allow_missing, dense=dense)
     per = proto.per_image(a, conv)
-    cols: dict[str, np.ndarray] = {"missing": a.full(np.zeros(a.rows.size), fill=1.0).astype(bool)}
-    if g.source_ids is not None:
-        cols["source_id"] = np.asarray(g.source_ids).astype(str)
-    primary = proto.column_name(conv)
-    if proto.name != "pose":
-        cols[primary] = a.full(100 * per.errors)
-
-    extra: dict[str, np.ndarray] = {}
-    if per.point_errors is not None and g.occluded is not None:
-        occ = a.gt_rows(np.asarray(g.occluded, dtype=bool))
-        extra = {"occluded": masked_nme(per.point_errors, occ), "visible": masked_nme(per.point_errors, ~occ)}
-        cols["n_occluded"] = a.full(occ.sum(axis=1).astype(np.float64))
-        cols["nme_occluded"] = a.full(100 * extra["occluded"])
-        cols["nme_visible"] = a.full(100 * extra["visible"])
-    if a.angles_deg is not None:
-        gt_angles = a.gt_rows(g.angles_deg)
-        err = angle_errors(a.angles_deg, gt_angles, conv.pose_mae)
-        for j, name in enumerate(ANGLE_NAMES):
-            cols[f"err_{name}"] = a.full(err[:, j])
-        cols["err_pose_mean"] = a.full(err.mean(axis=1))
-        evaluated = np.zeros(a.n_all, dtype=bool)
-        evaluated[a.rows] = pose_mask(gt_angles)
-        cols["pose_evaluated"] = evaluated
-
+    cols, extra = _sample_columns(a, per, proto, conv)
     rows = proto.rows(per, extra, all_bins[a.rows], n_boot, seed, level, conv)
-    if proto.name != "pose":
-        cols = {"nme": cols[primary], **cols}
-
-    from .protocols import REGISTRY
-
-    lazy: dict[str, Callable[[], np.ndarray]] = {}
-    for other in REGISTRY.values():  # every NME the data allows, computed when the per-sample table is asked for
-        for name, fn in other.table_columns(a, conv).items():
-            if name not in cols:
-                lazy[name] = fn
-
-    notes = list(pred.notes)
-    if pred.implied_ids:
-        notes.append(f"ids implied by row order: the release's sorted order of split {g.split}'s source images")
-    warnings = [w for w in [origin_slip_warning(a)] if w and proto.needs == "landmarks"]
-    keys = {c.field: c.key for c in CONVENTIONS}
-    conv_used = {keys[c]: str(getattr(conv, c)) for c in proto.uses if c != "gt"}
-    if "pose_decoding" in proto.uses:
-        conv_used["decoding"] = a.pose_decoding
+    lazy = _lazy_columns(a, conv, cols)
     return ScoreResult(
         protocol=proto.name,
         gt=proto.gt_label(conv),
@@ -547,12 +496,85 @@ def score(
         yaw_deg=yaw,
         bins=all_bins,
         columns=cols,
-        primary=primary,
+        primary=proto.column_name(conv),
         lazy_columns=(lambda: {k: f() for k, f in lazy.items()}) if lazy else None,
-        conventions=conv_used,
-        notes=notes,
-        warnings=warnings,
+        conventions=_conventions_used(proto, conv, a),
+        notes=_notes(pred, g),
+        warnings=[w for w in [origin_slip_warning(a)] if w and proto.needs == "landmarks"],
     )
+
+
+def _check_arguments(ground_truth: GroundTruth, n_boot: int, seed: int, level: float) -> None:
+    if not isinstance(ground_truth, GroundTruth):
+        raise TypeError("ground_truth must be a GroundTruth (GroundTruth.from_source / GroundTruth.from_store)")
+    if n_boot < 1:
+        raise ScoringError("n_boot must be at least 1")
+    if seed < 0:
+        raise ScoringError(f"seed must be a non-negative integer, got {seed}")
+    if not 0 < level < 1:
+        raise ScoringError(f"confidence level must be in (0, 1), got {level}")
+
+
+def _as_predictions(predictions: Predictions | str | Path) -> Predictions:
+    if isinstance(predictions, (str, Path)):
+        return read_predictions(predictions)
+    if isinstance(predictions, Predictions):
+        return predictions
+    raise TypeError("predictions must be a path or a Predictions object")
+
+
+def _sample_columns(
+    a: Aligned, per: PerImage, proto: Protocol, conv: Conventions
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-sample columns (N,) of the request, and the extra per-image columns the protocol summarises."""
+    g = a.gt
+    cols: dict[str, np.ndarray] = {"missing": a.full(np.zeros(a.rows.size), fill=1.0).astype(bool)}
+    if g.source_ids is not None:
+        cols["source_id"] = np.asarray(g.source_ids).astype(str)
+    primary = proto.column_name(conv)
+    if proto.reports_nme:
+        cols[primary] = a.full(100 * per.errors)
+    extra: dict[str, np.ndarray] = {}
+    if per.point_errors is not None and g.occluded is not None:
+        occ = a.gt_rows(np.asarray(g.occluded, dtype=bool))
+        extra = {"occluded": masked_nme(per.point_errors, occ), "visible": masked_nme(per.point_errors, ~occ)}
+        cols["n_occluded"] = a.full(occ.sum(axis=1).astype(np.float64))
+        cols["nme_occluded"] = a.full(100 * extra["occluded"])
+        cols["nme_visible"] = a.full(100 * extra["visible"])
+    if a.angles_deg is not None:
+        gt_angles = a.gt_rows(g.angles_deg)
+        err = angle_errors(a.angles_deg, gt_angles, conv.pose_mae)
+        for j, name in enumerate(ANGLE_NAMES):
+            cols[f"err_{name}"] = a.full(err[:, j])
+        cols["err_pose_mean"] = a.full(err.mean(axis=1))
+        evaluated = np.zeros(a.n_all, dtype=bool)
+        evaluated[a.rows] = pose_mask(gt_angles)
+        cols["pose_evaluated"] = evaluated
+    if proto.reports_nme:
+        cols = {"nme": cols[primary], **cols}
+    return cols, extra
+
+
+def _lazy_columns(a: Aligned, conv: Conventions, cols: dict[str, np.ndarray]) -> dict[str, Callable[[], np.ndarray]]:
+    """Every other registered protocol's per-image NME the data allows, computed when the table is asked for."""
+    return {
+        name: fn for other in REGISTRY.values() for name, fn in other.table_columns(a, conv).items() if name not in cols
+    }
+
+
+def _conventions_used(proto: Protocol, conv: Conventions, a: Aligned) -> dict[str, str]:
+    keys = {c.field: c.key for c in CONVENTIONS}
+    used = {keys[c]: str(getattr(conv, c)) for c in proto.uses if c != "gt"}
+    if "pose_decoding" in proto.uses:
+        used["decoding"] = a.pose_decoding
+    return used
+
+
+def _notes(pred: Predictions, g: GroundTruth) -> list[str]:
+    notes = list(pred.notes)
+    if pred.implied_ids:
+        notes.append(f"ids implied by row order: the release's sorted order of split {g.split}'s source images")
+    return notes
 
 
 def compare(
@@ -586,8 +608,8 @@ def compare(
     a = ra.columns[ra.primary]
     b = rb.columns[rb.primary]
     both = np.isfinite(a) & np.isfinite(b)
-    if proto.name == "pose":
-        both &= ra.columns["pose_evaluated"]
+    if proto.evaluated_column:
+        both &= ra.columns[proto.evaluated_column]
     stat = statistic or proto.paired_statistic
     strata = ra.bins[both] if stat == "balanced" else None
     return paired_bootstrap(

@@ -13,6 +13,8 @@ from ..protocols import CONVENTIONS, REGISTRY, protocol_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..groundtruth import GroundTruth
+    from ..metrics.bootstrap import PairedComparison
+    from ..scoring import ScoreResult
 
 
 def _convention_options(f: Callable[..., None]) -> Callable[..., None]:
@@ -102,21 +104,29 @@ def score(
     preds = []
     for path in files:  # read, convert and check each file once, before the ground truth is loaded
         p = read_predictions(path)
-        if frame is not None:
-            p = frame.to_image(p)
-        proto = check_request(p, protocol, conv.gt, dense_gt, conv)
-        preds.append(p)
+        preds.append(frame.to_image(p) if frame is not None else p)
+        proto = check_request(preds[-1], protocol, conv.gt, dense_gt, conv)
     ground_truth = load_ground_truth(source, data, split, eval_dir)
     if conv.yaw_source == "aflw-labels" and ground_truth.yaw_aflw_deg is None:
         ground_truth = _with_aflw_yaw(ground_truth, eval_dir)
     kw = {"allow_missing": allow_missing, "seed": seed, "dense_gt": dense_gt, "n_boot": n_boot, "conventions": conv}
     result = run_score(preds[0], ground_truth, proto, **kw)
-    comparison = None
-    if compare_with is not None:
-        comparison = compare(preds[0], preds[1], ground_truth, proto, **kw)
+    comparison = compare(preds[0], preds[1], ground_truth, proto, **kw) if len(preds) > 1 else None
     if out is not None:
         result.write_per_sample_csv(out)
         write_text_atomic(result.to_json() + "\n", out.with_name(out.name + ".json"))
+    click.echo(_render(result, comparison, pred, compare_with, out, as_json))
+
+
+def _render(
+    result: ScoreResult,
+    comparison: PairedComparison | None,
+    pred: Path,
+    compare_with: Path | None,
+    out: Path | None,
+    as_json: bool,
+) -> str:
+    """The command's output: JSON, or the text table with the comparison and the per-sample table's path."""
     if as_json:
         import json
 
@@ -125,18 +135,18 @@ def score(
             payload["comparison"] = {"against": str(compare_with), **comparison.to_dict()}
         if out is not None:
             payload["per_sample_csv"] = str(out)
-        click.echo(json.dumps(payload, indent=2, allow_nan=False))
-        return
-    click.echo(result.to_text())
-    if comparison is not None:
+        return json.dumps(payload, indent=2, allow_nan=False)
+    lines = [result.to_text()]
+    if comparison is not None and compare_with is not None:
         c = comparison
-        click.echo(
+        lines.append(
             f"paired bootstrap {pred.name} − {compare_with.name} ({c.statistic} mean, {result.protocol} "
             f"{result.convention_label()}): Δ = {c.difference:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}], "
             f"p = {c.p_value:.4f}, n = {c.n}, B = {c.n_boot}"
         )
     if out is not None:
-        click.echo(f"per-sample table: {out} (provenance and summary: {out.name}.json)")
+        lines.append(f"per-sample table: {out} (provenance and summary: {out.name}.json)")
+    return "\n".join(lines)
 
 
 def _with_aflw_yaw(ground_truth: GroundTruth, eval_dir: Path | None) -> GroundTruth:
