@@ -278,3 +278,32 @@ def _cli():
     from aflw_occ.cli import cli
 
     return cli
+
+
+@pytest.mark.real
+@pytest.mark.torch
+def test_evaluate_states_the_adapters_pose_decoding(shared: Path, real_source: Path, real_eval_dir: Path, tmp_path):
+    pytest.importorskip("torch")
+    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.evaluate import evaluate
+    from aflw_occ.source import AFLW2000_3D
+
+    weights = shared / "models" / "3ddfa_v2_mb05" / "mb05_120x120.pth"
+    if not weights.is_file():
+        pytest.skip(f"3DDFA_V2 weights not available at {weights}")
+    with pytest.raises(PredictionError, match="pose=euler is unknown"):
+        load_predictor(f"3ddfa-v2:{weights},pose=euler")
+    ids = sorted(p.stem for p in real_source.glob("image*.jpg"))[:12]
+    ds = AFLW2000_3D(real_source, real_eval_dir, ids=ids)
+    out = tmp_path / "res"
+    runs = {}
+    for pose in ("aflw2000-3d", "synergynet"):
+        model = load_predictor(f"3ddfa-v2:{weights},pose={pose}", threads=1)
+        runs[pose] = evaluate(model, ds, n_boot=10, progress=False, protocols=["pose"], out_dir=out / pose)
+        sc = runs[pose].splits["clean"].scores["pose"]
+        assert sc.conventions["decoding"] == f"as-given ({pose}, stated in file)"
+        assert read_predictions(out / pose / "predictions" / "clean.npz").pose_decoding == pose
+    a = runs["aflw2000-3d"].splits["clean"].angles_deg
+    b = runs["synergynet"].splits["clean"].angles_deg
+    np.testing.assert_allclose(a[:, [0, 2]], b[:, [0, 2]], atol=1e-9)  # pitch and roll agree, yaw does not
+    assert np.abs(a[:, 1] - b[:, 1]).max() > 0.1

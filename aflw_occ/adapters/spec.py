@@ -64,7 +64,7 @@ def load_predictor(spec: str, threads: int = 2) -> Any:
         else:
             raise PredictionError(f"model spec '{spec}': 3ddfa-v2 needs a .onnx or .pth file")
         if pose != "aflw2000-3d":
-            predictor.pose = pose
+            predictor.pose_decoding = pose
             predictor.name += f"-pose-{pose}"
         return predictor
     if kind == "dsfnet":

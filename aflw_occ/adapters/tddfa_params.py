@@ -134,7 +134,7 @@ class TDDFAPipeline:
 
     pre: Preprocess
     #: Euler decoding of the predicted rotation (``aflw2000-3d`` or ``synergynet``; see :func:`pose_from_params`).
-    pose: str = "aflw2000-3d"
+    pose_decoding: str = "aflw2000-3d"
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -149,7 +149,7 @@ class TDDFAPipeline:
     def decode(self, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], params: np.ndarray, lms: np.ndarray) -> Any:
         """Network outputs of the distinct inputs → :class:`~aflw_occ.evaluate.Prediction` of every row."""
         crop, _, inverse = prepared
-        return outputs_to_prediction(expand_rows(params, inverse), expand_rows(lms, inverse), crop, self.pose)
+        return outputs_to_prediction(expand_rows(params, inverse), expand_rows(lms, inverse), crop, self.pose_decoding)
 
     def infer(self, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], boxes: Any) -> Any:
         _, p, q = self.forward(prepared[1])
