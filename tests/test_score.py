@@ -580,3 +580,35 @@ def test_a_new_convention_is_one_class() -> None:
         assert "nme_sparse2d_median" in score(Predictions(ids=g.ids, landmarks=lm), g, n_boot=5).per_sample()
     finally:
         protocols._REGISTRY.pop("sparse-2d-median")
+
+
+@pytest.mark.parametrize(
+    "make, extra, message",
+    [
+        (lambda d: np.save(d / "p.npy", np.zeros((4, 136))), [], "p.npy: a .npy prediction file holds one landmark"),
+        (
+            lambda d: np.save(d / "p.npy", np.zeros((4, 3, 68))),
+            ["--crop-boxes", "{d}/none.npy"],
+            "none.npy: crop-box file does not exist",
+        ),
+        (
+            lambda d: np.savez(d / "p.npz", ids=np.array(["a"]), rotation=np.eye(3)[None]),
+            ["--protocol", "pose"],
+            "p.npz: has no angles_deg (protocol pose needs them) (it holds rotation: choose --pose-decoding",
+        ),
+    ],
+)
+def test_cli_new_input_errors_are_one_line(tmp_path: Path, make, extra: list[str], message: str) -> None:
+    make(tmp_path)
+    pred = next(tmp_path.glob("p.*"))
+    args = [a.format(d=tmp_path) for a in extra]
+    proc = subprocess.run(
+        [sys.executable, "-c", "from aflw_occ.cli import main; main()", "score", str(pred), "--source", str(tmp_path)]
+        + args,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], proc.stderr
