@@ -25,13 +25,14 @@ import numpy as np
 
 from .errors import PredictionError
 from .groundtruth import GroundTruth
+from .matching import match_ids
 from .metrics.bins import N_BINS
 from .metrics.bootstrap import PairedComparison, paired_bootstrap
 from .metrics.ced import ced_curve
 from .metrics.nme import masked_nme
 from .metrics.pose import ANGLE_NAMES, angle_errors, pose_mask
 from .metrics.rotation import angles_from_rotation
-from .predictions import PIXEL_ORIGIN, Predictions, match_ids, read_predictions
+from .predictions import PIXEL_ORIGIN, Predictions, read_predictions
 from .protocols import (
     AUC_CUTOFFS,
     CONVENTIONS,

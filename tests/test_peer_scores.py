@@ -42,7 +42,7 @@ def official(peer_dir: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def gt(real_dataset) -> GroundTruth:
+def gt(real_dataset: Any) -> GroundTruth:
     g = GroundTruth.from_source(real_dataset)
     assert g.yaw_aflw_deg is not None  # the 3DDFA folder holds AFLW2000-3D-new.pose.npy
     return g
@@ -135,7 +135,9 @@ POSE_KEYS = ["mae_pitch", "mae_yaw", "mae_roll", "mae_mean"]
 
 
 @pytest.mark.real
-def test_mb05_named_cli_options(peer_dir: Path, official: dict[str, Any], gt: GroundTruth, monkeypatch) -> None:
+def test_mb05_named_cli_options(
+    peer_dir: Path, official: dict[str, Any], gt: GroundTruth, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mb05 = str(peer_dir / "mb05_official_v2.npz")
     want = official["mb05_official_v2.npz"]
     d = _cli_json([mb05], gt, monkeypatch)
@@ -174,7 +176,7 @@ def _shift(p: Predictions, s: float) -> Predictions:
 
 @pytest.mark.real
 def test_npy_in_crop_coordinates_scores_like_converted_npz(
-    peer_dir: Path, real_eval_dir: Path, gt: GroundTruth, tmp_path: Path, monkeypatch
+    peer_dir: Path, real_eval_dir: Path, gt: GroundTruth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aflw_occ.crops import image_to_crop
 
@@ -213,7 +215,7 @@ def test_npy_in_crop_coordinates_scores_like_converted_npz(
 
 
 @pytest.fixture(scope="module")
-def mb05_rotations(shared: Path, real_dataset) -> tuple[np.ndarray, np.ndarray]:
+def mb05_rotations(shared: Path, real_dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     """(landmarks (N, 68, 3) image px, rotations (N, 3, 3)) of 3DDFA_V2 mb05 on the 2000 images with 3DDFA's boxes."""
     pytest.importorskip("torch")
     from aflw_occ.adapters.tddfa_params import rotation_from_params
@@ -242,7 +244,12 @@ def mb05_rotations(shared: Path, real_dataset) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.real
 @pytest.mark.torch
 def test_mb05_pose_decodings(
-    mb05_rotations, peer_dir: Path, official: dict[str, Any], gt: GroundTruth, tmp_path: Path, monkeypatch
+    mb05_rotations: tuple[np.ndarray, np.ndarray],
+    peer_dir: Path,
+    official: dict[str, Any],
+    gt: GroundTruth,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from aflw_occ.metrics.rotation import angles_from_rotation
 
@@ -274,7 +281,7 @@ def test_mb05_pose_decodings(
     assert isinstance(res.exception, PredictionError) and "choose --pose-decoding" in str(res.exception)
 
 
-def _cli():
+def _cli() -> Any:
     from aflw_occ.cli import cli
 
     return cli
@@ -282,7 +289,9 @@ def _cli():
 
 @pytest.mark.real
 @pytest.mark.torch
-def test_evaluate_states_the_adapters_pose_decoding(shared: Path, real_source: Path, real_eval_dir: Path, tmp_path):
+def test_evaluate_states_the_adapters_pose_decoding(
+    shared: Path, real_source: Path, real_eval_dir: Path, tmp_path: Path
+) -> None:
     pytest.importorskip("torch")
     from aflw_occ.adapters.spec import load_predictor
     from aflw_occ.evaluate import evaluate

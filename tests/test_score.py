@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -598,7 +599,9 @@ def test_a_new_convention_is_one_class() -> None:
         ),
     ],
 )
-def test_cli_new_input_errors_are_one_line(tmp_path: Path, make, extra: list[str], message: str) -> None:
+def test_cli_new_input_errors_are_one_line(
+    tmp_path: Path, make: Callable[[Path], None], extra: list[str], message: str
+) -> None:
     make(tmp_path)
     pred = next(tmp_path.glob("p.*"))
     args = [a.format(d=tmp_path) for a in extra]
