@@ -15,6 +15,8 @@ Parts (brows, eyes, nose wings/nostrils, mouth): the polygons of their landmarks
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: polygons (landmark indices, in drawing order) of the central skin patch
@@ -38,15 +40,23 @@ PART_POLYGONS: dict[str, tuple[tuple[int, ...], bool]] = {
 
 
 def face_scale(landmarks: np.ndarray) -> float:
-    """A size for the face in pixels: the interocular distance (outer eye corners 36, 45), at least 8 px."""
+    """A size for the face in pixels: the interocular distance (outer eye corners 36, 45), at least 8 px.
+
+    Distance √(dx·dx + dy·dy) in Python floats (correctly rounded sqrt; no BLAS norm)."""
     lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
     ext = lm.max(0) - lm.min(0)
-    return float(max(np.linalg.norm(lm[36] - lm[45]), 0.25 * float(ext.max()), 8.0))
+    dx, dy = float(lm[36, 0] - lm[45, 0]), float(lm[36, 1] - lm[45, 1])
+    return float(max(math.sqrt(dx * dx + dy * dy), 0.25 * float(ext.max()), 8.0))
 
 
 def _shrunk(points: np.ndarray, factor: float) -> np.ndarray:
-    c = points.mean(0)
-    return c + factor * (points - c)
+    """c + factor·(p − c) about the centroid c = (Σ p)/n, the sum accumulated point by point (fixed order)."""
+    pts = np.asarray(points, dtype=np.float64)
+    c = pts[0].copy()
+    for p in pts[1:]:
+        c = c + p
+    c = c / float(len(pts))
+    return c + factor * (pts - c)
 
 
 def _fill(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:

@@ -14,10 +14,18 @@ BFM subset rebuilt from the sample's first 40 shape / 10 expression coefficients
 with a 3D polyharmonic radial-basis interpolant (φ(r) = r plus an affine term, exact at the keypoints), so
 the fitted keypoints land on ``pt3d_68``; the front-facing triangles are then rasterised (a pixel is in P
 when its centre lies in at least one of them).
+
+Every value that decides a pixel of P has the same bits on every machine (``docs/reproducibility.md``): sines and
+cosines from :mod:`aflw_occ.exactmath`, every small matrix product written out element-wise in a fixed order
+(:func:`rotation_matrix`, :func:`rotate_rows`, :func:`basis_combination`), the RBF system solved by fixed-order
+Gauss–Jordan elimination (:func:`solve_fixed_order`), its spread matrix rounded to a 2^−24 grid and applied to
+residuals rounded to a 2^−16 px grid as an integer-exact product (:class:`ExactSpread`), the rasteriser's crossings
+element-wise float64 and its winding numbers integers (:func:`fill_outline`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from . import exactmath
 from .errors import AflwOccError, SourceError
 from .matfile import read_mat
 
@@ -37,6 +46,10 @@ FLIP_Y: float = 451.0
 MODEL_FILE = "Model_Shape_Sim.mat"
 #: how far below the jaw line (model units = micrometres, so 5 mm) the face region reaches
 NECK_MARGIN = 5000.0
+#: the spread matrix M lives on the grid 2^−SPREAD_FRAC_BITS (entries |M| ≤ 1, row sums of |M| ≈ 3.1)
+SPREAD_FRAC_BITS = 24
+#: keypoint residuals are rounded to the grid 2^−RESIDUAL_FRAC_BITS px before they are spread
+RESIDUAL_FRAC_BITS = 16
 BFM_FILES = ("u_shp.npy", "u_exp.npy", "w_shp_sim.npy", "w_exp_sim.npy", "keypoints_sim.npy", "tri.mat")
 
 
@@ -45,43 +58,108 @@ class GeometryError(AflwOccError):
 
 
 def rotation_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
-    """R = Rx(pitch)·Ry(yaw)·Rz(roll) of the AFLW2000-3D release (angles in radians). Returns (3, 3) float64."""
-    cx, sx = np.cos(pitch), np.sin(pitch)
-    cy, sy = np.cos(yaw), np.sin(yaw)
-    cz, sz = np.cos(roll), np.sin(roll)
-    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, sx], [0.0, -sx, cx]])
-    ry = np.array([[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]])
-    rz = np.array([[cz, sz, 0.0], [-sz, cz, 0.0], [0.0, 0.0, 1.0]])
-    return rx @ ry @ rz
+    """R = Rx(pitch)·Ry(yaw)·Rz(roll) of the AFLW2000-3D release (angles in radians). Returns (3, 3) float64.
+
+    Multiplied out, with c = cos, s = sin (:mod:`aflw_occ.exactmath`) of x = pitch, y = yaw, z = roll::
+
+        R = [[cy·cz,                 cy·sz,                 −sy  ],
+             [(sx·sy)·cz − cx·sz,    (sx·sy)·sz + cx·cz,    sx·cy],
+             [(cx·sy)·cz + sx·sz,    (cx·sy)·sz − sx·cz,    cx·cy]]
+
+    every entry one fixed sequence of float64 × and ± (Python floats: no FMA, no BLAS), so R has the same bits on
+    every machine.
+    """
+    cx, sx = exactmath.cos(float(pitch)), exactmath.sin(float(pitch))
+    cy, sy = exactmath.cos(float(yaw)), exactmath.sin(float(yaw))
+    cz, sz = exactmath.cos(float(roll)), exactmath.sin(float(roll))
+    sxsy, cxsy = sx * sy, cx * sy
+    return np.array(
+        [
+            [cy * cz, cy * sz, -sy],
+            [sxsy * cz - cx * sz, sxsy * sz + cx * cz, sx * cy],
+            [cxsy * cz + sx * sz, cxsy * sz - sx * cz, cx * cy],
+        ],
+        dtype=np.float64,
+    )
+
+
+def rotate_rows(rot: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray, row: int) -> np.ndarray:
+    """Row ``row`` of R·v for vertices given as coordinate arrays: (R[row,0]·x + R[row,1]·y) + R[row,2]·z.
+
+    Element-wise float64 in this fixed order (never a BLAS product), so each vertex gets the same bits whatever the
+    array's length, alignment or the CPU's vector width."""
+    r = rot[row]
+    return (float(r[0]) * x + float(r[1]) * y) + float(r[2]) * z
 
 
 def project(vertices: np.ndarray, pose_para: np.ndarray) -> np.ndarray:
     """Project model vertices into the image with ``Pose_Para``.
 
-    p = f·R·v + t, then y ← 451 − y. ``vertices`` (N, 3) model units, ``pose_para`` (7,).
+    p = f·R·v + t, then y ← 451 − y; per coordinate f·:func:`rotate_rows` + t (element-wise, fixed order).
+    ``vertices`` (N, 3) model units, ``pose_para`` (7,).
     Returns (N, 3) float64 release image coordinates (x, y 1-based pixels; z scaled depth, larger = nearer the camera).
     """
     p = np.asarray(pose_para, dtype=np.float64).reshape(7)
     r = rotation_matrix(p[0], p[1], p[2])
-    out = p[6] * (np.asarray(vertices, dtype=np.float64) @ r.T) + p[3:6]
-    out[:, 1] = FLIP_Y - out[:, 1]
+    v = np.asarray(vertices, dtype=np.float64)
+    x, y, z = v[:, 0], v[:, 1], v[:, 2]
+    f = float(p[6])
+    out = np.empty((len(v), 3), dtype=np.float64)
+    out[:, 0] = f * rotate_rows(r, x, y, z, 0) + float(p[3])
+    out[:, 1] = FLIP_Y - (f * rotate_rows(r, x, y, z, 1) + float(p[4]))
+    out[:, 2] = f * rotate_rows(r, x, y, z, 2) + float(p[5])
     return out
 
 
 def _rbf_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """φ(r) = r between rows of a (N, 3) and b (M, 3) → (N, M)."""
-    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    return np.sqrt(np.maximum(d2, 0.0))
+    """φ(r) = r between rows of a (N, 3) and b (M, 3) → (N, M): r = √((Δx² + Δy²) + Δz²), element-wise."""
+    dx = a[:, 0, None] - b[None, :, 0]
+    dy = a[:, 1, None] - b[None, :, 1]
+    dz = a[:, 2, None] - b[None, :, 2]
+    return np.sqrt((dx * dx + dy * dy) + dz * dz)
+
+
+def solve_fixed_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """X with A·X = B by Gauss–Jordan elimination with partial pivoting, in a fixed order of float64 element-wise
+    operations (no LAPACK, no BLAS): the same bits on every machine.
+
+    For k = 0 … n−1: pivot p = first row ≥ k with the largest |A[p, k]|, swap rows k and p; then for every row i ≠ k,
+    f_i = A[i, k] / A[k, k] and row_i ← row_i − f_i·row_k (on [A | B]). Finally X = B_row / A[k, k].
+    ``a`` (n, n), ``b`` (n, m). Raises :class:`GeometryError` on a singular system.
+    """
+    aug = np.concatenate([np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)], axis=1)
+    n = aug.shape[0]
+    for k in range(n):
+        p = k + int(np.argmax(np.abs(aug[k:, k])))
+        if aug[p, k] == 0.0:
+            raise GeometryError("singular system in the RBF spread construction")
+        if p != k:
+            aug[[k, p]] = aug[[p, k]]
+        f = aug[:, k] / aug[k, k]
+        f[k] = 0.0
+        aug -= f[:, None] * aug[k][None, :]
+    return aug[:, n:] / np.diagonal(aug)[:, None].copy()
+
+
+def _fsum_columns(v: np.ndarray) -> np.ndarray:
+    """Correctly rounded column sums (:func:`math.fsum`): the same bits whatever the summation order."""
+    return np.array([math.fsum(v[:, j].tolist()) for j in range(v.shape[1])], dtype=np.float64)
 
 
 def rbf_spread_matrix(vertices: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     """Linear map from offsets at the K keypoints to offsets at every vertex (polyharmonic RBF, exact at keypoints).
 
     Interpolant s(x) = Σ_k w_k ‖x − c_k‖ + a₀ + aᵀx with Σ w_k = 0, Σ w_k c_k = 0 and s(c_k) = d_k.
-    ``vertices`` (N, 3), ``keypoints`` (K,) vertex indices. Returns M (N, K) float32 with s(vertices) = M @ d.
+    ``vertices`` (N, 3), ``keypoints`` (K,) vertex indices. Returns M (N, K) float64 with s(vertices) = M @ d,
+    every entry on the grid 2^−:data:`SPREAD_FRAC_BITS` (M = round(M̃·2^S)·2^−S), rows of the keypoints the unit
+    vectors.
+
+    Platform-independent by construction: coordinates normalised with a correctly rounded mean (``math.fsum``) and an
+    exact max; the (K+4)² system solved by :func:`solve_fixed_order`; M̃ = basis·X accumulated over the K + 4 basis
+    columns in a fixed order with element-wise float64 × and + (no BLAS); then rounded to the grid.
     """
     v = np.asarray(vertices, dtype=np.float64)
-    centre = v.mean(0)
+    centre = _fsum_columns(v) / float(len(v))
     scale = float(np.abs(v - centre).max()) or 1.0
     v = (v - centre) / scale
     c = v[keypoints]
@@ -92,14 +170,67 @@ def rbf_spread_matrix(vertices: np.ndarray, keypoints: np.ndarray) -> np.ndarray
     system[:k, k + 1 :] = c
     system[k, :k] = 1.0
     system[k + 1 :, :k] = c.T
-    inv = np.linalg.inv(system)[:, :k]  # (K+4, K): right-hand side is [d; 0]
-    out = np.empty((len(v), k), dtype=np.float32)
-    for start in range(0, len(v), 8192):
-        chunk = v[start : start + 8192]
-        basis = np.concatenate([_rbf_kernel(chunk, c), np.ones((len(chunk), 1)), chunk], axis=1)
-        out[start : start + 8192] = basis @ inv
-    out[keypoints] = np.eye(k, dtype=np.float32)  # exact at the keypoints
+    rhs = np.zeros((k + 4, k))
+    rhs[:k] = np.eye(k)
+    sol = solve_fixed_order(system, rhs)  # (K+4, K): right-hand side is [d; 0]
+    grid = float(1 << SPREAD_FRAC_BITS)
+    out = np.empty((len(v), k), dtype=np.float64)
+    for start in range(0, len(v), 2048):
+        chunk = v[start : start + 2048]
+        phi = _rbf_kernel(chunk, c)
+        acc = np.zeros((len(chunk), k))
+        for j in range(k):
+            acc += phi[:, j, None] * sol[j][None, :]
+        acc += sol[k][None, :]
+        for d in range(3):
+            acc += chunk[:, d, None] * sol[k + 1 + d][None, :]
+        out[start : start + 2048] = np.rint(acc * grid) / grid
+    out[keypoints] = np.eye(k)  # exact at the keypoints
     return out
+
+
+class ExactSpread:
+    """The keypoint spread s = M·r evaluated exactly (same bits on every machine, BLAS, thread count).
+
+    Built from M (V, K) on the grid 2^−S (:func:`rbf_spread_matrix`, S = :data:`SPREAD_FRAC_BITS`): keeps
+    M_int = M·2^S transposed (K, V) as float64 integers and the bound below. :meth:`__call__` rounds the residuals r
+    to the grid 2^−R (R = :data:`RESIDUAL_FRAC_BITS`), r_int = round(r·2^R), and returns s = (r_int·M_int)·2^−(R+S)
+    from one float64 matrix product in which every product and every partial sum is an integer of magnitude
+    ≤ max|r_int|·max_v Σ_k |M_int[k, v]| < 2^53, hence exact: any summation order, blocking, FMA or thread split
+    of the BLAS gives the same bits, and each output depends only on its own row and column.
+    """
+
+    def __init__(self, spread: np.ndarray) -> None:
+        m = np.asarray(spread, dtype=np.float64)
+        self.t_int = np.ascontiguousarray((m * float(1 << SPREAD_FRAC_BITS)).T)
+        if not np.array_equal(self.t_int, np.rint(self.t_int)):
+            raise GeometryError("spread matrix is not on its 2^-SPREAD_FRAC_BITS grid")
+        l1 = int(np.abs(self.t_int).sum(axis=0).max()) if self.t_int.size else 1  # integers < 2^53: exact
+        #: the largest |r_int| for which r_int·M_int stays exact: ⌊(2^53 − 1) / max_v Σ_k |M_int[k, v]|⌋
+        self.bound = float(((1 << 53) - 1) // max(l1, 1))
+
+    def __call__(self, residuals: np.ndarray) -> np.ndarray:
+        """(B, K) float64 keypoint offsets (px) → (B, V) float64 vertex offsets. Raises :class:`GeometryError` when
+        a residual is beyond the exactness bound (≈ 2600 px for the release mesh: not a face fit)."""
+        r_int = np.rint(np.asarray(residuals, dtype=np.float64) * float(1 << RESIDUAL_FRAC_BITS))
+        worst = float(np.abs(r_int).max()) if r_int.size else 0.0
+        if not worst <= self.bound:
+            raise GeometryError(
+                f"keypoint residual {worst / (1 << RESIDUAL_FRAC_BITS):.1f} px is beyond the exact-spread bound "
+                f"{self.bound / (1 << RESIDUAL_FRAC_BITS):.1f} px (pose_para / pt3d_68 do not describe this face)"
+            )
+        return (r_int @ self.t_int) * (1.0 / float(1 << (RESIDUAL_FRAC_BITS + SPREAD_FRAC_BITS)))
+
+
+def basis_combination(mean: np.ndarray, basis: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """mean + Σ_j basis[:, j]·coef[j], accumulated j = 0, 1, … in this order with element-wise float64 × and +
+    (no BLAS matrix-vector product): each entry gets the same bits whatever rows ``mean`` / ``basis`` hold.
+    ``mean`` (n,), ``basis`` (n, J) (Fortran order is fastest), ``coef`` (≥ J,). Returns (n,) float64."""
+    acc = np.array(mean, dtype=np.float64)
+    c = np.asarray(coef, dtype=np.float64).reshape(-1)
+    for j in range(basis.shape[1]):
+        acc += basis[:, j] * float(c[j])
+    return acc
 
 
 @dataclass
@@ -126,7 +257,8 @@ class FaceMesh:
 
     @property
     def spread(self) -> np.ndarray:
-        """(N, 68) float32 keypoint-offset → vertex-offset map (computed once per mesh)."""
+        """(N, 68) float64 keypoint-offset → vertex-offset map on the grid 2^−:data:`SPREAD_FRAC_BITS`
+        (:func:`rbf_spread_matrix`, computed once per mesh)."""
         if self._spread is None:
             self._spread = rbf_spread_matrix(self.vertices, self.keypoints)
         return self._spread
@@ -168,13 +300,13 @@ class FaceMesh:
         return self
 
     def model_vertices(self, shape_para: np.ndarray | None = None, exp_para: np.ndarray | None = None) -> np.ndarray:
-        """(N, 3) model-space vertices: the mean plus the bases times the sample's leading coefficients (BFM)."""
+        """(N, 3) model-space vertices: the mean plus the bases times the sample's leading coefficients (BFM),
+        v = mean + Σ_j shape_j·α_j + Σ_j exp_j·β_j accumulated in that order (:func:`basis_combination`)."""
         if self.shape_basis is None or shape_para is None:
             return self.vertices
-        coef = np.asarray(shape_para, dtype=np.float64)[: self.shape_basis.shape[1]]
-        flat = self.vertices.reshape(-1) + self.shape_basis @ coef
+        flat = basis_combination(self.vertices.reshape(-1), self.shape_basis, shape_para)
         if self.exp_basis is not None and exp_para is not None:
-            flat = flat + self.exp_basis @ np.asarray(exp_para, dtype=np.float64)[: self.exp_basis.shape[1]]
+            flat = basis_combination(flat, self.exp_basis, exp_para)
         return flat.reshape(-1, 3)
 
 
@@ -218,8 +350,8 @@ def _load_bfm_mesh(bfm_dir: Path) -> FaceMesh:
     mesh_source(bfm_dir=bfm_dir)
     try:
         mean = (np.load(bfm_dir / "u_shp.npy") + np.load(bfm_dir / "u_exp.npy")).astype(np.float64)
-        w_shp = np.load(bfm_dir / "w_shp_sim.npy").astype(np.float64)
-        w_exp = np.load(bfm_dir / "w_exp_sim.npy").astype(np.float64)
+        w_shp = np.asfortranarray(np.load(bfm_dir / "w_shp_sim.npy"), dtype=np.float64)  # columns contiguous
+        w_exp = np.asfortranarray(np.load(bfm_dir / "w_exp_sim.npy"), dtype=np.float64)
         kp3 = np.load(bfm_dir / "keypoints_sim.npy").astype(np.int64)
         tri = np.asarray(read_mat(bfm_dir / "tri.mat")["tri"], dtype=np.int64)
     except Exception as exc:
@@ -237,11 +369,21 @@ def neck_cut(vertices: np.ndarray, keypoints: np.ndarray, margin: float = NECK_M
     The jaw line is the polyline through the jaw keypoints 0–16 seen from the front, y_jaw(x) (linear
     interpolation in x, held constant beyond the outermost points); a vertex belongs to the neck when
     y < y_jaw(x) − ``margin``. Ears, forehead and the whole face stay. (N, 3), (68,) → (N,) bool.
+
+    y_jaw(x) = y_j + ((y_{j+1} − y_j) / (x_{j+1} − x_j))·(x − x_j) on segment j (element-wise float64 in this order,
+    not ``np.interp``, whose compiled loop a compiler may contract into an FMA).
     """
-    jaw = np.asarray(vertices)[np.asarray(keypoints)[:17]]
-    order = np.argsort(jaw[:, 0])
-    y_jaw = np.interp(vertices[:, 0], jaw[order, 0], jaw[order, 1])
-    return vertices[:, 1] >= y_jaw - margin
+    v = np.asarray(vertices, dtype=np.float64)
+    jaw = v[np.asarray(keypoints)[:17]]
+    order = np.argsort(jaw[:, 0], kind="stable")
+    xs, ys = jaw[order, 0], jaw[order, 1]
+    x = v[:, 0]
+    j = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 2)
+    x0, x1, y0, y1 = xs[j], xs[j + 1], ys[j], ys[j + 1]
+    dx = np.where(x1 > x0, x1 - x0, 1.0)
+    y_jaw = np.where(x1 > x0, y0 + ((y1 - y0) / dx) * (x - x0), y0)
+    y_jaw = np.where(x <= xs[0], ys[0], np.where(x >= xs[-1], ys[-1], y_jaw))
+    return v[:, 1] >= y_jaw - margin
 
 
 def load_face_mesh(
@@ -277,13 +419,14 @@ def fit_mesh(
 ) -> np.ndarray:
     """Pose the mesh with ``Pose_Para`` and warp it so its 68 keypoints land exactly on ``pt3d_68``.
 
-    v_img = project(V, pose) + M·(pt3d_68ᵀ − project(V, pose)[keypoints]), M = :func:`rbf_spread_matrix`.
+    v_img = project(V, pose) + M·(pt3d_68ᵀ − project(V, pose)[keypoints]), M = :func:`rbf_spread_matrix`, the
+    product evaluated exactly by :class:`ExactSpread` (residuals on the grid 2^−:data:`RESIDUAL_FRAC_BITS` px).
     ``pt3d_68`` (3, 68). Returns (N, 3) release image coordinates.
     """
     posed = project(mesh.model_vertices(shape_para, exp_para), pose_para)
     target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68).T
-    residual = (target - posed[mesh.keypoints]).astype(np.float32)
-    posed += mesh.spread @ residual
+    residual = target - posed[mesh.keypoints]  # (68, 3)
+    posed += ExactSpread(mesh.spread)(np.ascontiguousarray(residual.T)).T
     return posed
 
 
@@ -362,7 +505,10 @@ def rasterize_triangles(
 def fill_outline(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Fill by non-zero winding of directed outline edges P→Q, each (E,): for every pixel row r with
     min(Py, Qy) ≤ r < max(Py, Qy) the crossing x = Px + (r − Py)(Qx − Px)/(Qy − Py) adds ±1 (downward +) to the
-    pixel centres with c ≥ x; a cumulative sum along each row gives the winding number. Returns (H, W) bool."""
+    pixel centres with c ≥ x; a cumulative sum along each row gives the winding number. Returns (H, W) bool.
+
+    Exact: the rows, the crossing (one fixed sequence of float64 − × ÷ + per edge and row, element-wise) and its
+    ceiling are the same bits on every machine; the winding numbers are int64 counts and sums."""
     h, w = shape
     lo = np.maximum(np.ceil(np.minimum(py, qy)), 0.0)
     hi = np.minimum(np.ceil(np.maximum(py, qy)), float(h))
@@ -376,12 +522,14 @@ def fill_outline(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray,
     x0, y0, x1, y1 = px[rep], py[rep], qx[rep], qy[rep]
     cross_x = x0 + (r - y0) * (x1 - x0) / (y1 - y0)
     col = np.clip(np.ceil(cross_x), 0.0, float(w)).astype(np.int64)
-    sign = np.where(y1 > y0, 1.0, -1.0)
+    down = y1 > y0
     # only the block the outline spans: right of its last crossing every row has summed to 0 (closed loops)
     row = r.astype(np.int64)
     r0, c0 = int(row.min()), int(col.min())
     bh, bw = int(row.max()) + 1 - r0, int(col.max()) + 1 - c0
-    acc = np.bincount((row - r0) * bw + (col - c0), weights=sign, minlength=bh * bw).reshape(bh, bw)
+    cell = (row - r0) * bw + (col - c0)
+    acc = np.bincount(cell[down], minlength=bh * bw) - np.bincount(cell[~down], minlength=bh * bw)
+    acc = acc.reshape(bh, bw)
     out = np.zeros((h, w), dtype=bool)
     block = np.cumsum(acc, axis=1) != 0
     out[r0 : r0 + bh, c0 : c0 + bw] = block[:, : w - c0]

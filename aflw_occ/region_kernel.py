@@ -11,14 +11,15 @@ everything that does not depend on the image:
 * for every directed edge slot (t, k) its start and end vertex; every interior edge once, as its two slots and
   their triangles (:func:`aflw_occ.geometry.edge_twins`); the border slots.
 
-Per image it computes only x and y (P needs no depth), the projection elementwise instead of as a 3×3 BLAS product
-(coordinates agree with the dense path's to about 1e-13 px) and the keypoint spread as one float32 BLAS product for a
-whole batch of images. The masks equal the dense path's pixel for pixel on all 2000 images, per image and batched
-(``tests/test_region_kernel.py`` checks a spread of real images):
+Per image it computes only x and y (P needs no depth), with exactly the dense path's arithmetic per vertex, so
+the coordinates have the same bits as :func:`aflw_occ.geometry.fitted_image_vertices` and the masks equal the dense
+path's pixel for pixel (``tests/test_region_kernel.py``), per image and batched:
 
-    x = f·(R₀₀X + R₀₁Y + R₀₂Z) + t_x + s_x − 1,   y = 451 − (f·(R₁₀X + R₁₁Y + R₁₂Z) + t_y) + s_y − 1
+    x = (f·((R₀₀X + R₀₁Y) + R₀₂Z) + t_x + s_x) − 1,   y = ((451 − (f·((R₁₀X + R₁₁Y) + R₁₂Z) + t_y)) + s_y) − 1
 
-where s = M_face·r (float32) is the RBF-spread keypoint residual r = pt3d_68 − posed keypoints.
+where s = M_face·r is the RBF-spread keypoint residual r = pt3d_68 − posed keypoints, evaluated exactly by
+:class:`aflw_occ.geometry.ExactSpread` (one float64 product of integers for a whole batch of images). Nothing here
+depends on the CPU's vector unit, FMA, the BLAS or the thread count (``docs/reproducibility.md``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from .geometry import FLIP_Y, IMAGE_SHAPE, PIXEL_OFFSET, FaceMesh, GeometryError, fill_outline, rotation_matrix
+from .geometry import (
+    FLIP_Y,
+    IMAGE_SHAPE,
+    PIXEL_OFFSET,
+    ExactSpread,
+    FaceMesh,
+    GeometryError,
+    basis_combination,
+    fill_outline,
+    rotate_rows,
+    rotation_matrix,
+)
 
 #: what one image's fit needs: pose_para (7,), pt3d_68 (3, 68), BFM shape_para / exp_para (or None)
 FitInput = tuple[Any, Any, Any, Any]
@@ -52,7 +64,23 @@ class RegionKernel:
         fv = mesh.face_vertices
         self.n_face_vertices = len(fv)
         self._model_rows = np.ascontiguousarray(mesh.vertices[fv].T)  # (3, F)
-        self._spread_t = np.ascontiguousarray(mesh.spread[fv].T)  # (68, F) float32
+        self._spread = ExactSpread(mesh.spread[fv])  # (68, F) integer-valued float64
+        self._bfm_rows: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None]
+        if mesh.shape_basis is not None:  # the BFM rows of the face vertices and of the keypoints, gathered once
+            ids = np.concatenate([fv, mesh.keypoints])
+            flat = (3 * ids[:, None] + np.arange(3)).reshape(-1)
+            nf = 3 * len(fv)
+            exp = None if mesh.exp_basis is None else np.asfortranarray(mesh.exp_basis[flat])
+            shp = np.asfortranarray(mesh.shape_basis[flat])
+            mean = mesh.vertices.reshape(-1)[flat]
+            self._bfm_rows = (
+                mean[:nf],
+                shp[:nf],
+                None if exp is None else exp[:nf],
+                mean[nf:],
+                shp[nf:],
+                None if exp is None else exp[nf:],
+            )
         remap = np.full(len(mesh.vertices), -1, dtype=np.int64)
         remap[fv] = np.arange(len(fv))
         tri = remap[mesh.face_triangles].astype(np.int32)  # (T, 3) local
@@ -74,8 +102,13 @@ class RegionKernel:
         mesh = self.mesh
         if mesh.shape_basis is None or shape_para is None:
             return self._model_rows, mesh.vertices[mesh.keypoints]
-        full = mesh.model_vertices(shape_para, exp_para)
-        return np.ascontiguousarray(full[mesh.face_vertices].T), full[mesh.keypoints]
+        parts = []
+        for mean, shp, exp in (self._bfm_rows[:3], self._bfm_rows[3:]):
+            flat = basis_combination(mean, shp, shape_para)  # the same per-entry arithmetic as model_vertices
+            if exp is not None and exp_para is not None:
+                flat = basis_combination(flat, exp, exp_para)
+            parts.append(flat.reshape(-1, 3))
+        return np.ascontiguousarray(parts[0].T), parts[1]
 
     def fit_xy(
         self,
@@ -89,26 +122,27 @@ class RegionKernel:
 
     def fit_xy_many(self, items: Sequence[FitInput]) -> list[np.ndarray]:
         """:meth:`fit_xy` of several images, with one matrix product for all of them: the (68, F) spread matrix is
-        read once per call instead of once per image (each image's values are the same as alone: every output is
-        the same 68-term dot product)."""
-        posed: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        residuals = np.empty((2 * len(items), 68), dtype=np.float32)
+        read once per call instead of once per image (each image's values are the same bits as alone: the product
+        is integer-exact, :class:`aflw_occ.geometry.ExactSpread`)."""
+        posed: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+        residuals = np.empty((2 * len(items), 68), dtype=np.float64)
         for i, (pose_para, pt3d_68, shape_para, exp_para) in enumerate(items):
             p = np.asarray(pose_para, dtype=np.float64).reshape(7)
             rot = rotation_matrix(p[0], p[1], p[2])
             rows, kp_model = self._model(shape_para, exp_para)
             # keypoint residual exactly as geometry.fit_mesh: project the keypoints, subtract from pt3d_68
-            kp = p[6] * (kp_model @ rot.T) + p[3:6]
-            kp[:, 1] = FLIP_Y - kp[:, 1]
-            target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68).T
-            residuals[2 * i : 2 * i + 2] = (target - kp)[:, :2].T
-            posed.append((p, rot, rows))
-        spread = residuals @ self._spread_t  # (2B, F) float32: rows x₀, y₀, x₁, y₁, …
+            f = float(p[6])
+            kx, ky, kz = kp_model[:, 0], kp_model[:, 1], kp_model[:, 2]
+            target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68)
+            residuals[2 * i] = target[0] - (f * rotate_rows(rot, kx, ky, kz, 0) + float(p[3]))
+            residuals[2 * i + 1] = target[1] - (FLIP_Y - (f * rotate_rows(rot, kx, ky, kz, 1) + float(p[4])))
+            posed.append((f, p, rot, rows))
+        spread = self._spread(residuals)  # (2B, F) float64: rows x₀, y₀, x₁, y₁, …
         out = []
-        for i, (p, rot, (x_model, y_model, z_model)) in enumerate(posed):
+        for i, (f, p, rot, (x_model, y_model, z_model)) in enumerate(posed):
             xy = np.empty((spread.shape[1], 2))
-            px = p[6] * (rot[0, 0] * x_model + rot[0, 1] * y_model + rot[0, 2] * z_model) + p[3]
-            py = FLIP_Y - (p[6] * (rot[1, 0] * x_model + rot[1, 1] * y_model + rot[1, 2] * z_model) + p[4])
+            px = f * rotate_rows(rot, x_model, y_model, z_model, 0) + float(p[3])
+            py = FLIP_Y - (f * rotate_rows(rot, x_model, y_model, z_model, 1) + float(p[4]))
             np.subtract(px + spread[2 * i], PIXEL_OFFSET, out=xy[:, 0])
             np.subtract(py + spread[2 * i + 1], PIXEL_OFFSET, out=xy[:, 1])
             out.append(xy)

@@ -78,12 +78,14 @@ def test_rbf_spread_is_exact_at_keypoints_and_reproduces_affine_fields() -> None
     rng = np.random.default_rng(1)
     v = rng.normal(size=(300, 3))
     kp = rng.choice(300, 20, replace=False)
-    m = rbf_spread_matrix(v, kp).astype(np.float64)
+    m = rbf_spread_matrix(v, kp)
+    assert m.dtype == np.float64 and np.array_equal(m * 2.0**24, np.rint(m * 2.0**24))  # on its 2^-24 grid
     d = rng.normal(size=(20, 3))
-    np.testing.assert_allclose((m @ d)[kp], d, atol=1e-4)
+    np.testing.assert_array_equal((m @ d)[kp], d)  # unit rows at the keypoints
     a = rng.normal(size=(3, 3))
     field = v @ a + np.array([1.0, -2.0, 0.5])
-    np.testing.assert_allclose(m @ field[kp], field, atol=1e-3)
+    # exact in exact arithmetic; the grid adds ≤ Σ_k |field_k|·2^-25 ≈ 1e-6, the solve ~1e-12
+    np.testing.assert_allclose(m @ field[kp], field, atol=1e-5)
 
 
 def test_mesh_loading_errors(tmp_path) -> None:

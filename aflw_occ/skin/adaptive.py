@@ -7,8 +7,9 @@ reference: the skin of its cheeks, nose bridge and glabella defines what "skin" 
 Per image (all inside a crop around the landmarks, halved when its shorter side is ≥ 160 px):
 
 1. features x = (Y, T, r, g) for colour images, x = (Y, T) for grey ones (:func:`aflw_occ.skin.is_grayscale`):
-   Y = luma 0.299 R + 0.587 G + 0.114 B, T = local contrast = std of Y in a 5×5 window (3×3 at half
-   resolution; skin is smooth, hair and fabric are not), r, g = chromaticity (shading-invariant colour);
+   Y = luma 0.299 R + 0.587 G + 0.114 B (integer, 15-bit fixed point), T = local contrast = std of Y in a 5×5
+   window (3×3 at half resolution; skin is smooth, hair and fabric are not), r, g = chromaticity
+   (shading-invariant colour); half resolution = area means (exact integers, :func:`.exact.resize_area_u8`);
 2. seed S = :func:`aflw_occ.face_region.central_face_mask`; seed weights ω = 0.3 + 0.7·P_gmm(skin | colour)
    (the packaged GMM as a prior; ω ≡ 1 for grey images), so seed pixels of occluders count less;
 3. a robust Gaussian (μ, Σ) of the seed (:func:`robust_gaussian`: median/MAD start, then weighted
@@ -16,21 +17,29 @@ Per image (all inside a crop around the landmarks, halved when its shorter side 
    covering up to half of the seed;
 4. skin = d²(x) ≤ τ (τ = 22 colour, 16.5 grey) with Σ' = K^½ Σ K^½ + diag(floor²), K = diag(κ),
    κ = (16, 4.5, 3.5, 3.5): the seed is a small patch, the whole face varies more (lighting above all);
-5. clean-up: median 5×5 (3×3 at half resolution), opening 3×3, closing 5×5;
+5. clean-up: median 5×5 (3×3 at half resolution), opening 3×3, closing 5×5 (binary, as integer box counts);
 6. facial parts (brows, eyes, nostrils, mouth; :func:`aflw_occ.face_region.part_masks`) count as visible
    where at least 35 % of their surroundings is skin (:meth:`AdaptiveSkinSegmenter.visible_parts`).
 
 τ, κ and the part rule were set on a 400-image subsample (indices ≡ 0, 1 mod 10) so that the NOD count lands near the
 paper's 127 (``docs/nod.md`` lists the alternatives tried and their counts); nothing else was tuned.
+
+Every step is exact (:mod:`aflw_occ.skin.exact`): integer image operations, integer sums for the seed statistics,
+fixed-order float64 element-wise arithmetic for the distances and :mod:`aflw_occ.exactmath` for the GMM prior, so
+the mask has the same bits on every CPU, BLAS, thread count and OpenCV release (``docs/reproducibility.md``); OpenCV
+only draws the landmark polygons (integer fixed-point scan conversion).
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 
 from ..face_region import central_face_mask, face_scale, landmark_box, part_masks
 from ..geometry import PIXEL_OFFSET
-from . import SegmenterError, is_grayscale, rgb_to_ycbcr
+from . import SegmenterError, exact, is_grayscale, rgb_to_ycbcr
+from .exact import box_sum
 
 #: χ²_D quantiles used for trimming the seed (0.9) — D = 2 (grey) or 4 (colour)
 _CHI2_TRIM = {2: 4.605, 4: 7.779}
@@ -39,26 +48,42 @@ _CHROMA_K = 12.0
 WORK_HALF_MIN_SIDE = 160
 #: at most this many seed pixels (a regular subsample) enter the robust fit
 SEED_MAX_PIXELS = 3000
+#: the seed's features and weights enter the robust fit on these grids (2^−8 feature units, 2^−10 weight units)
+FEATURE_FRAC_BITS = 8
+WEIGHT_FRAC_BITS = 10
 #: default acceptance thresholds (squared Mahalanobis distance) — D = 2 (grey) or 4 (colour)
 DEFAULT_TAU = {2: 16.5, 4: 22.0}
 
 
 def local_contrast(lum: np.ndarray, ksize: int = 5) -> np.ndarray:
-    """T = sqrt(max(box(Y²) − box(Y)², 0)) over a ksize×ksize box (float32, same shape as ``lum``)."""
-    import cv2
-
-    y = np.asarray(lum, dtype=np.float32)
-    m = cv2.blur(y, (ksize, ksize), borderType=cv2.BORDER_REFLECT)
-    m2 = cv2.blur(y * y, (ksize, ksize), borderType=cv2.BORDER_REFLECT)
-    return np.sqrt(np.maximum(m2 - m * m, 0.0))
+    """T = standard deviation of the integer luma Y over a ksize×ksize box (BORDER_REFLECT), exactly:
+    with n = ksize², S₁ = Σ Y and S₂ = Σ Y² (int64 box sums, :func:`aflw_occ.skin.exact.box_sum`),
+    T = √(n·S₂ − S₁²) / n (the integer under the root is exact; one correctly rounded sqrt and one division).
+    ``lum`` (h, w) integer-valued (uint8 luma) → (h, w) float64."""
+    y = np.asarray(lum)
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.array_equal(y, np.rint(y)):
+            raise ValueError("local_contrast: the luma must be integer-valued")
+        y = y.astype(np.int64)
+    n = ksize * ksize
+    if y.size and int(y.min()) >= 0 and int(y.max()) <= 255:
+        y = y.astype(np.uint8)  # Y² fits uint16: both box sums take the integer OpenCV path
+        sq = y.astype(np.uint16) * y.astype(np.uint16)
+    else:
+        sq = y.astype(np.int64) * y.astype(np.int64)
+    s1 = box_sum(y, ksize, "reflect").astype(np.int64)
+    s2 = box_sum(sq, ksize, "reflect").astype(np.int64)
+    return np.sqrt((n * s2 - s1 * s1).astype(np.float64)) / float(n)
 
 
 def mahalanobis_sq(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """d²(x) = (x − μ)ᵀ Σ⁻¹ (x − μ) for rows of x (N, D), via the Cholesky factor Σ = L Lᵀ: d² = ‖L⁻¹(x − μ)‖²."""
-    chol = np.linalg.cholesky(np.asarray(cov, dtype=np.float64))
-    lin = np.linalg.inv(chol).astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
-    z = (x - mean.astype(lin.dtype)) @ lin.T
-    return np.einsum("nd,nd->n", z, z)
+    """d²(x) = (x − μ)ᵀ Σ⁻¹ (x − μ) for rows of x (N, D), via the Cholesky factor Σ = L Lᵀ: d² = ‖L⁻¹(x − μ)‖²,
+    in a fixed order of float64 element-wise operations (:func:`aflw_occ.skin.exact.mahalanobis_sq`). Raises
+    :class:`SegmenterError` when Σ is not positive definite."""
+    try:
+        return exact.mahalanobis_sq(x, mean, cov)
+    except ValueError as exc:
+        raise SegmenterError(f"adaptive segmenter: {exc}") from None
 
 
 def robust_gaussian(
@@ -70,12 +95,15 @@ def robust_gaussian(
     feature (tolerates up to half of the points being something else). Then, ``iterations`` times:
     μ = Σ ω x / Σ ω, Σ = Σ ω (x − μ)(x − μ)ᵀ / Σ ω over the kept points (a tiny ridge keeps Σ invertible),
     and keep the points with d² ≤ ``trim``. Stops early when fewer than D + 2 points would remain.
+
+    Exact: medians by sorting; μ and Σ from integer sums of x on the grid 2^−:data:`FEATURE_FRAC_BITS` and ω on
+    the grid 2^−:data:`WEIGHT_FRAC_BITS` (:func:`aflw_occ.skin.exact.weighted_moments`), d² element-wise.
     """
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
     d = x.shape[1]
-    med = np.median(x, axis=0)
-    mad = np.maximum(1.4826 * np.median(np.abs(x - med), axis=0), 1e-3)
+    med = exact.median_columns(x)
+    mad = np.maximum(1.4826 * exact.median_columns(np.abs(x - med)), 1e-3)
     keep = np.all(np.abs(x - med) <= 2.5 * mad, axis=1)
     if keep.sum() < d + 2:
         keep = np.ones(len(x), dtype=bool)
@@ -83,12 +111,10 @@ def robust_gaussian(
     cov = np.diag(mad**2)
     for it in range(iterations + 1):
         ww = w * keep
-        total = ww.sum()
-        if total <= 0:
+        if not np.any(np.rint(ww * float(1 << WEIGHT_FRAC_BITS)) > 0):
             break
-        mean = (ww[:, None] * x).sum(0) / total
-        diff = x - mean
-        cov = (ww[:, None] * diff).T @ diff / total + 1e-6 * np.eye(d)
+        mean, cov = exact.weighted_moments(x, ww, FEATURE_FRAC_BITS, WEIGHT_FRAC_BITS)
+        cov = cov + 1e-6 * np.eye(d)
         if it == iterations:
             break
         new_keep = mahalanobis_sq(x, mean, cov) <= trim
@@ -131,22 +157,24 @@ class AdaptiveSkinSegmenter:
 
     # the pieces are public so that tests and docs can show them ---------------------------------------------------
     def features(self, crop: np.ndarray, grey: bool, ksize: int = 5) -> np.ndarray:
-        """(h, w, D) float32 features of an RGB crop: (Y, T, r, g), or (Y, T) when ``grey``.
+        """(h, w, D) float64 features of an RGB crop: (Y, T, r, g), or (Y, T) when ``grey``.
 
+        Y = integer BT.601 luma (:func:`aflw_occ.skin.exact.luma_u8`), T = :func:`local_contrast`;
         r, g = 255·(R + k)/(R + G + B + 3k), 255·(G + k)/(R + G + B + 3k) with k = 12: chromaticity, which
-        does not change with shading; k damps the noise of dark pixels.
+        does not change with shading; k damps the noise of dark pixels (integer numerator and denominator, one
+        correctly rounded division each).
         """
-        import cv2
-
-        lum = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        lum = exact.luma_u8(crop)
         tex = local_contrast(lum, ksize)
+        y = lum.astype(np.float64)
         if grey:
-            return np.stack([lum, tex], axis=-1)
-        c = crop.astype(np.float32) + np.float32(_CHROMA_K)
-        total = c.sum(axis=-1)
-        r = 255.0 * c[..., 0] / total
-        g = 255.0 * c[..., 1] / total
-        return np.stack([lum, tex, r, g], axis=-1)
+            return np.stack([y, tex], axis=-1)
+        c = crop.astype(np.int64)
+        k = int(_CHROMA_K)
+        total = (c[..., 0] + c[..., 1] + c[..., 2] + 3 * k).astype(np.float64)
+        r = (255 * (c[..., 0] + k)).astype(np.float64) / total
+        g = (255 * (c[..., 1] + k)).astype(np.float64) / total
+        return np.stack([y, tex, r, g], axis=-1)
 
     def skin_model(
         self, crop: np.ndarray, feats: np.ndarray, seed: np.ndarray, grey: bool
@@ -164,10 +192,10 @@ class AdaptiveSkinSegmenter:
         else:
             from .gmm import _packaged_gmm
 
-            w = 0.3 + 0.7 * _packaged_gmm().posterior(rgb_to_ycbcr(crop[rows, cols]).astype(np.float64))
+            w = 0.3 + 0.7 * _packaged_gmm().posterior(rgb_to_ycbcr(crop[rows, cols]))
         mean, cov = robust_gaussian(x, w, _CHI2_TRIM[d])
-        k = np.sqrt(self.kappa[:d])
-        cov = cov * np.outer(k, k) + np.diag(self.floors[:d] ** 2)
+        k = np.sqrt(self.kappa[:d])  # correctly rounded
+        cov = cov * (k[:, None] * k[None, :]) + np.diag(self.floors[:d] * self.floors[:d])
         return mean, cov
 
     def visible_parts(self, skin: np.ndarray, parts: dict[str, np.ndarray], scale: float) -> np.ndarray:
@@ -175,10 +203,9 @@ class AdaptiveSkinSegmenter:
         skin for at least ``ring_min`` of its area.
 
         visible(p) ⇔ Σ_box skin·¬part / Σ_box ¬part ≥ ``ring_min`` (two box filters over the parts' bounding
-        box). A part half covered by an object keeps only its uncovered half.
+        box). A part half covered by an object keeps only its uncovered half. Exact: int64 box counts (zero border)
+        compared as integers, num·q ≥ p·den with ``ring_min`` = p/q (a fraction with q ≤ 10⁶).
         """
-        import cv2
-
         any_part = np.zeros(skin.shape, dtype=bool)
         for m in parts.values():
             any_part |= m
@@ -189,17 +216,15 @@ class AdaptiveSkinSegmenter:
         y0, y1 = max(0, ys.min() - r), min(skin.shape[0], ys.max() + r + 1)
         x0, x1 = max(0, xs.min() - r), min(skin.shape[1], xs.max() + r + 1)
         parts_win = any_part[y0:y1, x0:x1]
-        outside = (~parts_win).astype(np.float32)
-        box = (2 * r + 1, 2 * r + 1)
-        num = cv2.blur(skin[y0:y1, x0:x1].astype(np.float32) * outside, box, borderType=cv2.BORDER_CONSTANT)
-        den = cv2.blur(outside, box, borderType=cv2.BORDER_CONSTANT)
+        outside = ~parts_win
+        num = box_sum(skin[y0:y1, x0:x1] & outside, 2 * r + 1, "constant")
+        den = box_sum(outside, 2 * r + 1, "constant")
+        ratio = Fraction(self.ring_min).limit_denominator(1_000_000)
         out = np.zeros(skin.shape, dtype=bool)
-        out[y0:y1, x0:x1] = parts_win & (num >= self.ring_min * den) & (den > 0)
+        out[y0:y1, x0:x1] = parts_win & (num * ratio.denominator >= ratio.numerator * den) & (den > 0)
         return out
 
     def __call__(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        import cv2
-
         img = np.asarray(image)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise SegmenterError(f"adaptive segmenter: image must be (H, W, 3) uint8 RGB, got {img.shape} {img.dtype}")
@@ -216,7 +241,7 @@ class AdaptiveSkinSegmenter:
         local = xy - np.array([x0, y0], dtype=np.float64)
         full_shape = crop.shape[:2]
         if min(full_shape) >= WORK_HALF_MIN_SIDE:  # big faces are classified at half resolution
-            crop = cv2.resize(crop, (full_shape[1] // 2, full_shape[0] // 2), interpolation=cv2.INTER_AREA)
+            crop = exact.resize_area_u8(crop, (full_shape[0] // 2, full_shape[1] // 2))  # exact area means
             local = (local + 0.5) / 2.0 - 0.5
         shape = crop.shape[:2]
         half = shape != full_shape
@@ -229,14 +254,10 @@ class AdaptiveSkinSegmenter:
         mean, cov = model
         d = feats.shape[-1]
         m2 = mahalanobis_sq(feats.reshape(-1, d), mean, cov).reshape(shape)
-        skin = (m2 <= self.tau[d]).astype(np.uint8)
-        skin = cv2.medianBlur(skin, 3 if half else 5)
-        skin = cv2.morphologyEx(skin, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        skin = cv2.morphologyEx(skin, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)).astype(bool)
+        skin = exact.binary_median(m2 <= self.tau[d], 3 if half else 5)
+        skin = exact.open_close(skin, 3, 5)
         visible = skin | self.visible_parts(skin, part_masks(local, shape), face_scale(local))
         if half:
-            visible = cv2.resize(
-                visible.astype(np.uint8), (full_shape[1], full_shape[0]), interpolation=cv2.INTER_NEAREST
-            ).astype(bool)
+            visible = exact.resize_nearest(visible, full_shape)
         out[y0:y1, x0:x1] = visible
         return out

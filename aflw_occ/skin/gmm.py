@@ -10,6 +10,7 @@ skin falls outside the mixture): :mod:`aflw_occ.skin.adaptive` only uses it as a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import exactmath
 from . import SegmenterError, rgb_to_ycbcr
 
 ASSET = "skin_gmm.json"
@@ -32,14 +34,29 @@ class GaussianMixture:
     cov_det: np.ndarray
 
     def density(self, x: np.ndarray) -> np.ndarray:
-        """p(x) = Σ_k w_k (2π)^(−D/2) |Σ_k|^(−1/2) exp(−½ (x − μ_k)ᵀ Σ_k⁻¹ (x − μ_k)); x (N, D) → (N,) float64."""
+        """p(x) = Σ_k w_k (2π)^(−D/2) |Σ_k|^(−1/2) exp(−½ (x − μ_k)ᵀ Σ_k⁻¹ (x − μ_k)); x (N, D) → (N,) float64.
+
+        The same bits on every machine: m² = Σ_j (Σ_i δ_i·A_ij)·δ_j accumulated i, j = 0, 1, … element-wise (no
+        BLAS, no einsum), exp from :func:`aflw_occ.exactmath.exp_array` (0 below e^−699, where the float64 result
+        would be subnormal or 0 anyway), c_k = w_k / √((2π)^D·|Σ_k|) with the power as repeated products and a
+        correctly rounded square root; components summed k = 0, 1, … ."""
         x = np.asarray(x, dtype=np.float64)
         d = x.shape[1]
         out = np.zeros(len(x))
+        two_pi_d = 1.0
+        for _ in range(d):
+            two_pi_d *= 2.0 * exactmath.PI
         for w, mu, inv, det in zip(self.weights, self.means, self.cov_inv, self.cov_det, strict=True):
-            diff = x - mu
-            m2 = np.einsum("nd,nd->n", diff @ inv, diff)
-            out += w * np.exp(-0.5 * m2) / np.sqrt((2.0 * np.pi) ** d * det)
+            diff = [x[:, i] - float(mu[i]) for i in range(d)]
+            m2 = np.zeros(len(x))
+            for j in range(d):
+                t = diff[0] * float(inv[0, j])
+                for i in range(1, d):
+                    t = t + diff[i] * float(inv[i, j])
+                m2 += t * diff[j]
+            arg = -0.5 * m2
+            e = np.where(arg < -699.0, 0.0, exactmath.exp_array(np.maximum(arg, -699.0)))
+            out += e * (float(w) / math.sqrt(two_pi_d * float(det)))
         return out
 
 
@@ -109,7 +126,7 @@ def skin_posterior(image: np.ndarray, gmm: SkinGmm | None = None) -> np.ndarray:
     key = (img[..., 0].astype(np.uint32) << 16) | (img[..., 1].astype(np.uint32) << 8) | img[..., 2]
     uniq, inverse = np.unique(key.ravel(), return_inverse=True)
     rgb = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.uint8)
-    post = gmm.posterior(rgb_to_ycbcr(rgb).astype(np.float64))
+    post = gmm.posterior(rgb_to_ycbcr(rgb))
     return post[inverse].reshape(img.shape[:2])
 
 
