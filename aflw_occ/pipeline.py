@@ -41,7 +41,8 @@ from .builders.base import (
     sample_seed,
 )
 from .errors import AflwOccError, SourceError
-from .parallel import process_pool
+from .outdir import OutLock, check_overwrite, prepare_out, remove_leftovers
+from .parallel import process_pool, stop_pool
 from .source import AFLW2000_3D, Sample
 from .store import codec
 from .store import manifest as mf
@@ -71,6 +72,8 @@ class BuildPlan:
     eval_dir: Path | None = None
     workers: int = 1
     resume: bool = False
+    #: replace a store of this version already in ``out`` (refused otherwise)
+    overwrite: bool = False
     shard: tuple[int, int] = (1, 1)
     ids: tuple[str, ...] | None = None
     strict: bool = True
@@ -300,6 +303,23 @@ def build(plan: BuildPlan) -> BuildResult:
     plan.options.source = plan.source
     if plan.region_fn is None:
         plan.region_fn = default_region_fn(plan)
+    _check_out_dir(plan.out, plan.version)
+    new_out = prepare_out(plan.out)
+    lock = OutLock(plan.out, shared=plan.shard != (1, 1))  # shards of one build may run at once
+    try:
+        with lock:
+            check_overwrite(plan.out, plan.version, plan.overwrite)
+            if not lock.shared:
+                remove_leftovers(plan.out, plan.version)
+            return _build(plan, lock)
+    finally:
+        if new_out:  # this build made the folder: gone again if nothing is in it (a failure before any block)
+            with contextlib.suppress(OSError):
+                plan.out.rmdir()
+
+
+def _build(plan: BuildPlan, lock: OutLock) -> BuildResult:
+    k, n = plan.shard
     made: dict[str, Path | None] = {}  # what this build created: removed again if it fails before any block is done
     with contextlib.ExitStack() as stack:
         stack.push(lambda exc_type, *_: _drop_empty_journal(made, failed=exc_type is not None))  # runs last
@@ -307,21 +327,18 @@ def build(plan: BuildPlan) -> BuildResult:
         if plan.workers > 1:  # the workers start (imports, builder resources) while this process reads the source
             preload = (__name__, *(BUILDERS[name].split(":")[0] for name in plan.subsets))
             pool = stack.enter_context(process_pool(plan.workers, _init_worker, _worker_args(plan), preload))
-            stack.callback(_cancel_pending, pool)
+            stack.push(lambda exc_type, *_: stop_pool(pool, failed=exc_type is not None))
             starter = threading.Thread(target=_start_workers, args=(pool, plan.workers), daemon=True)
             starter.start()
             stack.callback(starter.join)
         ds = load_source(plan)
         if len(ds) == 0:
             raise SourceError(f"{plan.source}: no usable samples")
-        _check_out_dir(plan.out, plan.version)
-        new_out = not plan.out.exists()
-        plan.out.mkdir(parents=True, exist_ok=True)
         identity = plan.identity(ds.ids)
         identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
         journal = _open_journal(plan, identity)
         if plan.shard == (1, 1):  # other shards may share the journal
-            made.update(journal=journal, out=plan.out if new_out else None)
+            made.update(journal=journal)
         samples = list(ds)
         blocks = [samples[i : i + plan.block_size] for i in range(0, len(samples), plan.block_size)]
         mine = [b for b in range(len(blocks)) if b % n == k - 1]
@@ -334,13 +351,20 @@ def build(plan: BuildPlan) -> BuildResult:
         if writer is not None:
             path, counts, notes = writer.finish()
             shutil.rmtree(journal)
+            remove_leftovers(plan.out, plan.version)
             return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
 
     done = _journal_blocks(journal)
     if len(done) < len(blocks):
         return BuildResult(None, len(done), len(blocks), ds.skipped, {}, len(todo))
+    lock.exclusive()  # the shard that assembles owns the folder; a shard finishing at the same time waits here
+    if not journal.is_dir():  # that other shard assembled the store meanwhile
+        final = plan.out / store_filename(plan.version)
+        return BuildResult(final if final.is_file() else None, len(blocks), len(blocks), ds.skipped, {}, len(todo))
+    remove_leftovers(plan.out, plan.version)
     path, counts, notes = assemble(plan, journal, len(blocks), identity)
     shutil.rmtree(journal)
+    remove_leftovers(plan.out, plan.version)
     return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
 
 
@@ -353,11 +377,6 @@ def _drop_empty_journal(made: dict[str, Path | None], failed: bool) -> None:
     shutil.rmtree(journal, ignore_errors=True)
     if out is not None and out.is_dir() and not any(out.iterdir()):
         out.rmdir()
-
-
-def _cancel_pending(pool: Any) -> None:
-    """Run when the build leaves its pool: if it failed, the blocks not started yet are cancelled, not computed."""
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
