@@ -64,4 +64,3 @@ def arm_worker() -> None:
     if os.getppid() != parent or parent == 1:  # the parent died before the signal was armed
         os._exit(1)
     start_watchdog(parent)
-

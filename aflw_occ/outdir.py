@@ -137,14 +137,14 @@ def prepare_out(out: Path) -> bool:
     Returns True when this call created it."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise OutFolderError(f"{out}: output path exists and is not a directory; choose a folder for --out")
+        raise OutFolderError(f"{out}: output path exists and is not a folder; choose a folder for --out")
     existed = out.is_dir()
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
+    except (FileExistsError, NotADirectoryError):
         raise OutFolderError(f"{out}: a part of this path is a file, not a folder; choose another --out") from None
     except OSError as exc:
-        raise OutFolderError(f"{out}: cannot create the output folder ({describe_os_error(exc)})") from None
+        raise OutFolderError(f"cannot create the output folder: {describe_os_error(exc)}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutFolderError(f"{out}: output folder is not writable; choose another --out or fix its permissions")
     return not existed
