@@ -81,7 +81,10 @@ class BuildPlan:
     progress: bool = True
     region_fn: RegionFn | None = field(default=None, repr=False)
 
-    def identity(self, ids: Sequence[str]) -> dict[str, Any]:
+    def identity(self, ids: Sequence[str], eval_dir: Path | None = None) -> dict[str, Any]:
+        """What the output depends on: a resumed build must match it (``eval_dir``: the one the source uses)."""
+        from .fingerprint import build_inputs
+
         builders = {name: get_builder(name).VERSION for name in self.subsets}
         return {
             "journal_format": JOURNAL_FORMAT,
@@ -92,6 +95,7 @@ class BuildPlan:
             "face_region": getattr(self.region_fn, "kind", "custom") if self.region_fn else "landmark-hull",
             "ids_sha256": sha256_bytes("\n".join(ids).encode()),
             "block_size": self.block_size,
+            "inputs": build_inputs(self.subsets, self.options, eval_dir),
         }
 
 
@@ -262,10 +266,12 @@ def _journal_blocks(journal: Path) -> set[int]:
 
 
 def load_source(plan: BuildPlan) -> AFLW2000_3D:
+    from .paths import find_data
+
     eval_dir = plan.eval_dir
-    if eval_dir is None:
-        sibling = plan.source.parent / "aflw2000-3d-eval"
-        eval_dir = sibling if (sibling / "AFLW2000-3D_crop.list").is_file() else None
+    if eval_dir is None:  # the one discovery rule (aflw_occ.paths); only a folder that holds the name list counts
+        found = find_data("eval_dir", source=plan.source)
+        eval_dir = found if found is not None and (found / "AFLW2000-3D_crop.list").is_file() else None
     return AFLW2000_3D(plan.source, eval_dir, strict=plan.strict, ids=plan.ids)
 
 
@@ -334,7 +340,7 @@ def _build(plan: BuildPlan, lock: OutLock) -> BuildResult:
         ds = load_source(plan)
         if len(ds) == 0:
             raise SourceError(f"{plan.source}: no usable samples")
-        identity = plan.identity(ds.ids)
+        identity = plan.identity(ds.ids, ds.eval_dir)
         identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
         journal = _open_journal(plan, identity)
         if plan.shard == (1, 1):  # other shards may share the journal
@@ -389,7 +395,7 @@ def _open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
         if not plan.resume and plan.shard == (1, 1):
             shutil.rmtree(journal)
         elif old != identity:
-            differ = sorted(k for k in identity if (old or {}).get(k) != identity[k])
+            differ = _differences(old or {}, identity)
             raise BuildError(
                 f"{journal}: holds an interrupted build with other options ({', '.join(differ)}); "
                 "rerun without --resume to start over"
@@ -400,6 +406,18 @@ def _open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
         tmp.write_text(json.dumps(identity, sort_keys=True, indent=1))
         os.replace(tmp, ident_file)
     return journal
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """The keys whose values differ (``inputs.eval_dir``: nested dicts by their inner keys)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key == "inputs":
+            out.extend(_differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 def _worker_args(plan: BuildPlan) -> tuple[Any, ...]:
