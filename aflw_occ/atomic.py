@@ -32,8 +32,16 @@ def atomic_path(out: str | Path, *, make_parent: bool = False) -> Iterator[Path]
     try:
         yield tmp
         os.replace(tmp, out)
+    except OSError as exc:
+        if exc.filename is None or Path(exc.filename) not in (tmp, out, out.parent):
+            raise
+        from .outdir import describe_os_error
+
+        exc.filename = None  # name the file the user asked for, not the temporary one
+        raise AflwOccError(f"{out}: cannot be written: {describe_os_error(exc)}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if os.path.lexists(tmp):  # (unlink on a read-only file system fails even for a missing file)
+            tmp.unlink()
 
 
 def write_text_atomic(out: str | Path, text: str, *, make_parent: bool = False) -> Path:

@@ -317,7 +317,11 @@ def build(plan: BuildPlan) -> BuildResult:
             check_overwrite(plan.out, plan.version, plan.overwrite)
             if not lock.shared:
                 remove_leftovers(plan.out, plan.version)
-            return _build(plan, lock)
+            try:
+                return _build(plan, lock)
+            finally:  # also after a failure: what this build (or a killed worker of it) left half-written
+                if not lock.shared:
+                    remove_leftovers(plan.out, plan.version)
     finally:
         if new_out:  # this build made the folder: gone again if nothing is in it (a failure before any block)
             with contextlib.suppress(OSError):
@@ -357,7 +361,6 @@ def _build(plan: BuildPlan, lock: OutLock) -> BuildResult:
         if writer is not None:
             path, counts, notes = writer.finish()
             shutil.rmtree(journal)
-            remove_leftovers(plan.out, plan.version)
             return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
 
     done = _journal_blocks(journal)
@@ -367,10 +370,9 @@ def _build(plan: BuildPlan, lock: OutLock) -> BuildResult:
     if not journal.is_dir():  # that other shard assembled the store meanwhile
         final = plan.out / store_filename(plan.version)
         return BuildResult(final if final.is_file() else None, len(blocks), len(blocks), ds.skipped, {}, len(todo))
-    remove_leftovers(plan.out, plan.version)
+    remove_leftovers(plan.out, plan.version)  # the other shards' (now that they are done)
     path, counts, notes = assemble(plan, journal, len(blocks), identity)
     shutil.rmtree(journal)
-    remove_leftovers(plan.out, plan.version)
     return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
 
 
