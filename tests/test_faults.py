@@ -24,7 +24,8 @@ import pytest
 
 from aflw_occ.demo import make_source
 
-EXE = str(Path(sys.executable).parent / "aflw-occ")
+#: the command under test (AFLW_OCC_TEST_EXE: another build of it, e.g. to show these cases fail on an older one)
+EXE = os.environ.get("AFLW_OCC_TEST_EXE") or str(Path(sys.executable).parent / "aflw-occ")
 N_IMAGES = 120  # 3 journal blocks of 40: a build killed after its first block has something to resume
 SUBSETS = "nsod"  # slow enough (≈2 s a block) to be caught in the middle
 STORE = "aflw-occ-2.0.0.h5"
@@ -461,3 +462,18 @@ def test_manifest_is_json(reference: Path) -> None:
     """The reference build is a complete store (guards the fixture every resume is compared with)."""
     head = json.loads((reference / MANIFEST / "manifest.json").read_text())
     assert head["data_version"] == "2.0.0" and sorted(p.name for p in reference.iterdir()) == [STORE, MANIFEST]
+
+
+@pytest.mark.real
+def test_subsets_all_builds_every_subset_on_real_data(real_source: Path, tmp_path: Path) -> None:
+    from aflw_occ.store import open_store
+    from aflw_occ.store.versions import get_version
+
+    out = tmp_path / "out"
+    r = run("build", "--source", str(real_source), "--out", str(out), "--subsets", "all", "--ids",
+            "image00002,image00004", "--workers", "1", "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "randocc 2" in r.stdout and "nsod 2" in r.stdout and "nod " in r.stdout
+    with open_store(out) as st:
+        subsets = {name.split("-")[0] for name in st.splits if name != "clean"}
+    assert subsets == set(get_version("2.0.0").builders)
