@@ -166,7 +166,7 @@ def leftovers(out: Path, version: str) -> list[Path]:
         *out.glob(f".manifest-{version}.*"),
         *out.glob(f"manifest-{version}.old"),
         *(out / f".journal-{version}").glob(".block-*.tmp"),
-        *(out / f".journal-{version}").glob(".identity.tmp"),
+        *(out / f".journal-{version}").glob(".identity*.tmp"),
     ]
     return sorted(found)
 

@@ -404,7 +404,7 @@ def _open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
             )
     journal.mkdir(parents=True, exist_ok=True)
     if not ident_file.is_file():
-        tmp = journal / ".identity.tmp"
+        tmp = journal / f".identity.{os.getpid()}.tmp"  # shards may start at the same time
         tmp.write_text(json.dumps(identity, sort_keys=True, indent=1))
         os.replace(tmp, ident_file)
     return journal

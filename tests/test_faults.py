@@ -245,6 +245,20 @@ def test_leftovers_are_removed_by_the_next_build(src: Path, tmp_path: Path) -> N
     assert sorted(p.name for p in out.iterdir()) == [STORE, MANIFEST]  # the shard that assembled cleaned up
 
 
+def test_shards_at_the_same_time(src: Path, reference: Path, tmp_path: Path) -> None:
+    """Shards of one build share the folder; exactly one assembles the store, and no journal or lock is left."""
+    out = tmp_path / "out"
+    with started(build_cmd(src, out, "--shard", "1/2")) as one, started(build_cmd(src, out, "--shard", "2/2")) as two:
+        results = [p.communicate(timeout=90) for p in (one, two)]
+        assert [one.returncode, two.returncode] == [0, 0], [e.decode() for _, e in results]
+        assert_no_orphans(one.pid)
+        assert_no_orphans(two.pid)
+    said = " ".join(o.decode() for o, _ in results)
+    assert said.count(f"built {out / STORE}") == 1
+    assert sorted(p.name for p in out.iterdir()) == [STORE, MANIFEST]
+    assert manifest_bytes(out) == manifest_bytes(reference)
+
+
 def _ids(tmp_path: Path, n: int) -> Path:
     path = tmp_path / "ids.txt"
     path.write_text("".join(f"image{2 * i + 2:05d}\n" for i in range(n)))

@@ -134,6 +134,9 @@ def build(
             f"shard done: {result.blocks_done}/{result.blocks_total} blocks in the journal; run the other shards"
         )
         return
+    if not result.splits:  # a shard that finished at the same time as the one that assembled the store
+        click.echo(f"shard done: {result.path} was assembled by another shard")
+        return
     counts = ", ".join(f"{k} {v}" for k, v in result.splits.items())
     click.echo(f"built {result.path} (data version {version}, seed {seed}): {counts}")
 
