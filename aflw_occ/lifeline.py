@@ -61,6 +61,6 @@ def arm_worker() -> None:
     set_parent_death_signal()
     with contextlib.suppress(ValueError):  # not the main thread: leave the handler alone
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if os.getppid() != parent or parent == 1:  # the parent died before the signal was armed
+    if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
     start_watchdog(parent)
