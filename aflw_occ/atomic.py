@@ -26,7 +26,8 @@ def atomic_path(out: str | Path, *, make_parent: bool = False) -> Iterator[Path]
     if make_parent:
         out.parent.mkdir(parents=True, exist_ok=True)
     elif not out.parent.is_dir():
-        raise AflwOccError(f"{out}: folder {out.parent} does not exist")
+        what = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise AflwOccError(f"{out}: folder {out.parent} {what}")
     # a fresh name, not a file: the writer creates it, with the usual permissions (mkstemp's would be 0600)
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp{out.suffix}")
     try:
