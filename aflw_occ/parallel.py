@@ -51,14 +51,14 @@ def process_pool(
         # and the forkserver's parent-death signal would then kill it
         multiprocessing.forkserver.ensure_running()
     return ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_armed_initializer, initargs=(initializer, tuple(initargs))
+        workers, mp_context=ctx, initializer=_armed_initializer, initargs=(os.getpid(), initializer, tuple(initargs))
     )
 
 
-def _armed_initializer(initializer: Callable[..., Any] | None, initargs: tuple) -> None:
+def _armed_initializer(driver: int, initializer: Callable[..., Any] | None, initargs: tuple) -> None:
     from .lifeline import arm_worker
 
-    arm_worker()
+    arm_worker(driver)
     if initializer is not None:
         initializer(*initargs)
 

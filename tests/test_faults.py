@@ -77,9 +77,10 @@ def assert_no_orphans(sid: int, timeout: float = 10) -> None:
 
 
 @contextlib.contextmanager
-def started(cmd: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+def started(cmd: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """A build in its own session; every process of that session is killed when the test leaves."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    env = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env)
     try:
         yield proc
     finally:
@@ -145,10 +146,20 @@ def reference(src: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --------------------------------------------------------------------------------------------------------------
 # the driver dies, is stopped or interrupted
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_killed_driver_leaves_no_process(src: Path, reference: Path, tmp_path: Path, sig: int) -> None:
+@pytest.mark.parametrize(
+    ("sig", "env"),
+    [
+        (signal.SIGKILL, {}),
+        (signal.SIGTERM, {}),
+        (signal.SIGKILL, {"OMP_NUM_THREADS": "2"}),  # multi-threaded BLAS: the forkserver preloads (and arms) nothing
+    ],
+    ids=["sigkill", "sigterm", "sigkill-blas-threads"],
+)
+def test_killed_driver_leaves_no_process(
+    src: Path, reference: Path, tmp_path: Path, sig: int, env: dict[str, str]
+) -> None:
     out = tmp_path / "out"
-    with started(build_cmd(src, out)) as proc:
+    with started(build_cmd(src, out), env) as proc:
         first_block_then(proc, out)
         assert len(session_members(proc.pid)) >= 4  # driver, forkserver, 2 workers (and the resource tracker)
         os.kill(proc.pid, sig)  # the driver only, as `kill PID` or the OOM killer does
