@@ -24,7 +24,12 @@ def atomic_path(out: str | Path, *, make_parent: bool = False) -> Iterator[Path]
     """
     out = Path(out)
     if make_parent:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from .outdir import describe_os_error
+
+            raise AflwOccError(f"{out}: cannot create its folder: {describe_os_error(exc)}") from None
     elif not out.parent.is_dir():
         what = "is a file, not a folder" if out.parent.exists() else "does not exist"
         raise AflwOccError(f"{out}: folder {out.parent} {what}")
@@ -34,9 +39,12 @@ def atomic_path(out: str | Path, *, make_parent: bool = False) -> Iterator[Path]
         yield tmp
         os.replace(tmp, out)
     except OSError as exc:
-        if exc.filename is None or Path(exc.filename) not in (tmp, out, out.parent):
+        from .outdir import STORAGE_ERRNOS, describe_os_error, os_errno
+
+        if exc.filename is not None and Path(exc.filename) not in (tmp, out, out.parent):
+            raise  # about another file: its own message
+        if exc.filename is None and os_errno(exc) not in STORAGE_ERRNOS:
             raise
-        from .outdir import describe_os_error
 
         exc.filename = None  # name the file the user asked for, not the temporary one
         raise AflwOccError(f"{out}: cannot be written: {describe_os_error(exc)}") from None

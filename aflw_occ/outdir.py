@@ -195,6 +195,12 @@ _HINTS = {
 }
 
 
+#: errors of the file system being written to (not of the data): disk full, read-only, permissions, a path in the way
+STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EFBIG}
+)
+
+
 def os_errno(exc: BaseException) -> int | None:
     """The errno of an OSError, also when a library (HDF5) only names it in its message."""
     if isinstance(exc, OSError) and exc.errno:

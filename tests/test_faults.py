@@ -307,6 +307,20 @@ def test_disk_full_then_resume(src: Path, reference: Path, tmp_path: Path) -> No
         assert_resumes_identically(src, out, reference)
 
 
+def test_disk_full_for_written_files(tmp_path: Path) -> None:
+    """`score --out`, `report --out` and every other file the package writes go through atomic_path."""
+    from aflw_occ.atomic import write_text_atomic
+    from aflw_occ.errors import AflwOccError
+
+    with mounted(tmp_path / "tiny", "-t", "tmpfs", "-o", "size=64k", "tmpfs") as fs:
+        with pytest.raises(AflwOccError, match=r"report\.html: cannot be written: No space left on device"):
+            write_text_atomic(fs / "report.html", "x" * (1 << 20))
+        with pytest.raises(AflwOccError, match=r"cannot create its folder: .*No space left|File exists|Not a dir"):
+            (fs / "afile").write_text("")
+            write_text_atomic(fs / "afile" / "r.html", "x", make_parent=True)
+        assert sorted(p.name for p in fs.iterdir()) == ["afile"]
+
+
 def test_read_only_out(src: Path, tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
