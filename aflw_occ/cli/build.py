@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import AflwOccError
 from ..store.versions import CURRENT_VERSION
+
+if TYPE_CHECKING:
+    from ..pipeline import BuildPlan, BuildResult
 
 HINT = "'--subsets'"
 
@@ -141,7 +145,7 @@ def build(
     click.echo(f"built {result.path} (data version {version}, seed {seed}): {counts}")
 
 
-def _run(plan: Any, run: Any) -> Any:
+def _run(plan: BuildPlan, run: Callable[[BuildPlan], BuildResult]) -> BuildResult:
     """Run the build; an interrupt or a dead worker becomes one line saying what was kept and how to continue."""
     from concurrent.futures.process import BrokenProcessPool
 
