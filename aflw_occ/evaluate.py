@@ -190,9 +190,10 @@ class SourceData:
             ds = root
         else:
             root = Path(root)
-            if eval_dir is None:
-                guess = root.parent / "aflw2000-3d-eval"
-                eval_dir = guess if guess.is_dir() else None
+            if eval_dir is None:  # the one discovery rule (aflw_occ.paths)
+                from .paths import find_data
+
+                eval_dir = find_data("eval_dir", source=root)
             ds = AFLW2000_3D(root, eval_dir)
         self.path = str(ds.root)
         self._split = SourceSplit(ds, threads)

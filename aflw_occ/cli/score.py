@@ -167,11 +167,10 @@ def load_ground_truth(source: Path | None, data: Path | None, split: str, eval_d
 
     check_ground_truth_options(source, data, split)
     if source is not None:
-        if eval_dir is None:
-            from ..paths import default_eval_dir
+        if eval_dir is None:  # the one discovery rule (aflw_occ.paths)
+            from ..paths import find_data
 
-            candidate = default_eval_dir()
-            eval_dir = candidate if candidate.is_dir() else None
+            eval_dir = find_data("eval_dir", source=source)
         return GroundTruth.from_source(source.resolve(), eval_dir.resolve() if eval_dir is not None else None)
     from_store = getattr(GroundTruth, "from_store", None)
     if from_store is None:
