@@ -24,16 +24,33 @@ def atomic_path(out: str | Path, *, make_parent: bool = False) -> Iterator[Path]
     """
     out = Path(out)
     if make_parent:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from .outdir import describe_os_error
+
+            raise AflwOccError(f"{out}: cannot create its folder: {describe_os_error(exc)}") from None
     elif not out.parent.is_dir():
-        raise AflwOccError(f"{out}: folder {out.parent} does not exist")
+        what = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise AflwOccError(f"{out}: folder {out.parent} {what}")
     # a fresh name, not a file: the writer creates it, with the usual permissions (mkstemp's would be 0600)
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp{out.suffix}")
     try:
         yield tmp
         os.replace(tmp, out)
+    except OSError as exc:
+        from .outdir import STORAGE_ERRNOS, describe_os_error, os_errno
+
+        if exc.filename is not None and Path(exc.filename) not in (tmp, out, out.parent):
+            raise  # about another file: its own message
+        if exc.filename is None and os_errno(exc) not in STORAGE_ERRNOS:
+            raise
+
+        exc.filename = None  # name the file the user asked for, not the temporary one
+        raise AflwOccError(f"{out}: cannot be written: {describe_os_error(exc)}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if os.path.lexists(tmp):  # (unlink on a read-only file system fails even for a missing file)
+            tmp.unlink()
 
 
 def write_text_atomic(out: str | Path, text: str, *, make_parent: bool = False) -> Path:

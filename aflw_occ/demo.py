@@ -144,6 +144,7 @@ def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] 
         options=BuildOptions(seed=0, occluders=("cc0",)),
         workers=workers,
         progress=False,
+        overwrite=True,  # the demo folder is the demo's own: a second run replaces the first
     )
     result = build(plan)
     assert result.path is not None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 class AflwOccError(Exception):
-    """Base class of every error the toolkit raises on bad input."""
+    """Base class of every error the toolkit raises on bad input (exit code 2)."""
+
+    exit_code = 2
 
 
 class SourceError(AflwOccError):
@@ -17,3 +19,9 @@ class PredictionError(AflwOccError):
 
 class StoreError(AflwOccError):
     """An HDF5 data file or manifest is missing, corrupt, or of another version."""
+
+
+class Interrupted(AflwOccError):
+    """The command was interrupted (Ctrl-C, SIGTERM); the message says what was kept and how to continue."""
+
+    exit_code = 130

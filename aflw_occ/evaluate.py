@@ -190,9 +190,10 @@ class SourceData:
             ds = root
         else:
             root = Path(root)
-            if eval_dir is None:
-                guess = root.parent / "aflw2000-3d-eval"
-                eval_dir = guess if guess.is_dir() else None
+            if eval_dir is None:  # the one discovery rule (aflw_occ.paths)
+                from .paths import find_data
+
+                eval_dir = find_data("eval_dir", source=root)
             ds = AFLW2000_3D(root, eval_dir)
         self.path = str(ds.root)
         self._split = SourceSplit(ds, threads)
@@ -263,6 +264,7 @@ class SplitResult:
     dense: np.ndarray | None
     ground_truth: GroundTruth
     scores: dict[str, Any] = field(default_factory=dict)
+    pose_decoding: str | None = None
 
     @property
     def score(self) -> Any:
@@ -582,15 +584,20 @@ def _gather(
     return [(lms[k], None if angs is None else angs[k], None if dense is None else dense[k]) for k in range(len(n))]
 
 
+def _pose_decoding(predictor: Any) -> str | None:
+    """The named Euler decoding a predictor states for its angles (``pose_decoding`` attribute), if any."""
+    from .metrics.rotation import POSE_DECODINGS
+
+    value = getattr(predictor, "pose_decoding", None)
+    return value if isinstance(value, str) and value in POSE_DECODINGS else None
+
+
 def _protocols_for(requested: str | Sequence[str] | None, dims: int, has_pose: bool) -> list[str]:
     if requested is not None:
         return [requested] if isinstance(requested, str) else list(requested)
-    out = ["sparse-2d"]
-    if dims == 3:
-        out.append("sparse-3d")
-    if has_pose:
-        out.append("pose")
-    return out
+    from .protocols import REGISTRY
+
+    return [p.name for p in REGISTRY.values() if p.evaluated_by_default and p.applies(dims, has_pose, False)]
 
 
 def evaluate(
@@ -657,9 +664,13 @@ def evaluate(
     for s, sp, gt, (lms, ang, dense) in zip(names, split_objs, gts, per_split, strict=True):
         ids = np.asarray(sp.ids).astype(str)
         res = SplitResult(s, ids, lms, ang, dense, gt)
-        preds = Predictions(ids=ids, landmarks=lms, angles_deg=ang, dense=dense, source=f"<{name}:{s}>")
+        decoding = _pose_decoding(pred) if ang is not None else None
+        preds = Predictions(
+            ids=ids, landmarks=lms, angles_deg=ang, dense=dense, source=f"<{name}:{s}>", pose_decoding=decoding
+        )
         for proto in _protocols_for(protocols, lms.shape[2], ang is not None):
             res.scores[proto] = score(preds, gt, protocol=proto, seed=seed, n_boot=n_boot)
+        res.pose_decoding = decoding
         result.splits[s] = res
     result.seconds = time.perf_counter() - t0
     if out_dir is not None:
@@ -689,7 +700,12 @@ def write_results(result: EvaluationResult, out_dir: Path, *, model_spec: str | 
         (tmp / "predictions").mkdir(parents=True)
         for s, res in result.splits.items():
             write_predictions(
-                tmp / "predictions" / f"{s}.npz", res.ids, res.landmarks, angles_deg=res.angles_deg, dense=res.dense
+                tmp / "predictions" / f"{s}.npz",
+                res.ids,
+                res.landmarks,
+                angles_deg=res.angles_deg,
+                dense=res.dense,
+                pose_decoding=res.pose_decoding,
             )
         result.summary().to_csv(tmp / "scores.csv", index=False)
         result.per_sample().to_csv(tmp / "per_sample.csv", index=False)

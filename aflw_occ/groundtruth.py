@@ -27,6 +27,8 @@ class GroundTruth:
         split: split name (``clean``, ``csod-single``, ...).
         data_version: data version of the HDF5 store, or ``"source"`` for a raw folder.
         provenance: where this came from (path and, for a store, the manifest hash).
+        yaw_aflw_deg: (N,) |yaw| in degrees from AFLW's own labels (3DDFA's ``AFLW2000-3D-new.pose.npy``), or
+            None; the alternative yaw source of the bins (``--yaw-source aflw-labels``).
     """
 
     ids: np.ndarray
@@ -38,6 +40,7 @@ class GroundTruth:
     split: str = "clean"
     data_version: str = "source"
     provenance: dict[str, str] = field(default_factory=dict)
+    yaw_aflw_deg: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -47,6 +50,8 @@ class GroundTruth:
             raise ValueError(f"ground truth angles have shape {self.angles_deg.shape}, expected {(n, 3)}")
         if len(set(self.ids.tolist())) != n:
             raise ValueError("ground truth ids are not unique")
+        if self.yaw_aflw_deg is not None and np.shape(self.yaw_aflw_deg) != (n,):
+            raise ValueError(f"AFLW yaw labels have shape {np.shape(self.yaw_aflw_deg)}, expected {(n,)}")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -59,6 +64,18 @@ class GroundTruth:
         """A one-line statement of which data produced a number: split, data version, provenance."""
         prov = ", ".join(f"{k}={v}" for k, v in self.provenance.items())
         return f"split={self.split} data={self.data_version} n={len(self)}" + (f" ({prov})" if prov else "")
+
+    def with_aflw_yaw(self, eval_dir: str | Path) -> GroundTruth:
+        """A copy carrying AFLW's own yaw labels (``AFLW2000-3D-new.pose.npy`` of 3DDFA's evaluation folder),
+        matched through the source image of every sample. Raises ``ValueError`` naming a missing file or image."""
+        from dataclasses import replace
+
+        yaw = load_aflw_yaw(eval_dir)
+        keys = self.source_ids if self.source_ids is not None else self.ids
+        missing = [k for k in np.asarray(keys).tolist() if k not in yaw]
+        if missing:
+            raise ValueError(f"{eval_dir}: AFLW2000-3D-new.pose.npy has no yaw for image {missing[0]}")
+        return replace(self, yaw_aflw_deg=np.array([yaw[k] for k in np.asarray(keys).tolist()], dtype=np.float64))
 
     @classmethod
     def from_store(cls, path: str | Path, split: str = "clean") -> GroundTruth:
@@ -74,8 +91,13 @@ class GroundTruth:
         ds = source if isinstance(source, AFLW2000_3D) else AFLW2000_3D(source, eval_dir)
         ids = np.array(ds.ids)
         prov = {"source": str(ds.root)}
+        yaw_aflw = None
         if ds.eval_dir is not None:
             prov["eval_dir"] = str(ds.eval_dir)
+            if (Path(ds.eval_dir) / AFLW_YAW_FILE).is_file():
+                table = load_aflw_yaw(ds.eval_dir)
+                if all(i in table for i in ids.tolist()):
+                    yaw_aflw = np.array([table[i] for i in ids.tolist()], dtype=np.float64)
         return cls(
             ids=ids,
             landmarks=ds.landmarks(),
@@ -85,4 +107,22 @@ class GroundTruth:
             split="clean",
             data_version="source",
             provenance=prov,
+            yaw_aflw_deg=yaw_aflw,
         )
+
+
+AFLW_YAW_FILE = "AFLW2000-3D-new.pose.npy"
+
+
+def load_aflw_yaw(eval_dir: str | Path) -> dict[str, float]:
+    """image id → |yaw| in degrees from AFLW's labels (``AFLW2000-3D-new.pose.npy``, rows in the name-list order)."""
+    d = Path(eval_dir)
+    names_p, yaw_p = d / "AFLW2000-3D_crop.list", d / AFLW_YAW_FILE
+    for f in (names_p, yaw_p):
+        if not f.is_file():
+            raise ValueError(f"{f}: missing (3DDFA's evaluation folder holds it; needed for --yaw-source aflw-labels)")
+    names = [Path(n.strip()).stem for n in names_p.read_text().splitlines() if n.strip()]
+    yaw = np.load(yaw_p, allow_pickle=False).astype(np.float64).reshape(-1)
+    if yaw.shape[0] != len(names):
+        raise ValueError(f"{yaw_p}: {yaw.shape[0]} values for {len(names)} names in {names_p}")
+    return dict(zip(names, yaw.tolist(), strict=True))

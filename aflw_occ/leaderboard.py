@@ -17,6 +17,7 @@ from typing import Any
 from .atomic import write_text_atomic
 from .errors import AflwOccError
 from .evaluate import ALL_SPLITS
+from .protocols import REGISTRY
 
 START = "<!-- leaderboard:start -->"
 END = "<!-- leaderboard:end -->"
@@ -148,7 +149,7 @@ def leaderboard_markdown(results: list[Results]) -> str:
     versions = sorted({f"{r.meta.get('data_version', '?')}" for r in results})
     manifests = sorted({str(r.meta.get("manifest_sha256", ""))[:12] for r in results} - {""})
     lines = [
-        f"Protocol sparse-2d (68 points, NME % of √(w·h) of the ground-truth box, original `pt3d_68` ground truth, "
+        f"Protocol sparse-2d ({REGISTRY['sparse-2d'].short}, original `pt3d_68` ground truth, "
         f"ground-truth crop boxes). Data version {', '.join(versions)}"
         + (f", manifest {', '.join(manifests)}" if manifests else "")
         + ". Balanced = mean of the three yaw-bin means (– when a bin is empty); [95% stratified bootstrap CI]; "

@@ -41,7 +41,8 @@ from .builders.base import (
     sample_seed,
 )
 from .errors import AflwOccError, SourceError
-from .parallel import process_pool
+from .outdir import OutLock, check_overwrite, prepare_out, remove_leftovers
+from .parallel import process_pool, stop_pool
 from .source import AFLW2000_3D, Sample
 from .store import codec, schema
 from .store import manifest as mf
@@ -71,6 +72,8 @@ class BuildPlan:
     eval_dir: Path | None = None
     workers: int = 1
     resume: bool = False
+    #: replace a store of this version already in ``out`` (refused otherwise)
+    overwrite: bool = False
     shard: tuple[int, int] = (1, 1)
     ids: tuple[str, ...] | None = None
     strict: bool = True
@@ -80,7 +83,10 @@ class BuildPlan:
     #: what the manifest records about the source check (checksum list used, files skipped by --lenient)
     source_record: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def identity(self, ids: Sequence[str]) -> dict[str, Any]:
+    def identity(self, ids: Sequence[str], eval_dir: Path | None = None) -> dict[str, Any]:
+        """What the output depends on: a resumed build must match it (``eval_dir``: the one the source uses)."""
+        from .fingerprint import build_inputs
+
         builders = {name: get_builder(name).VERSION for name in self.subsets}
         return {
             "journal_format": JOURNAL_FORMAT,
@@ -91,6 +97,7 @@ class BuildPlan:
             "face_region": getattr(self.region_fn, "kind", "custom") if self.region_fn else "landmark-hull",
             "ids_sha256": sha256_bytes("\n".join(ids).encode()),
             "block_size": self.block_size,
+            "inputs": build_inputs(self.subsets, self.options, eval_dir),
         }
 
 
@@ -276,10 +283,12 @@ def _journal_blocks(journal: Path) -> set[int]:
 
 
 def load_source(plan: BuildPlan) -> AFLW2000_3D:
+    from .paths import find_data
+
     eval_dir = plan.eval_dir
-    if eval_dir is None:
-        sibling = plan.source.parent / "aflw2000-3d-eval"
-        eval_dir = sibling if (sibling / "AFLW2000-3D_crop.list").is_file() else None
+    if eval_dir is None:  # the one discovery rule (aflw_occ.paths); only a folder that holds the name list counts
+        found = find_data("eval_dir", source=plan.source)
+        eval_dir = found if found is not None and (found / "AFLW2000-3D_crop.list").is_file() else None
     ds = AFLW2000_3D(plan.source, eval_dir, strict=plan.strict, ids=plan.ids, checksums=source_checksums(plan))
     if ds.skipped:
         plan.source_record["skipped"] = [f"{Path(f).name}: {reason}" for f, reason in ds.skipped]
@@ -332,6 +341,27 @@ def build(plan: BuildPlan) -> BuildResult:
     plan.options.source = plan.source
     if plan.region_fn is None:
         plan.region_fn = default_region_fn(plan)
+    _check_out_dir(plan.out, plan.version)
+    new_out = prepare_out(plan.out)
+    lock = OutLock(plan.out, shared=plan.shard != (1, 1))  # shards of one build may run at once
+    try:
+        with lock:
+            check_overwrite(plan.out, plan.version, plan.overwrite)
+            if not lock.shared:
+                remove_leftovers(plan.out, plan.version)
+            try:
+                return _build(plan, lock)
+            finally:  # also after a failure: what this build (or a killed worker of it) left half-written
+                if not lock.shared:
+                    remove_leftovers(plan.out, plan.version)
+    finally:
+        if new_out:  # this build made the folder: gone again if nothing is in it (a failure before any block)
+            with contextlib.suppress(OSError):
+                plan.out.rmdir()
+
+
+def _build(plan: BuildPlan, lock: OutLock) -> BuildResult:
+    k, n = plan.shard
     made: dict[str, Path | None] = {}  # what this build created: removed again if it fails before any block is done
     with contextlib.ExitStack() as stack:
         stack.push(lambda exc_type, *_: _drop_empty_journal(made, failed=exc_type is not None))  # runs last
@@ -339,21 +369,18 @@ def build(plan: BuildPlan) -> BuildResult:
         if plan.workers > 1:  # the workers start (imports, builder resources) while this process reads the source
             preload = (__name__, *(BUILDERS[name].split(":")[0] for name in plan.subsets))
             pool = stack.enter_context(process_pool(plan.workers, _init_worker, _worker_args(plan), preload))
-            stack.callback(_cancel_pending, pool)
+            stack.push(lambda exc_type, *_: stop_pool(pool, failed=exc_type is not None))
             starter = threading.Thread(target=_start_workers, args=(pool, plan.workers), daemon=True)
             starter.start()
             stack.callback(starter.join)
         ds = load_source(plan)
         if len(ds) == 0:
             raise SourceError(f"{plan.source}: no usable samples")
-        _check_out_dir(plan.out, plan.version)
-        new_out = not plan.out.exists()
-        plan.out.mkdir(parents=True, exist_ok=True)
-        identity = plan.identity(ds.ids)
+        identity = plan.identity(ds.ids, ds.eval_dir)
         identity_sha = sha256_bytes(json.dumps(identity, sort_keys=True).encode())
         journal = _open_journal(plan, identity)
         if plan.shard == (1, 1):  # other shards may share the journal
-            made.update(journal=journal, out=plan.out if new_out else None)
+            made.update(journal=journal)
         samples = list(ds)
         blocks = [samples[i : i + plan.block_size] for i in range(0, len(samples), plan.block_size)]
         mine = [b for b in range(len(blocks)) if b % n == k - 1]
@@ -371,6 +398,11 @@ def build(plan: BuildPlan) -> BuildResult:
     done = _journal_blocks(journal)
     if len(done) < len(blocks):
         return BuildResult(None, len(done), len(blocks), ds.skipped, {}, len(todo))
+    lock.exclusive()  # the shard that assembles owns the folder; a shard finishing at the same time waits here
+    if not journal.is_dir():  # that other shard assembled the store meanwhile
+        final = plan.out / store_filename(plan.version)
+        return BuildResult(final if final.is_file() else None, len(blocks), len(blocks), ds.skipped, {}, len(todo))
+    remove_leftovers(plan.out, plan.version)  # the other shards' (now that they are done)
     path, counts, notes = assemble(plan, journal, len(blocks), identity)
     shutil.rmtree(journal)
     return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
@@ -387,11 +419,6 @@ def _drop_empty_journal(made: dict[str, Path | None], failed: bool) -> None:
         out.rmdir()
 
 
-def _cancel_pending(pool: Any) -> None:
-    """Run when the build leaves its pool: if it failed, the blocks not started yet are cancelled, not computed."""
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
 def _open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
     """The build's journal folder: reused on ``--resume`` (or by another shard) when it belongs to the same build,
     started afresh otherwise; an interrupted build with other options is an error."""
@@ -402,17 +429,29 @@ def _open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
         if not plan.resume and plan.shard == (1, 1):
             shutil.rmtree(journal)
         elif old != identity:
-            differ = sorted(k for k in identity if (old or {}).get(k) != identity[k])
+            differ = _differences(old or {}, identity)
             raise BuildError(
                 f"{journal}: holds an interrupted build with other options ({', '.join(differ)}); "
                 "rerun without --resume to start over"
             )
     journal.mkdir(parents=True, exist_ok=True)
     if not ident_file.is_file():
-        tmp = journal / ".identity.tmp"
+        tmp = journal / f".identity.{os.getpid()}.tmp"  # shards may start at the same time
         tmp.write_text(json.dumps(identity, sort_keys=True, indent=1))
         os.replace(tmp, ident_file)
     return journal
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """The keys whose values differ (``inputs.eval_dir``: nested dicts by their inner keys)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key == "inputs":
+            out.extend(_differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 def _worker_args(plan: BuildPlan) -> tuple[Any, ...]:

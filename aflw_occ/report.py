@@ -29,6 +29,7 @@ from .leaderboard import (
     load_results,
     ordered_splits,
 )
+from .protocols import REGISTRY
 
 GT_COLOR = (40, 200, 40)
 PRED_COLOR = (230, 30, 30)
@@ -284,7 +285,7 @@ def build_report(
     ]
     parts.append(_table(["model", "spec", "data version", "manifest", "splits", "created (UTC)"], info))
     parts.append(
-        '<p class="note">Protocol sparse-2d: 68 points, NME in % of √(w·h) of the ground-truth box, original '
+        f'<p class="note">Protocol sparse-2d: {REGISTRY["sparse-2d"].short}, original '
         "<code>pt3d_68</code> ground truth; yaw bins by |yaw| of the fitted pose; balanced = mean of the three bin "
         "means; intervals are 95% stratified bootstrap CIs. Crop boxes come from the ground truth, as in the "
         "field's benchmarks.</p>"

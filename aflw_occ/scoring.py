@@ -1,12 +1,13 @@
-"""Score predictions against a ground truth under a named protocol (see ``docs/protocol.md``).
+"""Score predictions against a ground truth under a named protocol: the thin layer over :mod:`aflw_occ.metrics`.
 
-:func:`score` is the one entry point: it validates and aligns the predictions (:mod:`aflw_occ.predictions`),
-computes the per-image errors of the protocol with :mod:`aflw_occ.metrics`, and returns a :class:`ScoreResult`
-whose every output (text, JSON, tables) states the protocol, ground-truth source, data version, provenance and
-the sha256 of the predictions that produced it.
+One forward pass: the predictions are read and validated once (:func:`aflw_occ.predictions.read_predictions`),
+matched to the ground truth once (:func:`align`), scored by the protocol object of :mod:`aflw_occ.protocols`
+(per-image error, bins, rows), and rendered by :class:`ScoreResult`, whose every output (text, JSON, tables) states
+the protocol, its conventions, the ground-truth source, data version, provenance, the pixel origin and the sha256
+of the predictions that produced it.
 
-Protocols: ``sparse-2d`` (default), ``sparse-3d``, ``dense``, ``pose``. Ground truth for the sparse protocols:
-``original`` (``pt3d_68``) or ``reannotated`` (the 2D LS3D-W re-annotation, sparse-2d only).
+Protocols: see :data:`aflw_occ.protocols.REGISTRY` (``sparse-2d`` default, ``sparse-3d``, ``dense``, ``dense-2d``,
+``pose``); conventions: :class:`aflw_occ.protocols.Conventions`.
 
 Nothing here imports torch; pandas is imported only when a DataFrame is asked for.
 """
@@ -15,21 +16,38 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import AflwOccError, PredictionError
+from .errors import PredictionError
 from .groundtruth import GroundTruth
-from .metrics.bins import BIN_LABELS, N_BINS, bin_counts, bin_means, yaw_bins
-from .metrics.bootstrap import PairedComparison, paired_bootstrap, percentile_ci, resample_means
-from .metrics.ced import auc_at, ced_curve, failure_rate
-from .metrics.nme import masked_nme, nme_dense, nme_from_point_errors, point_errors
+from .matching import match_ids
+from .metrics.bins import N_BINS
+from .metrics.bootstrap import PairedComparison, paired_bootstrap
+from .metrics.ced import ced_curve
+from .metrics.nme import masked_nme
 from .metrics.pose import ANGLE_NAMES, angle_errors, pose_mask
-from .predictions import Predictions, match_ids, read_predictions
+from .metrics.rotation import angles_from_rotation
+from .predictions import PIXEL_ORIGIN, Predictions, read_predictions
+from .protocols import (
+    AUC_CUTOFFS,
+    CONVENTIONS,
+    FAILURE_THRESHOLD,
+    REGISTRY,
+    Aligned,
+    Conventions,
+    MetricRow,
+    PerImage,
+    Protocol,
+    ScoringError,
+    get_protocol,
+    protocol_names,
+    yaw_and_bins,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -37,24 +55,22 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "PROTOCOLS",
     "GT_SOURCES",
+    "AUC_CUTOFFS",
+    "FAILURE_THRESHOLD",
     "ScoringError",
     "DenseGroundTruth",
     "MetricRow",
     "ScoreResult",
+    "Conventions",
     "check_request",
+    "align",
+    "origin_slip_warning",
     "score",
     "compare",
 ]
 
-PROTOCOLS: tuple[str, ...] = ("sparse-2d", "sparse-3d", "dense", "pose")
+PROTOCOLS: tuple[str, ...] = protocol_names()
 GT_SOURCES: tuple[str, ...] = ("original", "reannotated")
-AUC_CUTOFFS: tuple[float, ...] = (0.07, 0.10)
-FAILURE_THRESHOLD = 0.10
-_BIN_KEYS = ("nme_0_30", "nme_30_60", "nme_60_plus")
-
-
-class ScoringError(AflwOccError):
-    """The scoring request cannot be served (unknown protocol, ground truth lacking what it needs)."""
 
 
 # Dense ground truth -----------------------------------------------------------------------------
@@ -108,38 +124,6 @@ class DenseGroundTruth:
 
 
 @dataclass(frozen=True)
-class MetricRow:
-    """One reported number: ``value`` with its bootstrap interval (NaN when undefined) over ``n`` images."""
-
-    key: str
-    label: str
-    value: float
-    ci_low: float
-    ci_high: float
-    n: int
-    unit: str
-
-    def __post_init__(self) -> None:
-        for name in ("value", "ci_low", "ci_high"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-        object.__setattr__(self, "n", int(self.n))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "value": _json_float(self.value),
-            "ci_low": _json_float(self.ci_low),
-            "ci_high": _json_float(self.ci_high),
-            "n": self.n,
-            "unit": self.unit,
-        }
-
-
-def _json_float(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-@dataclass(frozen=True)
 class ScoreResult:
     """Everything one scoring run produced, with the provenance of every number.
 
@@ -168,6 +152,9 @@ class ScoreResult:
     columns: dict[str, np.ndarray] = field(repr=False)
     primary: str = "nme"
     lazy_columns: Callable[[], dict[str, np.ndarray]] | None = field(default=None, repr=False, compare=False)
+    conventions: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_missing(self) -> int:
@@ -184,22 +171,24 @@ class ScoreResult:
 
     @property
     def bootstrap_scheme(self) -> str:
-        if self.protocol == "pose":
-            return "whole-set resampling"
-        return "resampling stratified by yaw bin"
+        return get_protocol(self.protocol).bootstrap_scheme
+
+    def convention_label(self) -> str:
+        """``gt=… key=value …``: every convention that produced the numbers."""
+        return " ".join([f"gt={self.gt}", *(f"{k}={v}" for k, v in self.conventions.items())])
 
     def header(self) -> str:
-        """One line naming protocol, ground truth, data version/provenance, predictions and their sha256."""
+        """One line naming protocol, conventions, ground truth, data version/provenance, predictions, sha256."""
         return (
-            f"aflw-occ score | protocol={self.protocol} gt={self.gt} | {self.ground_truth} | "
+            f"aflw-occ score | protocol={self.protocol} {self.convention_label()} | {self.ground_truth} | "
             f"predictions={self.predictions} sha256={self.sha256} | "
             f"{self.n_scored} scored, {self.n_missing} missing"
         )
 
     def ced(self, cutoff: float = 0.10, n_points: int = 101) -> tuple[np.ndarray, np.ndarray]:
         """CED of the protocol's per-image errors (as fractions) on ``linspace(0, cutoff, n_points)``."""
-        if self.protocol == "pose":
-            raise ScoringError("the pose protocol has no CED (it reports angle errors)")
+        if not get_protocol(self.protocol).has_ced:
+            raise ScoringError(f"the {self.protocol} protocol has no CED (it reports angle errors)")
         e = self.columns[self.primary] / 100.0
         return ced_curve(e[np.isfinite(e)], cutoff=cutoff, n_points=n_points)
 
@@ -207,6 +196,10 @@ class ScoreResult:
         return {
             "protocol": self.protocol,
             "gt": self.gt,
+            "conventions": dict(self.conventions),
+            "pixel_origin": PIXEL_ORIGIN,
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "ground_truth": self.ground_truth,
             "split": self.split,
             "data_version": self.data_version,
@@ -234,16 +227,19 @@ class ScoreResult:
         pct = int(round(self.level * 100))
         lines = [
             "# " + self.header(),
+            f"# pixels: {PIXEL_ORIGIN}" + "".join(f"; {n}" for n in self.notes),
             f"# bootstrap: B={self.n_boot} seed={self.seed} {pct}% percentile CI, {self.bootstrap_scheme}",
         ]
+        lines += [f"# warning: {w}" for w in self.warnings]
         if self.missing_ids:
             shown = ", ".join(self.missing_ids[:5]) + (", ..." if self.n_missing > 5 else "")
             lines.append(f"# missing ids ({self.n_missing}): {shown}")
-        lines.append(f"{'metric':<32} {'value':>9}  {f'{pct}% CI':<21} {'n':>6}  unit")
+        width = max(32, *(len(r.label) + 2 for r in self.rows))
+        lines.append(f"{'metric':<{width}} {'value':>9}  {f'{pct}% CI':<21} {'n':>6}  unit")
         for r in self.rows:
             ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]" if math.isfinite(r.ci_low) else "-"
             mark = " *" if r.key == self.headline else ""
-            lines.append(f"{r.label + mark:<32} {r.value:>9.3f}  {ci:<21} {r.n:>6}  {r.unit}")
+            lines.append(f"{r.label + mark:<{width}} {r.value:>9.3f}  {ci:<21} {r.n:>6}  {r.unit}")
         lines.append("(* headline number of the protocol)")
         return "\n".join(lines)
 
@@ -299,261 +295,79 @@ class ScoreResult:
 # Scoring ----------------------------------------------------------------------------------------
 
 
-def _full(n: int, rows: np.ndarray, values: np.ndarray, fill: float = np.nan) -> np.ndarray:
-    out = np.full(n, fill, dtype=np.float64)
-    out[rows] = values
-    return out
-
-
-def _ci_rows(values: np.ndarray, bins: np.ndarray, n_boot: int, seed: int, level: float) -> dict[str, Any]:
-    """Point estimates and stratified-bootstrap intervals of bin / balanced / plain means of each column."""
-    r = resample_means(values, bins, n_strata=N_BINS, n_boot=n_boot, seed=seed)
-    per_bin = r.stratum_means()  # (B, 3, k)
-    lo_b, hi_b = percentile_ci(per_bin, level)  # (3, k)
-    lo_bal, hi_bal = percentile_ci(r.balanced(), level)  # (k,)
-    lo_pl, hi_pl = percentile_ci(r.plain(), level)
-    return {"bin": (lo_b, hi_b), "balanced": (lo_bal, hi_bal), "plain": (lo_pl, hi_pl)}
-
-
-def _nme_rows(
-    columns: Mapping[str, np.ndarray], bins: np.ndarray, n_boot: int, seed: int, level: float
-) -> list[MetricRow]:
-    """Rows of a landmark protocol; ``columns``: name (``nme``, ``occluded``, ``visible``) → fractions."""
-    names = list(columns)
-    values = np.stack([columns[k] for k in names], axis=1)  # (M, k) fractions
-    ci = _ci_rows(values, bins, n_boot, seed, level)
-    rows: list[MetricRow] = []
-    counts = bin_counts(bins)
-    for j, name in enumerate(names):
-        v = values[:, j]
-        finite = np.isfinite(v)
-        means = bin_means(v, bins)
-        fin_counts = np.bincount(bins[finite], minlength=N_BINS)[:N_BINS] if name != "nme" else counts
-        prefix = "nme" if name == "nme" else f"nme_{name}"
-        what = "NME" if name == "nme" else f"NME {name} landmarks"
-        if name == "nme":
-            for b in range(N_BINS):
-                rows.append(
-                    MetricRow(
-                        _BIN_KEYS[b],
-                        f"{what} {BIN_LABELS[b]}",
-                        100 * means[b],
-                        100 * ci["bin"][0][b, j],
-                        100 * ci["bin"][1][b, j],
-                        int(fin_counts[b]),
-                        "%",
-                    )
-                )
-        rows.append(
-            MetricRow(
-                f"{prefix}_balanced",
-                f"{what} balanced mean",
-                100 * float(np.mean(means)),
-                100 * ci["balanced"][0][j],
-                100 * ci["balanced"][1][j],
-                int(finite.sum()),
-                "%",
-            )
-        )
-        plain = float(v[finite].mean()) if finite.any() else float("nan")
-        rows.append(
-            MetricRow(
-                f"{prefix}_plain",
-                f"{what} plain mean",
-                100 * plain,
-                100 * ci["plain"][0][j],
-                100 * ci["plain"][1][j],
-                int(finite.sum()),
-                "%",
-            )
-        )
-    e = columns["nme"]
-    nan = float("nan")
-    for c in AUC_CUTOFFS:
-        pc = int(round(c * 100))
-        rows.append(MetricRow(f"auc_{pc}", f"CED AUC@{pc}%", auc_at(e, c), nan, nan, int(e.size), "AUC 0-1"))
-    pf = int(round(FAILURE_THRESHOLD * 100))
-    rows.append(
-        MetricRow(
-            f"failure_{pf}",
-            f"failure rate@{pf}%",
-            100 * failure_rate(e, FAILURE_THRESHOLD),
-            nan,
-            nan,
-            int(e.size),
-            "% of images",
-        )
-    )
-    return rows
-
-
-def _pose_rows(err: np.ndarray, n_boot: int, seed: int, level: float) -> list[MetricRow]:
-    """Rows of the pose protocol from (M, 3) absolute wrapped errors of the evaluated images."""
-    cols = np.concatenate([err, err.mean(axis=1, keepdims=True)], axis=1)  # (M, 4)
-    n = cols.shape[0]
-    if n:
-        r = resample_means(cols, None, n_strata=1, n_boot=n_boot, seed=seed)
-        lo, hi = percentile_ci(r.plain(), level)
-        est = cols.mean(axis=0)
-    else:
-        lo = hi = est = np.full(4, np.nan)
-    keys = [*ANGLE_NAMES, "mean"]
-    return [
-        MetricRow(f"mae_{k}", f"pose MAE {k}", float(est[j]), float(lo[j]), float(hi[j]), n, "deg")
-        for j, k in enumerate(keys)
-    ]
-
-
-def _resolve_predictions(predictions: Predictions | str | Path) -> Predictions:
-    if isinstance(predictions, Predictions):
-        return predictions
-    if isinstance(predictions, (str, Path)):
-        return read_predictions(predictions)
-    raise TypeError("predictions must be a path or a Predictions object")
+def _conventions(conventions: Conventions | None, gt: str, options: dict[str, str | None]) -> Conventions:
+    if conventions is not None:
+        return conventions
+    given = {k: v for k, v in options.items() if v is not None}
+    return Conventions(gt=gt, **given)  # type: ignore[arg-type]
 
 
 def check_request(
-    pred: Predictions, protocol: str, gt: str = "original", dense_gt: DenseGroundTruth | str | Path | None = None
-) -> None:
-    """Check what can be checked before the ground truth is loaded: protocol and ground-truth names, and that
-    the predictions hold what the protocol needs (raises :class:`ScoringError` / :class:`PredictionError`)."""
-    if protocol not in PROTOCOLS:
-        raise ScoringError(f"unknown protocol {protocol!r} (choose {', '.join(PROTOCOLS)})")
-    if gt not in GT_SOURCES:
-        raise ScoringError(f"unknown ground truth {gt!r} (choose {', '.join(GT_SOURCES)})")
-    src = pred.source
-    if protocol in ("sparse-2d", "sparse-3d") and pred.landmarks is None:
-        raise PredictionError(f"{src}: has no landmarks (protocol {protocol} needs them)")
-    if protocol == "sparse-3d":
-        if pred.dims != 3:
-            raise PredictionError(f"{src}: landmarks are 2D (N, 68, 2); protocol sparse-3d needs (N, 68, 3)")
-        if gt == "reannotated":
-            raise ScoringError("the re-annotated ground truth is 2D only: protocol sparse-3d uses --gt original")
-    if protocol == "pose" and pred.angles_deg is None:
-        raise PredictionError(f"{src}: has no angles_deg (protocol pose needs them)")
-    if protocol == "dense":
-        if pred.dense is None:
-            raise PredictionError(f"{src}: has no dense points (protocol dense needs an array dense (N, P, 3))")
-        if dense_gt is None:
-            raise ScoringError("protocol dense needs dense ground truth (--dense-gt FILE.npz with ids, points)")
-
-
-def score(
-    predictions: Predictions | str | Path,
-    ground_truth: GroundTruth,
-    protocol: str = "sparse-2d",
+    pred: Predictions,
+    protocol: str | Protocol,
     gt: str = "original",
-    allow_missing: bool = False,
-    seed: int = 0,
-    *,
     dense_gt: DenseGroundTruth | str | Path | None = None,
-    n_boot: int = 1000,
-    level: float = 0.95,
-) -> ScoreResult:
-    """Score predictions against one split's ground truth under a named protocol.
+    conventions: Conventions | None = None,
+) -> Protocol:
+    """Check what can be checked before the ground truth is loaded: protocol and convention names, and that the
+    predictions hold what the protocol needs (raises :class:`ScoringError` / :class:`PredictionError`)."""
+    proto = get_protocol(protocol)
+    conv = conventions if conventions is not None else Conventions(gt=gt)  # type: ignore[arg-type]
+    proto.check_predictions(pred, conv)
+    proto.check_request(conv, dense_gt is not None)
+    return proto
 
-    Args:
-        predictions: a prediction file (see ``docs/predictions.md``) or a :class:`Predictions`.
-        ground_truth: the split's :class:`GroundTruth` (``GroundTruth.from_source`` / ``from_store``).
-        protocol: ``sparse-2d`` | ``sparse-3d`` | ``dense`` | ``pose``.
-        gt: ``original`` | ``reannotated`` (sparse-2d only); ignored by ``dense`` and ``pose``.
-        allow_missing: score the ground-truth samples that have a prediction and report the others,
-            instead of failing.
-        seed: bootstrap seed.
-        dense_gt: dense ground truth (``dense`` protocol): a :class:`DenseGroundTruth` or an ``.npz`` path.
-        n_boot: number of bootstrap resamples.
-        level: confidence level of the intervals.
 
-    Returns:
-        :class:`ScoreResult`.
+def _release_keys(g: GroundTruth) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted release ids, the key of every ground-truth row) for predictions whose ids are implied."""
+    keys = np.asarray(g.source_ids if g.source_ids is not None else g.ids).astype(str)
+    if len(set(keys.tolist())) != keys.size:
+        keys = np.asarray(g.ids).astype(str)
+    return np.sort(keys), keys
+
+
+def _decode_angles(pred: Predictions, conv: Conventions) -> tuple[np.ndarray | None, str]:
+    if conv.pose_decoding != "as-given" and pred.rotation is not None:
+        return angles_from_rotation(pred.rotation, conv.pose_decoding), f"{conv.pose_decoding} (decoded from rotation)"
+    stated = f"as-given ({pred.pose_decoding}, stated in file)" if pred.pose_decoding else "as-given (unstated)"
+    return pred.angles_deg, stated
+
+
+def align(
+    pred: Predictions,
+    g: GroundTruth,
+    conv: Conventions,
+    *,
+    allow_missing: bool = False,
+    dense: DenseGroundTruth | None = None,
+) -> Aligned:
+    """Match prediction rows to ground-truth rows once and gather what every protocol needs, in ground-truth order.
+
+    Implied ids (a ``.npy`` or an ``.npz`` without ids) are the release's sorted order of the split's source images.
     """
-    if not isinstance(ground_truth, GroundTruth):
-        raise TypeError("ground_truth must be a GroundTruth (GroundTruth.from_source / GroundTruth.from_store)")
-    if n_boot < 1:
-        raise ScoringError("n_boot must be at least 1")
-    if seed < 0:
-        raise ScoringError(f"seed must be a non-negative integer, got {seed}")
-    if not 0 < level < 1:
-        raise ScoringError(f"confidence level must be in (0, 1), got {level}")
-    pred = _resolve_predictions(predictions)
-    g = ground_truth
     src = pred.source
+    gt_label = f"the ground truth (split={g.split})"
+    pred_ids, gt_keys = pred.ids, np.asarray(g.ids)
+    if pred.implied_ids:
+        release, gt_keys = _release_keys(g)
+        if len(pred) != release.size:
+            raise PredictionError(
+                f"{src}: {len(pred)} rows without ids (release sorted order implied), but {gt_label} has "
+                f"{release.size} source images; save the ids too (np.savez(path, ids=..., landmarks=...))"
+            )
+        pred_ids = release
+    match = match_ids(pred_ids, gt_keys, allow_missing=allow_missing, source=src, gt_label=gt_label)
+    rows, q = match.gt_rows, match.pred_rows
+    same = bool(np.array_equal(q, np.arange(q.size)))
 
-    check_request(pred, protocol, gt, dense_gt)
-    if protocol == "sparse-2d" and gt == "reannotated" and g.reannotated is None:
-        raise ScoringError(
-            f"ground truth ({g.describe()}) has no re-annotated landmarks "
-            f"(give the 3DDFA folder with AFLW2000-3D-Reannotated.pts68.npy via --eval-dir)"
-        )
-    dense: DenseGroundTruth | None = None
-    if protocol == "dense":
-        assert dense_gt is not None  # checked by check_request
-        dense = dense_gt if isinstance(dense_gt, DenseGroundTruth) else DenseGroundTruth.load(dense_gt)
-    gt_used = gt if protocol in ("sparse-2d", "sparse-3d") else ("dense" if protocol == "dense" else "angles")
+    def take(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else (a if same else a[q])
 
-    match = match_ids(
-        pred.ids,
-        g.ids,
-        allow_missing=allow_missing,
-        source=src,
-        gt_label=f"the ground truth (split={g.split})",
-    )
-    r, q = match.gt_rows, match.pred_rows
-    n_all = len(g)
-    all_bins = yaw_bins(g.yaw_deg)
-    bins = all_bins[r]
-    cols: dict[str, np.ndarray] = {"missing": np.ones(n_all, dtype=bool)}
-    cols["missing"][r] = False
-    if g.source_ids is not None:
-        cols["source_id"] = np.asarray(g.source_ids).astype(str)
-
-    # per-image numbers of the protocol ------------------------------------------------------------
-    r_all = r.size == n_all  # every ground-truth row scored (r is then 0..N-1)
-    q_same = bool(np.array_equal(q, np.arange(q.size)))  # prediction file already in ground-truth order
-
-    def gt_rows(a: np.ndarray) -> np.ndarray:
-        return a if r_all else a[r]
-
-    lm = None if pred.landmarks is None else (pred.landmarks if q_same else pred.landmarks[q])
-    # every sparse protocol the data allows: column → (ground truth, dims); the protocol's own is computed now,
-    # the others only when the per-sample table is asked for
-    specs: dict[str, tuple[np.ndarray, int]] = {}
-    if lm is not None:
-        specs["nme_sparse2d_original"] = (g.landmarks, 2)
-        if g.reannotated is not None:
-            specs["nme_sparse2d_reannotated"] = (g.reannotated, 2)
-        if pred.dims == 3:
-            specs["nme_sparse3d"] = (g.landmarks, 3)
-    primary_errors: np.ndarray | None = None
-    primary_col = ""
-    if protocol in ("sparse-2d", "sparse-3d") and lm is not None:
-        primary_col = {
-            ("sparse-2d", "original"): "nme_sparse2d_original",
-            ("sparse-2d", "reannotated"): "nme_sparse2d_reannotated",
-        }.get((protocol, gt), "nme_sparse3d")
-        arr, dims = specs[primary_col]
-        primary_errors = point_errors(lm, gt_rows(arr), dims=dims, z_centred=dims == 3)
-        cols[primary_col] = _full(n_all, r, 100 * nme_from_point_errors(primary_errors))
-
-    def extra_columns() -> dict[str, np.ndarray]:
-        out = {}
-        for name, (arr, dims) in specs.items():
-            if name != primary_col:
-                e = point_errors(lm, gt_rows(arr), dims=dims, z_centred=dims == 3)
-                out[name] = _full(n_all, r, 100 * nme_from_point_errors(e))
-        return out
-
-    occ_cols: dict[str, np.ndarray] = {}
-    if primary_errors is not None and g.occluded is not None:
-        occ = np.asarray(g.occluded, dtype=bool)[r]
-        occ_cols["occluded"] = masked_nme(primary_errors, occ)
-        occ_cols["visible"] = masked_nme(primary_errors, ~occ)
-        cols["n_occluded"] = _full(n_all, r, occ.sum(axis=1).astype(np.float64))
-        cols["nme_occluded"] = _full(n_all, r, 100 * occ_cols["occluded"])
-        cols["nme_visible"] = _full(n_all, r, 100 * occ_cols["visible"])
+    angles, decoding = _decode_angles(pred, conv)
+    dense_pts = dense_gt = None
     if dense is not None and pred.dense is not None:
         d_index = {sid: i for i, sid in enumerate(dense.ids.tolist())}
-        ids_scored = np.asarray(g.ids)[r].tolist()
+        ids_scored = np.asarray(g.ids)[rows].tolist()
         d_rows = np.array([d_index.get(sid, -1) for sid in ids_scored], dtype=np.int64)
         if d_rows.size and d_rows.min() < 0:
             first = ids_scored[int(np.flatnonzero(d_rows < 0)[0])]
@@ -563,66 +377,212 @@ def score(
                 f"{src}: dense has {pred.dense.shape[1]} points per sample, the dense ground truth "
                 f"{dense.source} has {dense.points.shape[1]}"
             )
-        nd = nme_dense(pred.dense if q_same else pred.dense[q], dense.points[d_rows])
-        cols["nme_dense"] = _full(n_all, r, 100 * nd)
-        primary_errors_dense = nd
-    if pred.angles_deg is not None:
-        err = angle_errors(pred.angles_deg[q], g.angles_deg[r])
-        for j, name in enumerate(ANGLE_NAMES):
-            cols[f"err_{name}"] = _full(n_all, r, err[:, j])
-        cols["err_pose_mean"] = _full(n_all, r, err.mean(axis=1))
-        evaluated = np.zeros(n_all, dtype=bool)
-        evaluated[r] = pose_mask(g.angles_deg[r])
-        cols["pose_evaluated"] = evaluated
+        dense_pts, dense_gt = take(pred.dense), dense.points[d_rows]
+    return Aligned(
+        gt=g,
+        rows=rows,
+        missing=match.missing,
+        landmarks=take(pred.landmarks),
+        angles_deg=take(angles),
+        dense=dense_pts,
+        dense_gt=dense_gt,
+        pose_decoding=decoding,
+    )
 
-    # summary -------------------------------------------------------------------------------------
-    if protocol == "pose":
-        ok = pose_mask(g.angles_deg[r])
-        rows = _pose_rows(err[ok], n_boot, seed, level)
-        headline, primary = "mae_mean", "err_pose_mean"
-    else:
-        if protocol == "dense":
-            per_image = primary_errors_dense
-            primary_col = "nme_dense"
-        else:
-            assert primary_errors is not None
-            per_image = nme_from_point_errors(primary_errors)
-        stat_cols = {"nme": per_image, **occ_cols}
-        rows = _nme_rows(stat_cols, bins, n_boot, seed, level)
-        headline = "nme_plain" if protocol == "dense" else "nme_balanced"
-        primary = primary_col
-    cols = {"nme": cols[primary], **cols} if protocol != "pose" else cols
 
+#: Mean landmark offsets (px, both x and y, same sign) in this range look like a 0-/1-based pixel-origin slip.
+ORIGIN_SLIP_RANGE: tuple[float, float] = (0.5, 1.5)
+
+
+def origin_slip_warning(a: Aligned) -> str | None:
+    """A warning when the mean offset of the predicted landmarks from ``pt3d_68`` looks like an origin slip.
+
+    Rule: both mean offsets (x̄, ȳ) over all scored points lie in ±[0.5, 1.5] px with the same sign, and each is
+    more than 5 standard errors (of the per-image mean offsets) away from 0. A pure 0-based/1-based mix-up shifts
+    every point by exactly 1 px in x and y; the scores are computed as given.
+    """
+    if a.landmarks is None or a.rows.size < 2:
+        return None
+    d = a.landmarks[..., :2] - a.gt_rows(a.gt.landmarks)[..., :2]
+    per_image = d.mean(axis=1)  # (M, 2)
+    mean = per_image.mean(axis=0)
+    se = per_image.std(axis=0) / math.sqrt(per_image.shape[0])
+    lo, hi = ORIGIN_SLIP_RANGE
+    mag = np.abs(mean)
+    if np.all((mag >= lo) & (mag <= hi)) and np.sign(mean[0]) == np.sign(mean[1]) and np.all(mag > 5 * se):
+        fix = "subtract 1" if mean[0] > 0 else "add 1"
+        return (
+            f"mean landmark offset from the ground truth is ({mean[0]:+.2f}, {mean[1]:+.2f}) px, which looks like a "
+            f"pixel-origin slip: the ground truth is 1-based (pt3d_68); if the predictions are 0-based, {fix} to "
+            f"x and y. Scored as given."
+        )
+    return None
+
+
+def score(
+    predictions: Predictions | str | Path,
+    ground_truth: GroundTruth,
+    protocol: str | Protocol = "sparse-2d",
+    gt: str = "original",
+    allow_missing: bool = False,
+    seed: int = 0,
+    *,
+    dense_gt: DenseGroundTruth | str | Path | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    conventions: Conventions | None = None,
+    yaw_source: str | None = None,
+    bins: str | None = None,
+    pose_mae: str | None = None,
+    pose_decoding: str | None = None,
+) -> ScoreResult:
+    """Score predictions against one split's ground truth under a named protocol and conventions.
+
+    Args:
+        predictions: a prediction file (see ``docs/predictions.md``; read once) or a :class:`Predictions`.
+        ground_truth: the split's :class:`GroundTruth` (``GroundTruth.from_source`` / ``from_store``).
+        protocol: a name of :data:`aflw_occ.protocols.REGISTRY` or a :class:`~aflw_occ.protocols.Protocol`.
+        gt: ``original`` | ``reannotated`` (sparse-2d only); ignored by ``dense``, ``dense-2d`` and ``pose``.
+        allow_missing: score the ground-truth samples that have a prediction and report the others,
+            instead of failing.
+        seed: bootstrap seed.
+        dense_gt: dense ground truth (dense protocols): a :class:`DenseGroundTruth` or an ``.npz`` path.
+        n_boot: number of bootstrap resamples.
+        level: confidence level of the intervals.
+        conventions: all conventions at once (overrides ``gt`` and the four keywords below).
+        yaw_source: ``pose-para`` (default) | ``aflw-labels``. bins: ``3ddfa`` (default) | ``sadrnet``.
+        pose_mae: ``wrapped`` (default) | ``raw``. pose_decoding: ``as-given`` (default) | ``aflw2000-3d`` |
+            ``synergynet`` (decode the predictions' ``rotation``).
+
+    Returns:
+        :class:`ScoreResult`.
+    """
+    _check_arguments(ground_truth, n_boot, seed, level)
+    conv = _conventions(
+        conventions,
+        gt,
+        {"yaw_source": yaw_source, "bins": bins, "pose_mae": pose_mae, "pose_decoding": pose_decoding},
+    )
+    pred = _as_predictions(predictions)
+    proto = check_request(pred, protocol, conv.gt, dense_gt, conv)
+    g = ground_truth
+    proto.check_ground_truth(g, conv)
+    dense = None
+    if dense_gt is not None and pred.dense is not None:
+        dense = dense_gt if isinstance(dense_gt, DenseGroundTruth) else DenseGroundTruth.load(dense_gt)
+    yaw, all_bins = yaw_and_bins(g, conv)
+
+    a = align(pred, g, conv, allow_missing=allow_missing, dense=dense)
+    per = proto.per_image(a, conv)
+    cols, extra = _sample_columns(a, per, proto, conv)
+    rows = proto.rows(per, extra, all_bins[a.rows], n_boot, seed, level, conv)
+    lazy = _lazy_columns(a, conv, cols)
     return ScoreResult(
-        protocol=protocol,
-        gt=gt_used,
+        protocol=proto.name,
+        gt=proto.gt_label(conv),
         ground_truth=g.describe(),
         split=g.split,
         data_version=g.data_version,
         provenance=dict(g.provenance),
-        predictions=src,
+        predictions=pred.source,
         sha256=pred.sha256,
-        n_scored=int(r.size),
-        missing_ids=match.missing,
+        n_scored=int(a.rows.size),
+        missing_ids=a.missing,
         seed=int(seed),
         n_boot=int(n_boot),
         level=float(level),
         rows=rows,
-        headline=headline,
+        headline=proto.headline,
         ids=np.asarray(g.ids),
-        yaw_deg=np.asarray(g.yaw_deg, dtype=np.float64),
+        yaw_deg=yaw,
         bins=all_bins,
         columns=cols,
-        primary=primary,
-        lazy_columns=extra_columns if any(name != primary_col for name in specs) else None,
+        primary=proto.column_name(conv),
+        lazy_columns=(lambda: {k: f() for k, f in lazy.items()}) if lazy else None,
+        conventions=_conventions_used(proto, conv, a),
+        notes=_notes(pred, g),
+        warnings=[w for w in [origin_slip_warning(a)] if w and proto.needs == "landmarks"],
     )
+
+
+def _check_arguments(ground_truth: GroundTruth, n_boot: int, seed: int, level: float) -> None:
+    if not isinstance(ground_truth, GroundTruth):
+        raise TypeError("ground_truth must be a GroundTruth (GroundTruth.from_source / GroundTruth.from_store)")
+    if n_boot < 1:
+        raise ScoringError("n_boot must be at least 1")
+    if seed < 0:
+        raise ScoringError(f"seed must be a non-negative integer, got {seed}")
+    if not 0 < level < 1:
+        raise ScoringError(f"confidence level must be in (0, 1), got {level}")
+
+
+def _as_predictions(predictions: Predictions | str | Path) -> Predictions:
+    if isinstance(predictions, (str, Path)):
+        return read_predictions(predictions)
+    if isinstance(predictions, Predictions):
+        return predictions
+    raise TypeError("predictions must be a path or a Predictions object")
+
+
+def _sample_columns(
+    a: Aligned, per: PerImage, proto: Protocol, conv: Conventions
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-sample columns (N,) of the request, and the extra per-image columns the protocol summarises."""
+    g = a.gt
+    cols: dict[str, np.ndarray] = {"missing": a.full(np.zeros(a.rows.size), fill=1.0).astype(bool)}
+    if g.source_ids is not None:
+        cols["source_id"] = np.asarray(g.source_ids).astype(str)
+    primary = proto.column_name(conv)
+    if proto.reports_nme:
+        cols[primary] = a.full(100 * per.errors)
+    extra: dict[str, np.ndarray] = {}
+    if per.point_errors is not None and g.occluded is not None:
+        occ = a.gt_rows(np.asarray(g.occluded, dtype=bool))
+        extra = {"occluded": masked_nme(per.point_errors, occ), "visible": masked_nme(per.point_errors, ~occ)}
+        cols["n_occluded"] = a.full(occ.sum(axis=1).astype(np.float64))
+        cols["nme_occluded"] = a.full(100 * extra["occluded"])
+        cols["nme_visible"] = a.full(100 * extra["visible"])
+    if a.angles_deg is not None:
+        gt_angles = a.gt_rows(g.angles_deg)
+        err = angle_errors(a.angles_deg, gt_angles, conv.pose_mae)
+        for j, name in enumerate(ANGLE_NAMES):
+            cols[f"err_{name}"] = a.full(err[:, j])
+        cols["err_pose_mean"] = a.full(err.mean(axis=1))
+        evaluated = np.zeros(a.n_all, dtype=bool)
+        evaluated[a.rows] = pose_mask(gt_angles)
+        cols["pose_evaluated"] = evaluated
+    if proto.reports_nme:
+        cols = {"nme": cols[primary], **cols}
+    return cols, extra
+
+
+def _lazy_columns(a: Aligned, conv: Conventions, cols: dict[str, np.ndarray]) -> dict[str, Callable[[], np.ndarray]]:
+    """Every other registered protocol's per-image NME the data allows, computed when the table is asked for."""
+    return {
+        name: fn for other in REGISTRY.values() for name, fn in other.table_columns(a, conv).items() if name not in cols
+    }
+
+
+def _conventions_used(proto: Protocol, conv: Conventions, a: Aligned) -> dict[str, str]:
+    keys = {c.field: c.key for c in CONVENTIONS}
+    used = {keys[c]: str(getattr(conv, c)) for c in proto.uses if c != "gt"}
+    if "pose_decoding" in proto.uses:
+        used["decoding"] = a.pose_decoding
+    return used
+
+
+def _notes(pred: Predictions, g: GroundTruth) -> list[str]:
+    notes = list(pred.notes)
+    if pred.implied_ids:
+        notes.append(f"ids implied by row order: the release's sorted order of split {g.split}'s source images")
+    return notes
 
 
 def compare(
     predictions_a: Predictions | str | Path,
     predictions_b: Predictions | str | Path,
     ground_truth: GroundTruth,
-    protocol: str = "sparse-2d",
+    protocol: str | Protocol = "sparse-2d",
     gt: str = "original",
     allow_missing: bool = False,
     seed: int = 0,
@@ -631,23 +591,27 @@ def compare(
     dense_gt: DenseGroundTruth | str | Path | None = None,
     n_boot: int = 1000,
     level: float = 0.95,
+    conventions: Conventions | None = None,
+    **options: str | None,
 ) -> PairedComparison:
     """Paired bootstrap comparison of two prediction sets on the same images (Δ = A − B).
 
-    Both are scored with :func:`score`; the comparison uses the images scored in both (with
-    ``allow_missing=False`` that is every ground-truth image). The statistic defaults to the protocol's
-    headline: ``balanced`` (stratified by yaw bin) for the sparse protocols, ``plain`` for dense and pose
-    (pose compares the per-image mean of the three angle errors over the evaluated images). Differences are in
+    Both are scored with :func:`score` (same protocol and conventions); the comparison uses the images scored in
+    both (with ``allow_missing=False`` that is every ground-truth image). The statistic defaults to the protocol's
+    ``paired_statistic``: ``balanced`` (stratified by yaw bin) for the sparse protocols, ``plain`` for dense and
+    pose (pose compares the per-image mean of the three angle errors over the evaluated images). Differences are in
     the units of the protocol (NME %, degrees).
     """
-    ra = score(predictions_a, ground_truth, protocol, gt, allow_missing, seed, dense_gt=dense_gt, n_boot=1)
-    rb = score(predictions_b, ground_truth, protocol, gt, allow_missing, seed, dense_gt=dense_gt, n_boot=1)
+    proto = get_protocol(protocol)
+    kw: dict[str, Any] = {"dense_gt": dense_gt, "n_boot": 1, "conventions": conventions, **options}
+    ra = score(predictions_a, ground_truth, proto, gt, allow_missing, seed, **kw)
+    rb = score(predictions_b, ground_truth, proto, gt, allow_missing, seed, **kw)
     a = ra.columns[ra.primary]
     b = rb.columns[rb.primary]
     both = np.isfinite(a) & np.isfinite(b)
-    if protocol == "pose":
-        both &= ra.columns["pose_evaluated"]
-    stat = statistic or ("balanced" if protocol in ("sparse-2d", "sparse-3d") else "plain")
+    if proto.evaluated_column:
+        both &= ra.columns[proto.evaluated_column]
+    stat = statistic or proto.paired_statistic
     strata = ra.bins[both] if stat == "balanced" else None
     return paired_bootstrap(
         a[both],

@@ -6,6 +6,10 @@ Bins are taken on |yaw| in degrees *as stored* (unwrapped, ``degrees(Pose_Para[1
 
 On the real AFLW2000-3D this gives 1312 / 383 / 305 images. Image03123 (yaw −351.2°) falls in bin 2, as in the
 published evaluation code, because nothing is wrapped.
+
+SADRNet's ``evaluate_aflw`` bins differently (:func:`yaw_bins_carry_over`, a known non-standard result): bins
+|yaw| ≤ 30 / ≤ 60 / ≤ 90, and an image with |yaw| > 90 keeps the bin of the image before it in file order
+(1318 / 383 / 299 on AFLW2000-3D).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ __all__ = [
     "BIN_LABELS",
     "YAW_EDGES_DEG",
     "yaw_bins",
+    "yaw_bins_carry_over",
     "bin_counts",
+    "bin_mean_std",
     "bin_means",
     "balanced_mean",
     "plain_mean",
@@ -44,6 +50,29 @@ def yaw_bins(yaw_deg: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError("yaw angles must be finite")
     return np.searchsorted(np.asarray(YAW_EDGES_DEG), a, side="left").astype(np.int64)
+
+
+def yaw_bins_carry_over(yaw_deg: np.ndarray, limit_deg: float = 90.0) -> np.ndarray:
+    """SADRNet's bins: |yaw| ≤ 30 → 0, ≤ 60 → 1, ≤ ``limit`` → 2; beyond the limit, the previous image's bin.
+
+    b_i = 0 if |yaw_i| ≤ 30, 1 if ≤ 60, 2 if ≤ limit, else b_{i−1} (b_{−1} = 0: SADRNet's loop starts from bin 0).
+    The result depends on the row order (SADRNet's is the release's sorted order).
+
+    Args:
+        yaw_deg: (N,) yaw in degrees, unwrapped, in file order.
+        limit_deg: the upper edge of the last bin (90).
+
+    Returns:
+        (N,) int64 bin indices in {0, 1, 2}.
+    """
+    a = np.abs(np.asarray(yaw_deg, dtype=np.float64))
+    if not np.all(np.isfinite(a)):
+        raise ValueError("yaw angles must be finite")
+    own = np.searchsorted(np.asarray(YAW_EDGES_DEG), a, side="left").astype(np.int64)
+    beyond = a > limit_deg
+    # index of the last row at or before i that has its own bin (−1: none yet → bin 0)
+    last = np.maximum.accumulate(np.where(beyond, -1, np.arange(a.size)))
+    return np.where(last >= 0, own[np.maximum(last, 0)], 0).astype(np.int64)
 
 
 def bin_counts(bins: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
@@ -79,6 +108,15 @@ def balanced_mean(values: np.ndarray, bins: np.ndarray, n_bins: int = N_BINS) ->
     NaN if a bin is empty.
     """
     return float(np.mean(bin_means(values, bins, n_bins)))
+
+
+def bin_mean_std(values: np.ndarray, bins: np.ndarray, n_bins: int = N_BINS) -> float:
+    """The "±" of 3DDFA's tables: the population standard deviation of the bin means.
+
+    s = √((1/B) Σ_b (m_b − m̄)²), m̄ = (1/B) Σ_b m_b (``np.std`` with ddof = 0, as 3DDFA's ``ana``). NaN if a bin
+    is empty.
+    """
+    return float(np.std(bin_means(values, bins, n_bins)))
 
 
 def plain_mean(values: np.ndarray) -> float:

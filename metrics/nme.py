@@ -19,6 +19,7 @@ __all__ = [
     "nme_sparse_2d",
     "nme_sparse_3d",
     "nme_dense",
+    "nme_dense_2d",
     "nme_from_point_errors",
     "masked_nme",
 ]
@@ -148,3 +149,19 @@ def nme_dense(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
         (N,) float64 NME per image (fraction).
     """
     return nme_from_point_errors(point_errors(pred, gt, dims=3, z_centred=True))
+
+
+def nme_dense_2d(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Protocol ``dense-2d`` (DSFNet's ``nme2d``): the dense points in x/y only, normalised by the dense box.
+
+    NME_i = (1/P) Σ_k ‖p̂_ik,xy − p_ik,xy‖ / √(w_i·h_i), with w, h the x/y extents of the ground-truth dense points
+    (e.g. the 43,867 UV face-region points). Point k of the prediction must correspond to point k of the ground truth.
+
+    Args:
+        pred: (N, P, 2|3) predicted dense points (z ignored).
+        gt: (N, P, 2|3) ground-truth dense points.
+
+    Returns:
+        (N,) float64 NME per image (fraction).
+    """
+    return nme_from_point_errors(point_errors(pred, gt, dims=2))

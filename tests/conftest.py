@@ -1,6 +1,7 @@
 """Shared test fixtures.
 
-Real data: found through ``AFLW_OCC_SHARED`` (default ``../shared``). Tests marked ``real`` are skipped when it is
+Real data: found through ``AFLW_OCC_SHARED`` (or the user configuration, ``aflw_occ.paths``; for a developer
+checkout, ``shared/`` beside the repository). Tests marked ``real`` are skipped when it is
 missing, except under CI (``AFLW_OCC_REQUIRE_REAL=1``), where missing real data is a failure.
 """
 
@@ -27,7 +28,9 @@ def _need(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """The shared data folder (skips, or fails under CI, when it is missing)."""
-    return _need(shared_dir().resolve())
+    found = shared_dir()
+    beside_checkout = Path(__file__).resolve().parents[2] / "shared"
+    return _need((found if found.exists() or not beside_checkout.is_dir() else beside_checkout).resolve())
 
 
 @pytest.fixture(scope="session")

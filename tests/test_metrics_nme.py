@@ -139,3 +139,15 @@ def test_real_ground_truth_shift(real_dataset) -> None:
     shifted_re = re + np.array([2.0, -1.0])
     expected_re = math.sqrt(5.0) / np.array([_loop_box(g) for g in re[:50]])
     np.testing.assert_allclose(nme_sparse_2d(shifted_re, re)[:50], expected_re, rtol=1e-12)
+
+
+def test_dense_2d_matches_loop_and_ignores_z() -> None:
+    from aflw_occ.metrics import nme_dense_2d
+
+    gt = _fake_gt(6, k=300, seed=8)
+    pred = gt + np.random.default_rng(8).normal(0, 2, gt.shape)
+    np.testing.assert_allclose(nme_dense_2d(pred, gt), _loop_nme(pred, gt, dims=2, center=False), rtol=1e-12)
+    moved = pred.copy()
+    moved[..., 2] += np.random.default_rng(9).normal(0, 50, moved.shape[:2])
+    np.testing.assert_array_equal(nme_dense_2d(moved, gt), nme_dense_2d(pred, gt))
+    np.testing.assert_array_equal(nme_dense_2d(pred[..., :2], gt), nme_dense_2d(pred, gt))

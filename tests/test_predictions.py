@@ -126,10 +126,10 @@ def test_nothing_given_and_unknown_suffix(tmp_path: Path) -> None:
 
 def test_bad_npz_files(tmp_path: Path) -> None:
     ids, lm, _ = _arrays()
-    np.savez(tmp_path / "nover.npz", ids=ids, landmarks=lm)
-    with pytest.raises(PredictionError) as exc:
-        read_predictions(tmp_path / "nover.npz")
-    _one_line(exc, "nover.npz", "no format_version")
+    np.savez(tmp_path / "nover.npz", ids=ids, landmarks=lm)  # plain np.savez: version 1 implied, and said so
+    plain = read_predictions(tmp_path / "nover.npz")
+    np.testing.assert_array_equal(plain.landmarks, lm)
+    assert plain.notes == ("no format_version: version 1 implied",) and not plain.implied_ids
     np.savez(tmp_path / "v2.npz", ids=ids, landmarks=lm, format_version=2)
     with pytest.raises(PredictionError, match="format_version 2 is not supported"):
         read_predictions(tmp_path / "v2.npz")
@@ -139,9 +139,9 @@ def test_bad_npz_files(tmp_path: Path) -> None:
     np.savez(tmp_path / "extra.npz", ids=ids, landmarks=lm, format_version=1, scores=np.ones(6))
     with pytest.raises(PredictionError, match="unknown array"):
         read_predictions(tmp_path / "extra.npz")
-    np.savez(tmp_path / "noids.npz", landmarks=lm, format_version=1)
-    with pytest.raises(PredictionError, match="no ids"):
-        read_predictions(tmp_path / "noids.npz")
+    np.savez(tmp_path / "noids.npz", landmarks=lm, format_version=1)  # no ids: the release's sorted order
+    noids = read_predictions(tmp_path / "noids.npz")
+    assert noids.implied_ids and len(noids) == 6 and "sorted order" in noids.notes[0]
     (tmp_path / "trunc.npz").write_bytes((tmp_path / "v2.npz").read_bytes()[:100])
     with pytest.raises(PredictionError, match="not a readable .npz"):
         read_predictions(tmp_path / "trunc.npz")
@@ -200,3 +200,83 @@ def test_match_ids() -> None:
     m = match_ids(gt_ids[[4, 0, 2]], gt_ids, allow_missing=True, source="f.npz")
     assert m.missing == ["image00004", "image00008", "image00012"]
     assert m.gt_rows.tolist() == [0, 2, 4] and m.pred_rows.tolist() == [1, 2, 0]
+
+
+# The contract for 3DDFA / SynergyNet users --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_both_axis_orders_and_bare_npy(tmp_path: Path, dims: int) -> None:
+    ids, lm, _ = _arrays(dims=dims)
+    tddfa = lm.transpose(0, 2, 1)  # (N, 2|3, 68), 3DDFA's layout
+    np.savez(tmp_path / "t.npz", ids=ids, landmarks=tddfa)
+    p = read_predictions(tmp_path / "t.npz")
+    np.testing.assert_array_equal(p.landmarks, lm)
+    assert any(f"(N, {dims}, 68)" in n for n in p.notes)
+    np.save(tmp_path / "t.npy", tddfa)
+    q = read_predictions(tmp_path / "t.npy")
+    np.testing.assert_array_equal(q.landmarks, lm)
+    assert q.implied_ids and len(q) == 6 and len(q.sha256) == 64  # the file's sha256
+    np.save(tmp_path / "same.npy", lm)
+    np.testing.assert_array_equal(read_predictions(tmp_path / "same.npy").landmarks, lm)
+
+
+def test_bad_npy_files(tmp_path: Path) -> None:
+    np.save(tmp_path / "flat.npy", np.zeros((6, 136)))
+    with pytest.raises(PredictionError) as exc:
+        read_predictions(tmp_path / "flat.npy")
+    _one_line(exc, "flat.npy", "(N, 68, 2|3) or (N, 2|3, 68)", "got shape (6, 136)")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(PredictionError, match="obj.npy: holds Python objects"):
+        read_predictions(tmp_path / "obj.npy")
+    lm = np.zeros((6, 68, 2))
+    lm[3, 5, 0] = np.nan
+    np.save(tmp_path / "nan.npy", lm)
+    with pytest.raises(PredictionError, match="landmarks of row 3 hold NaN"):
+        read_predictions(tmp_path / "nan.npy")
+    with pytest.raises(PredictionError, match="a .npy holds no ids"):
+        write_predictions(tmp_path / "w.npy", _ids(6), lm)
+
+
+def test_rotation_and_pose_decoding_round_trip(tmp_path: Path) -> None:
+    ids, lm, ang = _arrays()
+    rot = np.broadcast_to(np.eye(3), (6, 3, 3)).copy()
+    for suffix in (".npz", ".h5"):
+        path = write_predictions(tmp_path / f"r{suffix}", ids, lm, ang, rotation=rot, pose_decoding="synergynet")
+        p = read_predictions(path)
+        np.testing.assert_array_equal(p.rotation, rot)
+        assert p.pose_decoding == "synergynet"
+    with pytest.raises(PredictionError, match="pose_decoding 'euler' is unknown"):
+        write_predictions(tmp_path / "x.npz", ids, lm, ang, pose_decoding="euler")
+    with pytest.raises(PredictionError, match=r"rotation have shape \(6, 3, 4\)"):
+        write_predictions(tmp_path / "x.npz", ids, lm, rotation=np.zeros((6, 3, 4)))
+    with pytest.raises(PredictionError, match="CSV prediction files cannot hold"):
+        write_predictions(tmp_path / "x.csv", ids, lm, rotation=rot)
+
+
+def test_crop_frame(tmp_path: Path) -> None:
+    from aflw_occ.predictions import CropFrame
+
+    ids, lm, _ = _arrays(dims=3)
+    boxes = np.stack([np.arange(6) * 10.0, np.arange(6) * 5.0, np.arange(6) * 10.0 + 240, np.arange(6) * 5.0 + 240], 1)
+    np.save(tmp_path / "AFLW2000-3D_crop.roi_box.npy", boxes)
+    (tmp_path / "AFLW2000-3D_crop.list").write_text("".join(f"{i}.jpg\n" for i in ids))
+    frame = CropFrame.load(tmp_path / "AFLW2000-3D_crop.roi_box.npy")
+    crop = lm / 4.0  # 0..112 in a 120 crop
+    # 3DDFA's _predict_vertices, point by point
+    want = np.empty_like(crop)
+    for i in range(6):
+        sx, sy, ex, ey = boxes[i]
+        kx, ky = (ex - sx) / 120, (ey - sy) / 120
+        for k in range(68):
+            want[i, k] = [crop[i, k, 0] * kx + sx, crop[i, k, 1] * ky + sy, crop[i, k, 2] * (kx + ky) / 2]
+    shuffled = Predictions(ids=ids[::-1], landmarks=crop[::-1])
+    np.testing.assert_allclose(frame.to_image(shuffled).landmarks, want[::-1], rtol=1e-12)
+    implied = Predictions(ids=None, landmarks=crop)
+    np.testing.assert_allclose(frame.to_image(implied).landmarks, want, rtol=1e-12)
+    with pytest.raises(PredictionError, match="id image99999 has no crop box"):
+        frame.to_image(Predictions(ids=np.array(["image99999"]), landmarks=crop[:1]))
+    with pytest.raises(PredictionError, match="5 rows in the release's order, but"):
+        frame.to_image(Predictions(ids=None, landmarks=crop[:5]))
+    with pytest.raises(PredictionError, match="name list of the crop boxes does not exist"):
+        CropFrame.load(tmp_path / "AFLW2000-3D_crop.roi_box.npy", tmp_path / "none.list")

@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -480,3 +481,137 @@ def test_cli_data_occluded_split(tiny_store: Path, tmp_path: Path) -> None:
     assert "split=csod-single data=2.0.0" in text and "manifest_sha256=" in text
     clean = _cli(["score", str(pred), "--data", str(tiny_store), "--split", "clean", "--n-boot", "20"])
     assert clean.exit_code != 0 and isinstance(clean.exception, PredictionError)
+
+
+# Protocol objects, conventions and the prediction contract --------------------------------------------------------
+
+
+def test_dense_2d_protocol() -> None:
+    g = _synthetic_gt(n=12, occluded=False)
+    rng = np.random.default_rng(12)
+    dense_gt = rng.uniform(100, 300, size=(12, 120, 3))
+    pred = dense_gt + rng.normal(0, 2, dense_gt.shape)
+    r = score(
+        Predictions(ids=g.ids, dense=pred),
+        g,
+        protocol="dense-2d",
+        dense_gt=DenseGroundTruth(ids=g.ids, points=dense_gt),
+        n_boot=10,
+    )
+    assert r.headline == "nme_plain" and r.gt == "dense"
+    assert r["nme_plain"] == pytest.approx(100 * np.mean(_loop_nme(pred, dense_gt, dims=2)), rel=1e-9)
+    df = r.per_sample()
+    assert "nme_dense2d" in df.columns and "nme_dense" in df.columns  # the other dense protocol, lazily
+
+
+def test_conventions_are_named_everywhere() -> None:
+    g = _synthetic_gt(n=30, occluded=False)
+    ang = g.angles_deg + np.random.default_rng(1).normal(0, 3, (30, 3))
+    ang[3, 1] += 360.0  # one gross wrapped error
+    p = Predictions(ids=g.ids, landmarks=g.landmarks, angles_deg=ang, pose_decoding="synergynet")
+    wrapped = score(p, g, protocol="pose", n_boot=5)
+    raw = score(p, g, protocol="pose", pose_mae="raw", n_boot=5)
+    assert raw["mae_yaw"] > wrapped["mae_yaw"] + 5
+    assert "decoding=as-given (synergynet, stated in file) mae=raw" in raw.header()
+    assert all("mae=raw" in row.label for row in raw.rows)
+    assert raw.to_dict()["conventions"] == {"mae": "raw", "decoding": "as-given (synergynet, stated in file)"}
+    s = score(p, g, n_boot=5, bins="sadrnet")
+    assert "protocol=sparse-2d gt=original yaw=pose-para bins=sadrnet" in s.header()
+    assert "1-based" in s.to_text().splitlines()[1]
+    with pytest.raises(ScoringError, match="unknown bins 'sadr'"):
+        score(p, g, bins="sadr")
+    with pytest.raises(ScoringError, match="has no AFLW yaw labels"):
+        score(p, g, yaw_source="aflw-labels")
+    with pytest.raises(PredictionError, match="has no rotation"):
+        score(p, g, protocol="pose", pose_decoding="synergynet")
+
+
+def test_origin_slip_warning() -> None:
+    g = _synthetic_gt(n=40, occluded=False)
+    noise = np.random.default_rng(2).normal(0, 1.5, g.landmarks.shape)
+    assert score(Predictions(ids=g.ids, landmarks=g.landmarks + noise), g, n_boot=5).warnings == []
+    slipped = g.landmarks + noise
+    slipped[..., :2] -= 1.0  # 0-based coordinates against the 1-based ground truth
+    r = score(Predictions(ids=g.ids, landmarks=slipped), g, n_boot=5)
+    assert len(r.warnings) == 1 and "pixel-origin slip" in r.warnings[0] and "add 1" in r.warnings[0]
+    assert "# warning: mean landmark offset" in r.to_text()
+
+
+def test_implied_ids_follow_the_release_order() -> None:
+    g = _synthetic_gt(n=20, occluded=False)
+    lm = g.landmarks + np.random.default_rng(3).normal(0, 2, g.landmarks.shape)
+    order = np.argsort(g.ids)
+    bare = Predictions(ids=None, landmarks=lm[order].transpose(0, 2, 1))  # (N, 3, 68), sorted order, no ids
+    a = score(bare, g, n_boot=20).to_dict()
+    b = score(Predictions(ids=g.ids, landmarks=lm), g, n_boot=20).to_dict()
+    assert a["metrics"] == b["metrics"]
+    assert any("ids implied" in n for n in a["notes"])
+    with pytest.raises(PredictionError, match="19 rows without ids"):
+        score(Predictions(ids=None, landmarks=lm[:19]), g)
+
+
+def test_a_new_convention_is_one_class() -> None:
+    from aflw_occ import protocols
+    from aflw_occ.metrics.nme import nme_from_point_errors, point_errors
+
+    @protocols.register
+    class Sparse2DMedian(protocols.Sparse2D):
+        """Median point error instead of the mean (an example convention)."""
+
+        name = "sparse-2d-median"
+        description = "median over the 68 points of ‖p̂ − p‖ / √(w·h)"
+        column = "nme_sparse2d_median"
+
+        def column_name(self, conv: protocols.Conventions) -> str:
+            return self.column
+
+        def per_image(self, a: protocols.Aligned, conv: protocols.Conventions) -> protocols.PerImage:
+            e = point_errors(a.landmarks, a.gt_rows(a.gt.landmarks), dims=2)
+            return protocols.PerImage(errors=np.median(e, axis=1), point_errors=e)
+
+    try:
+        g = _synthetic_gt(n=30, occluded=False)
+        lm = g.landmarks + np.random.default_rng(4).normal(0, 2, g.landmarks.shape)
+        r = score(Predictions(ids=g.ids, landmarks=lm), g, protocol="sparse-2d-median", n_boot=5)
+        e = point_errors(lm, g.landmarks, dims=2)
+        assert r["nme_plain"] == pytest.approx(100 * np.median(e, axis=1).mean(), rel=1e-12)
+        assert r["nme_plain"] < 100 * nme_from_point_errors(e).mean()
+        assert "nme_sparse2d_median" in r.per_sample().columns
+        # the sparse-2d result now carries the new protocol's column in its table too
+        assert "nme_sparse2d_median" in score(Predictions(ids=g.ids, landmarks=lm), g, n_boot=5).per_sample()
+    finally:
+        protocols._REGISTRY.pop("sparse-2d-median")
+
+
+@pytest.mark.parametrize(
+    "make, extra, message",
+    [
+        (lambda d: np.save(d / "p.npy", np.zeros((4, 136))), [], "p.npy: a .npy prediction file holds one landmark"),
+        (
+            lambda d: np.save(d / "p.npy", np.zeros((4, 3, 68))),
+            ["--crop-boxes", "{d}/none.npy"],
+            "none.npy: crop-box file does not exist",
+        ),
+        (
+            lambda d: np.savez(d / "p.npz", ids=np.array(["a"]), rotation=np.eye(3)[None]),
+            ["--protocol", "pose"],
+            "p.npz: has no angles_deg (protocol pose needs them) (it holds rotation: choose --pose-decoding",
+        ),
+    ],
+)
+def test_cli_new_input_errors_are_one_line(
+    tmp_path: Path, make: Callable[[Path], None], extra: list[str], message: str
+) -> None:
+    make(tmp_path)
+    pred = next(tmp_path.glob("p.*"))
+    args = [a.format(d=tmp_path) for a in extra]
+    proc = subprocess.run(
+        [sys.executable, "-c", "from aflw_occ.cli import main; main()", "score", str(pred), "--source", str(tmp_path)]
+        + args,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], proc.stderr

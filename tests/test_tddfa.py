@@ -165,7 +165,8 @@ def test_clean_nme_plausible_and_torch_equals_onnx(onnx_path: Path, model_dir: P
     sc = clean.scores["sparse-2d"]
     assert sc["nme_balanced"] == pytest.approx(balanced, abs=1e-9)
     print(f"3DDFA_V2 mb05 clean sparse-2d: {[round(100 * b, 3) for b in bins]} balanced {balanced:.3f}")
-    # published released MobileNet: 2.735 / 3.477 / 4.543, balanced 3.585; mb05 is smaller → somewhat higher
+    # released MobileNet, as a user measured it (3DDFA_V2 issue 28): 2.735 / 3.477 / 4.543, balanced 3.585;
+    # SynergyNet's table: 2.75 / 3.49 / 4.53 / 3.59. mb05 is smaller → somewhat higher
     assert 3.3 < balanced < 4.5
     assert bins[0] < bins[1] < bins[2]
     assert 2.5 < 100 * bins[0] < 3.5

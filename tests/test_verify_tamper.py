@@ -58,7 +58,7 @@ def built(real_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     plan = BuildPlan(
         source=real_source,
         out=tmp_path_factory.mktemp("tamper"),
-        version="1.0.0",
+        version="2.0.0",
         subsets=("csod", "nod"),
         options=BuildOptions(seed=0),
         progress=False,
@@ -166,7 +166,7 @@ def _tamper(store: Path, fn: Callable[[h5py.File], Any], group: str) -> str:
 
 def test_untouched_store_verifies(store: Path) -> None:
     assert verify(store).code == 0
-    res = verify(store, "--manifest", str(store.parent / "manifest-1.0.0"))
+    res = verify(store, "--manifest", str(store.parent / "manifest-2.0.0"))
     assert res.code == 0 and "0 mismatch(es)" in res.out
 
 
@@ -174,7 +174,7 @@ def test_untouched_store_verifies(store: Path) -> None:
 def test_tampered_value_is_a_named_mismatch(store: Path, what: str) -> None:
     group, fn, words = TAMPER[what]
     victim = _tamper(store, fn, group)
-    for extra in ((), ("--manifest", str(store.parent / "manifest-1.0.0"))):
+    for extra in ((), ("--manifest", str(store.parent / "manifest-2.0.0"))):
         res = verify(store, *extra)
         assert res.code == 1, res.out + res.err
         lines = [m for m in res.out.splitlines() if "MISMATCH" in m and f"/{victim}:" in m]
@@ -241,7 +241,7 @@ def test_deleted_embedded_manifest(store: Path) -> None:
     res = verify(store)
     assert res.code == 2 and res.err.startswith("error:") and res.err.count("\n") == 1
     assert "embedded manifest" in res.err and "--manifest" in res.err
-    res = verify(store, "--manifest", str(store.parent / "manifest-1.0.0"))
+    res = verify(store, "--manifest", str(store.parent / "manifest-2.0.0"))
     assert res.code == 1 and "embedded manifest unusable" in res.out
 
 
@@ -266,14 +266,14 @@ def _rewrite_split(folder: Path, split: str, edit: Callable[[list[str]], list[st
     ids=["duplicated line", "missing line", "invalid line"],
 )
 def test_manifest_folder_rows(store: Path, edit: Callable[[list[str]], list[str]], code: int, words: str) -> None:
-    folder = store.parent / "manifest-1.0.0"
+    folder = store.parent / "manifest-2.0.0"
     _rewrite_split(folder, "csod-single", edit)
     res = verify(store, "--manifest", str(folder))
     assert res.code == code and words in res.out + res.err
 
 
 def test_bad_manifest_json_is_one_error_line(store: Path) -> None:
-    folder = store.parent / "manifest-1.0.0"
+    folder = store.parent / "manifest-2.0.0"
     (folder / "manifest.json").write_text("{not json")
     res = verify(store, "--manifest", str(folder))
     assert res.code == 2 and res.err.startswith("error:") and "not valid JSON" in res.err
@@ -285,7 +285,7 @@ def test_row_stored_twice(store: Path, partial: bool) -> None:
     with h5py.File(store, "r+") as f:
         twin = str(f["csod/single/ids"].asstr()[ROW - 1])
         f["csod/single/ids"][ROW] = twin
-    extra = ("--manifest", str(store.parent / "manifest-1.0.0"), *(("--partial",) if partial else ()))
+    extra = ("--manifest", str(store.parent / "manifest-2.0.0"), *(("--partial",) if partial else ()))
     res = verify(store, *extra)
     assert res.code == 1 and f"csod-single/{twin}: " in res.out and "stored twice" in res.out
 
@@ -293,10 +293,10 @@ def test_row_stored_twice(store: Path, partial: bool) -> None:
 def test_missing_row_only_with_partial(built: Path, real_source: Path, tmp_path: Path) -> None:
     few = tmp_path / "few"
     ids = [str(i) for i in h5py.File(built)["base/ids"].asstr()[: N_IDS // 2]]
-    plan = BuildPlan(real_source, few, "1.0.0", ("csod",), BuildOptions(seed=0), progress=False, ids=tuple(ids))
+    plan = BuildPlan(real_source, few, "2.0.0", ("csod",), BuildOptions(seed=0), progress=False, ids=tuple(ids))
     path = build(plan).path
     assert path is not None
-    folder = str(built.parent / "manifest-1.0.0")
+    folder = str(built.parent / "manifest-2.0.0")
     res = verify(path, "--manifest", folder)
     assert res.code == 1 and "absent from the store" in res.out
     assert verify(path, "--manifest", folder, "--partial").code == 0
@@ -332,6 +332,6 @@ def test_build_checks_source_checksums(small_source: Path, tmp_path: Path, suffi
     assert res.code == 0, res.err  # only the requested ids' files are checked
     res = run("build", "--source", str(small_source), "--out", str(tmp_path / "l"), "--lenient", "--quiet")
     assert res.code == 0 and f"skipped {victim}" in res.err
-    head = json.loads((tmp_path / "l" / "manifest-1.0.0" / "manifest.json").read_text())
+    head = json.loads((tmp_path / "l" / "manifest-2.0.0" / "manifest.json").read_text())
     assert head["source"]["checksums"] == "aflw2000-3d.tsv" and head["source"]["count"] == 3
     assert head["source"]["skipped"][0].startswith(f"{victim.name}: sha256")

@@ -2,8 +2,10 @@
 
 Forms:
 
-* ``3ddfa-v2:PATH.onnx`` (onnxruntime, no torch) or ``3ddfa-v2:PATH.pth`` (torch); options ``,crop=RULE``
-  and ``,basis=DIR`` (``.pth`` only: folder of the 62-parameter statistics and 68-point basis);
+* ``3ddfa-v2:PATH.onnx`` (onnxruntime, no torch) or ``3ddfa-v2:PATH.pth`` (torch); options ``,crop=RULE``,
+  ``,pose=aflw2000-3d|synergynet`` (Euler decoding of the predicted rotation; see
+  :mod:`aflw_occ.metrics.rotation`) and ``,basis=DIR`` (``.pth`` only: folder of the 62-parameter statistics and
+  68-point basis);
 * ``onnx:PATH[,key=value...]``: a generic ONNX landmark model (see :mod:`aflw_occ.adapters.onnx`);
 * ``dsfnet:PATH[,basis=FILE]``: the DSFNet reference implementation (torch);
 * ``dlib``: dlib's 68-point shape predictor driven by ground-truth boxes (2D protocols only);
@@ -39,21 +41,32 @@ def load_predictor(spec: str, threads: int = 2) -> Any:
     if kind == "3ddfa-v2":
         path, _, opt_text = rest.partition(",")
         opts = parse_options(opt_text)
-        unknown = set(opts) - {"crop", "basis"}
+        unknown = set(opts) - {"crop", "basis", "pose"}
         if unknown:
             raise PredictionError(f"model spec '{spec}': unknown option(s) {', '.join(sorted(unknown))}")
         crop = opts.get("crop", "3ddfa")
+        pose = opts.get("pose", "aflw2000-3d")
+        from ..metrics.rotation import POSE_DECODINGS
+
+        if pose not in POSE_DECODINGS:
+            raise PredictionError(f"model spec '{spec}': pose={pose} is unknown (choose {', '.join(POSE_DECODINGS)})")
+        predictor: Any
         if path.lower().endswith(".onnx"):
             from .tddfa_onnx import TDDFAOnnxPredictor
 
-            return TDDFAOnnxPredictor(path, crop=crop, threads=threads)
-        if path.lower().endswith((".pth", ".pt")):
+            predictor = TDDFAOnnxPredictor(path, crop=crop, threads=threads)
+        elif path.lower().endswith((".pth", ".pt")):
             try:
                 from .tddfa_v2 import TDDFATorchPredictor
             except ImportError:
                 raise PredictionError(f"{path}: a .pth model needs torch (pip install 'aflw-occ[torch]')") from None
-            return TDDFATorchPredictor(path, model_dir=opts.get("basis"), threads=threads, crop=crop)
-        raise PredictionError(f"model spec '{spec}': 3ddfa-v2 needs a .onnx or .pth file")
+            predictor = TDDFATorchPredictor(path, model_dir=opts.get("basis"), threads=threads, crop=crop)
+        else:
+            raise PredictionError(f"model spec '{spec}': 3ddfa-v2 needs a .onnx or .pth file")
+        if pose != "aflw2000-3d":
+            predictor.pose_decoding = pose
+            predictor.name += f"-pose-{pose}"
+        return predictor
     if kind == "dsfnet":
         path, _, opt_text = rest.partition(",")
         opts = parse_options(opt_text)

@@ -6,11 +6,15 @@ Each command lives in its own module of this package and is registered in :data:
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
+import traceback
+from typing import Any, NoReturn
 
 import click
 
-from ..errors import AflwOccError
+from ..errors import AflwOccError, Interrupted
 
 # command name → "module:attribute" (imported lazily so `aflw-occ score` never pays for torch or the builders)
 COMMANDS: dict[str, str] = {
@@ -51,19 +55,54 @@ def cli() -> None:
     """aflw-occ: build AFLW2000-3D-occlusion, score face-alignment predictions, run DSFNet."""
 
 
+#: set to 1 to see the traceback of an internal error
+DEBUG_ENV = "AFLW_OCC_DEBUG"
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM (``kill PID``) stops a command the way Ctrl-C does: cleanup runs, then exit 128 + 15."""
+    _terminate.signum = signum  # type: ignore[attr-defined]
+    raise KeyboardInterrupt
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _interrupt_code() -> int:
+    return 128 + getattr(_terminate, "signum", signal.SIGINT)
+
+
 def main() -> None:
-    """Console entry point: bad input becomes a one-line error and exit code 2."""
+    """Console entry point: every failure is one ``error:`` line and an exit code (README, *Exit codes*):
+    2 bad usage or input (including an output path that cannot be written), 1 internal error,
+    130 interrupted (Ctrl-C; 143 for SIGTERM)."""
+    from ..outdir import describe_os_error
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
+    except Interrupted as exc:
+        _fail(str(exc), _interrupt_code())
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _fail("interrupted", _interrupt_code())
+    except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if isinstance(exc, click.UsageError) and ctx else ""
+        _fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
     except AflwOccError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        _fail(str(exc), exc.exit_code)
+    except OSError as exc:  # disk full, read-only or missing folder, permissions: of a path the user gave
+        _fail(describe_os_error(exc), 2)
+    except Exception as exc:  # a bug: one line, the traceback on demand
+        if os.environ.get(DEBUG_ENV) == "1":
+            traceback.print_exc()
+        _fail(
+            f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            f"(please report it; {DEBUG_ENV}=1 shows the traceback)",
+            1,
+        )

@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from ..errors import AflwOccError
 from ..store.versions import CURRENT_VERSION
 
-ALL_SUBSETS = ("csod", "nod", "nsod")  # the benchmark; "randocc" is opt-in
-ORDER = ("csod", "nod", "nsod", "randocc")
+if TYPE_CHECKING:
+    from ..pipeline import BuildPlan, BuildResult
+
+HINT = "'--subsets'"
 
 
-def parse_subsets(text: str) -> tuple[str, ...]:
+def parse_subsets(text: str, version: str = CURRENT_VERSION) -> tuple[str, ...]:
+    """``--subsets``: a comma list of subset names (``base`` = the clean images, always built) or ``all`` = every
+    subset of data ``version``, in the registry's order. Unknown, repeated or dropped names are errors."""
     from ..builders import BUILDERS
+    from ..store.versions import get_version
 
+    of_version = [s for s in BUILDERS if s in get_version(version).builders]
     names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise click.BadParameter("empty; give base, one or more subsets, or all", param_hint=HINT)
+    repeated = sorted({s for s in names if names.count(s) > 1})
+    if repeated:
+        raise click.BadParameter(f"{', '.join(repeated)} given more than once", param_hint=HINT)
     if "all" in names:
-        return ALL_SUBSETS
-    unknown = [s for s in names if s != "base" and s not in BUILDERS]
+        if len(names) > 1:
+            msg = f"`all` already means every subset of data version {version}; give it alone"
+            raise click.BadParameter(msg, param_hint=HINT)
+        return tuple(of_version)
+    unknown = [s for s in names if s != "base" and s not in of_version]
     if unknown:
-        raise click.BadParameter(f"unknown subset(s) {', '.join(unknown)}; known: base, {', '.join(BUILDERS)}")
-    return tuple(s for s in ORDER if s in names)
+        raise click.BadParameter(
+            f"unknown subset(s) {', '.join(unknown)}; data version {version} has: base, {', '.join(of_version)}, all",
+            param_hint=HINT,
+        )
+    return tuple(s for s in of_version if s in names)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -51,11 +71,17 @@ def parse_ids(spec: str | None) -> tuple[str, ...] | None:
 @click.command()
 @click.option("--source", type=click.Path(path_type=Path), required=True, help="AFLW2000-3D release folder.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--subsets", default="base,csod", show_default=True, help="base,csod,nod,nsod,randocc; all=csod,nod,nsod")
+@click.option(
+    "--subsets",
+    default="base,csod",
+    show_default=True,
+    help="Comma list of base, csod, nod, nsod, randocc; or all (every subset of the data version).",
+)
 @click.option("--version", "version", default=CURRENT_VERSION, show_default=True, help="Data version to build.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Global seed.")
 @click.option("--workers", type=int, default=os.cpu_count() or 1, show_default=True, help="Worker processes.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted build with the same options.")
+@click.option("--overwrite", is_flag=True, help="Replace the store of this data version already in --out.")
 @click.option("--shard", default="1/1", show_default=True, help="Compute only shard k of n (then run k=… for all).")
 @click.option("--ids", "ids_spec", help="Build only these ids: a comma list, or @FILE with one id per line.")
 @click.option("--eval-dir", type=click.Path(path_type=Path), help="3DDFA evaluation folder (re-annotations, boxes).")
@@ -72,6 +98,7 @@ def build(
     seed: int,
     workers: int,
     resume: bool,
+    overwrite: bool,
     shard: str,
     ids_spec: str | None,
     eval_dir: Path | None,
@@ -90,17 +117,18 @@ def build(
         source=source,
         out=out,
         version=version,
-        subsets=parse_subsets(subsets),
+        subsets=parse_subsets(subsets, version),
         options=BuildOptions(seed=seed, occluders=tuple(occluders), skin=skin, bfm=bfm),
         eval_dir=eval_dir,
         workers=max(1, workers),
         resume=resume,
+        overwrite=overwrite,
         shard=parse_shard(shard),
         ids=parse_ids(ids_spec),
         strict=not lenient,
         progress=not quiet,
     )
-    result = run(plan)
+    result = _run(plan, run)
     for f, reason in result.skipped:
         click.echo(f"skipped {f}: {reason}", err=True)
     for note in result.warnings:
@@ -110,5 +138,41 @@ def build(
             f"shard done: {result.blocks_done}/{result.blocks_total} blocks in the journal; run the other shards"
         )
         return
+    if not result.splits:  # a shard that finished at the same time as the one that assembled the store
+        click.echo(f"shard done: {result.path} was assembled by another shard")
+        return
     counts = ", ".join(f"{k} {v}" for k, v in result.splits.items())
     click.echo(f"built {result.path} (data version {version}, seed {seed}): {counts}")
+
+
+def _run(plan: BuildPlan, run: Callable[[BuildPlan], BuildResult]) -> BuildResult:
+    """Run the build; an interrupt or a dead worker becomes one line saying what was kept and how to continue."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from ..errors import Interrupted
+
+    journal = plan.out / f".journal-{plan.version}"
+    try:
+        return run(plan)
+    except KeyboardInterrupt:
+        raise Interrupted(f"build interrupted; {_continue_hint(journal)}") from None
+    except BrokenProcessPool:
+        raise WorkerDied(f"a worker process died (killed, or out of memory); {_continue_hint(journal)}") from None
+    except OSError as exc:  # disk full, read-only: HDF5 does not always say which file
+        from ..outdir import describe_os_error
+
+        where = "" if getattr(exc, "filename", None) else f"writing into {plan.out}: "
+        raise AflwOccError(f"{where}{describe_os_error(exc)}") from None
+
+
+def _continue_hint(journal: Path) -> str:
+    kept = len(list(journal.glob("block-*.pkl"))) if journal.is_dir() else 0
+    if kept:
+        return f"{kept} finished block(s) kept in {journal}: re-run the same command with --resume to continue"
+    return "nothing was kept: re-run the same command (--resume continues from finished blocks next time)"
+
+
+class WorkerDied(AflwOccError):
+    """A build worker ended abruptly (exit code 1: not bad input)."""
+
+    exit_code = 1

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..protocols import REGISTRY
+
 
 @click.command()
 @click.option(
@@ -31,7 +33,7 @@ import click
     "--protocol",
     "protocols",
     multiple=True,
-    type=click.Choice(["sparse-2d", "sparse-3d", "pose"]),
+    type=click.Choice([p.name for p in REGISTRY.values() if p.evaluated_by_default]),
     help="Protocols to score (repeatable); default: sparse-2d, + sparse-3d for 3D output, + pose when predicted.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")

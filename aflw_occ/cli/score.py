@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import AflwOccError
+from ..protocols import CONVENTIONS, REGISTRY, protocol_names
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..groundtruth import GroundTruth
+    from ..metrics.bootstrap import PairedComparison
+    from ..scoring import ScoreResult
+
+
+def _convention_options(f: Callable[..., None]) -> Callable[..., None]:
+    """One ``--flag`` per named convention of :data:`aflw_occ.protocols.CONVENTIONS` (choices read from it)."""
+    for spec in reversed(CONVENTIONS):
+        f = click.option(
+            spec.flag,
+            spec.field,
+            type=click.Choice(list(spec.choices)),
+            default=spec.default,
+            show_default=True,
+            help=spec.help() + ".",
+        )(f)
+    return f
 
 
 @click.command()
@@ -17,22 +39,23 @@ from ..errors import AflwOccError
 @click.option(
     "--eval-dir",
     type=click.Path(path_type=Path),
-    help="3DDFA evaluation folder (re-annotated landmarks); default: the shared one when it exists.",
+    help="3DDFA evaluation folder (re-annotated landmarks, AFLW yaw labels); default: the shared one when it exists.",
 )
 @click.option(
     "--protocol",
-    type=click.Choice(["sparse-2d", "sparse-3d", "dense", "pose"]),
+    type=click.Choice(list(protocol_names())),
     default="sparse-2d",
     show_default=True,
+    help="; ".join(f"{p.name}: {p.description}" for p in REGISTRY.values()),
 )
+@_convention_options
 @click.option(
-    "--gt",
-    "gt_source",
-    type=click.Choice(["original", "reannotated"]),
-    default="original",
-    show_default=True,
-    help="Ground-truth landmarks of the sparse protocols.",
+    "--crop-boxes",
+    type=click.Path(path_type=Path),
+    help="Landmarks are in 3DDFA 120×120 crop coordinates: map them to image pixels with these boxes "
+    "(AFLW2000-3D_crop.roi_box.npy; its AFLW2000-3D_crop.list beside it).",
 )
+@click.option("--crop-size", default=120, show_default=True, type=click.IntRange(min=1), help="Crop side in px.")
 @click.option("--dense-gt", type=click.Path(path_type=Path), help="Dense ground truth .npz (ids, points).")
 @click.option("--out", type=click.Path(path_type=Path), help="Write the per-sample table to this CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of the table.")
@@ -52,7 +75,8 @@ def score(
     split: str,
     eval_dir: Path | None,
     protocol: str,
-    gt_source: str,
+    crop_boxes: Path | None,
+    crop_size: int,
     dense_gt: Path | None,
     out: Path | None,
     as_json: bool,
@@ -60,47 +84,49 @@ def score(
     n_boot: int,
     allow_missing: bool,
     compare_with: Path | None,
+    **conventions: str,
 ) -> None:
-    """Score the prediction file PRED (.npz, .h5 or .csv; see docs/predictions.md)."""
-    from ..predictions import read_predictions
+    """Score the prediction file PRED (.npz, .npy, .h5 or .csv; see docs/predictions.md).
+
+    One forward pass: read and validate each file once, load the ground truth, match ids, score, render.
+    """
+    from ..predictions import CropFrame, read_predictions
+    from ..protocols import Conventions
     from ..scoring import check_request, compare
     from ..scoring import score as run_score
 
     check_ground_truth_options(source, data, split)
     if data is not None and eval_dir is not None:
         raise click.UsageError("--eval-dir applies to --source only (a data file carries its re-annotations)")
-    predictions = read_predictions(pred)  # fail fast on a bad file, before loading the ground truth
-    other = read_predictions(compare_with) if compare_with is not None else None
-    for p in (predictions, other):  # fail before the ground truth is loaded when the file cannot serve
-        if p is not None:
-            check_request(p, protocol, gt_source, dense_gt)
+    conv = Conventions(**conventions)  # type: ignore[arg-type]
+    frame = CropFrame.load(crop_boxes, size=crop_size) if crop_boxes is not None else None
+    files = [pred] + ([compare_with] if compare_with is not None else [])
+    preds = []
+    for path in files:  # read, convert and check each file once, before the ground truth is loaded
+        p = read_predictions(path)
+        preds.append(frame.to_image(p) if frame is not None else p)
+        proto = check_request(preds[-1], protocol, conv.gt, dense_gt, conv)
     ground_truth = load_ground_truth(source, data, split, eval_dir)
-    result = run_score(
-        predictions,
-        ground_truth,
-        protocol=protocol,
-        gt=gt_source,
-        allow_missing=allow_missing,
-        seed=seed,
-        dense_gt=dense_gt,
-        n_boot=n_boot,
-    )
-    comparison = None
-    if compare_with is not None:
-        comparison = compare(
-            predictions,
-            other,
-            ground_truth,
-            protocol=protocol,
-            gt=gt_source,
-            allow_missing=allow_missing,
-            seed=seed,
-            dense_gt=dense_gt,
-            n_boot=n_boot,
-        )
+    if conv.yaw_source == "aflw-labels" and ground_truth.yaw_aflw_deg is None:
+        ground_truth = _with_aflw_yaw(ground_truth, eval_dir)
+    kw = {"allow_missing": allow_missing, "seed": seed, "dense_gt": dense_gt, "n_boot": n_boot, "conventions": conv}
+    result = run_score(preds[0], ground_truth, proto, **kw)
+    comparison = compare(preds[0], preds[1], ground_truth, proto, **kw) if len(preds) > 1 else None
     if out is not None:
         result.write_per_sample_csv(out)
         write_text_atomic(result.to_json() + "\n", out.with_name(out.name + ".json"))
+    click.echo(_render(result, comparison, pred, compare_with, out, as_json))
+
+
+def _render(
+    result: ScoreResult,
+    comparison: PairedComparison | None,
+    pred: Path,
+    compare_with: Path | None,
+    out: Path | None,
+    as_json: bool,
+) -> str:
+    """The command's output: JSON, or the text table with the comparison and the per-sample table's path."""
     if as_json:
         import json
 
@@ -109,31 +135,42 @@ def score(
             payload["comparison"] = {"against": str(compare_with), **comparison.to_dict()}
         if out is not None:
             payload["per_sample_csv"] = str(out)
-        click.echo(json.dumps(payload, indent=2, allow_nan=False))
-        return
-    click.echo(result.to_text())
-    if comparison is not None:
+        return json.dumps(payload, indent=2, allow_nan=False)
+    lines = [result.to_text()]
+    if comparison is not None and compare_with is not None:
         c = comparison
-        click.echo(
-            f"paired bootstrap {pred.name} − {compare_with.name} ({c.statistic} mean, {result.protocol}): "
-            f"Δ = {c.difference:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}], p = {c.p_value:.4f}, "
-            f"n = {c.n}, B = {c.n_boot}"
+        lines.append(
+            f"paired bootstrap {pred.name} − {compare_with.name} ({c.statistic} mean, {result.protocol} "
+            f"{result.convention_label()}): Δ = {c.difference:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}], "
+            f"p = {c.p_value:.4f}, n = {c.n}, B = {c.n_boot}"
         )
     if out is not None:
-        click.echo(f"per-sample table: {out} (provenance and summary: {out.name}.json)")
+        lines.append(f"per-sample table: {out} (provenance and summary: {out.name}.json)")
+    return "\n".join(lines)
 
 
-def load_ground_truth(source: Path | None, data: Path | None, split: str, eval_dir: Path | None):
+def _with_aflw_yaw(ground_truth: GroundTruth, eval_dir: Path | None) -> GroundTruth:
+    """The ground truth with AFLW's yaw labels from ``--eval-dir`` (or the shared evaluation folder)."""
+    from ..paths import default_eval_dir
+    from ..protocols import ScoringError
+
+    folder = eval_dir if eval_dir is not None else default_eval_dir()
+    try:
+        return ground_truth.with_aflw_yaw(folder)
+    except ValueError as exc:
+        raise ScoringError(f"--yaw-source aflw-labels: {exc}") from None
+
+
+def load_ground_truth(source: Path | None, data: Path | None, split: str, eval_dir: Path | None) -> GroundTruth:
     """Ground truth from ``--source`` (clean split) or ``--data`` + ``--split``."""
     from ..groundtruth import GroundTruth
 
     check_ground_truth_options(source, data, split)
     if source is not None:
-        if eval_dir is None:
-            from ..paths import default_eval_dir
+        if eval_dir is None:  # the one discovery rule (aflw_occ.paths)
+            from ..paths import find_data
 
-            candidate = default_eval_dir()
-            eval_dir = candidate if candidate.is_dir() else None
+            eval_dir = find_data("eval_dir", source=source)
         return GroundTruth.from_source(source.resolve(), eval_dir.resolve() if eval_dir is not None else None)
     from_store = getattr(GroundTruth, "from_store", None)
     if from_store is None:
@@ -148,7 +185,7 @@ def check_ground_truth_options(source: Path | None, data: Path | None, split: st
         raise click.UsageError(f"--source holds only the clean split (got --split {split}); use --data")
 
 
-def _write_atomic(out: Path, write) -> None:
+def _write_atomic(out: Path, write: Callable[..., object]) -> None:
     """Write through a temporary file in the same folder, renamed over ``out`` at the end."""
     from ..atomic import atomic_path
 
