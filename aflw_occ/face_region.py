@@ -59,50 +59,88 @@ def _shrunk(points: np.ndarray, factor: float) -> np.ndarray:
     return c + factor * (pts - c)
 
 
-def _fill(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
-    import cv2
+def _grid16(points: np.ndarray) -> np.ndarray:
+    """Vertices rounded to the 1/16-pixel grid (exact: rint of a power-of-two multiple)."""
+    return np.rint(np.asarray(points, dtype=np.float64) * 16.0) / 16.0
 
-    canvas = np.zeros(shape, dtype=np.uint8)
-    pts = [np.round(p * 16.0).astype(np.int32) for p in polygons if len(p) >= 3]
-    if pts:
-        cv2.fillPoly(canvas, pts, 1, lineType=cv2.LINE_8, shift=4)
-    return canvas.astype(bool)
+
+def fill_polygon(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the polygon ``points`` (n, 2) (x = column, y = row) filled with its outline, like
+    ``cv2.fillPoly``: pixel centres inside it (even-odd rule, as OpenCV's scan-line filler, with the half-open
+    crossing rule of :func:`aflw_occ.geometry.fill_outline`) or within ½ pixel of its outline
+    (:func:`thick_polyline`, thickness 1).
+
+    Exact element-wise float64 and integer arithmetic, no OpenCV: ``cv2.fillPoly`` changed its edge pixels between
+    OpenCV 4.10 and 5.x (≈ 0.5 % of a seed's pixels); this definition differs from OpenCV 5's by ≈ 2 %."""
+    from .geometry import fill_outline
+
+    pts = np.asarray(points, dtype=np.float64)
+    if len(pts) < 3:
+        return thick_polyline(pts, False, 1, shape)
+    nxt = np.roll(pts, -1, axis=0)
+    inside = fill_outline(pts[:, 0], pts[:, 1], nxt[:, 0], nxt[:, 1], shape, even_odd=True)
+    return inside | thick_polyline(pts, True, 1, shape)
+
+
+def thick_polyline(points: np.ndarray, closed: bool, thickness: float, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: pixel centres within distance thickness/2 of the polyline ``points`` (n, 2) (closed: with the
+    segment back to the first point) — a union of capsules, like OpenCV's thick lines with round joins.
+
+    Per segment a→b and pixel centre p: t = clip(((p − a)·(b − a)) / |b − a|², 0, 1), d² = |p − a − t(b − a)|²,
+    set when d² ≤ (thickness/2)²; element-wise float64 in this order (exact per pixel on every machine)."""
+    h, w = shape
+    out = np.zeros(shape, dtype=bool)
+    pts = np.asarray(points, dtype=np.float64)
+    rad = 0.5 * float(thickness)
+    segs = [(pts[k], pts[k + 1]) for k in range(len(pts) - 1)]
+    if closed and len(pts) > 2:
+        segs.append((pts[-1], pts[0]))
+    for a, b in segs:
+        r0 = max(int(np.floor(min(a[1], b[1]) - rad)), 0)
+        r1 = min(int(np.ceil(max(a[1], b[1]) + rad)) + 1, h)
+        c0 = max(int(np.floor(min(a[0], b[0]) - rad)), 0)
+        c1 = min(int(np.ceil(max(a[0], b[0]) + rad)) + 1, w)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        abx, aby = float(b[0] - a[0]), float(b[1] - a[1])
+        len2 = abx * abx + aby * aby
+        px = np.arange(c0, c1, dtype=np.float64)[None, :] - float(a[0])
+        py = np.arange(r0, r1, dtype=np.float64)[:, None] - float(a[1])
+        t = np.clip((px * abx + py * aby) / len2, 0.0, 1.0) if len2 > 0.0 else np.zeros((r1 - r0, c1 - c0))
+        dx = px - t * abx
+        dy = py - t * aby
+        out[r0:r1, c0:c1] |= dx * dx + dy * dy <= rad * rad
+    return out
 
 
 def central_face_mask(landmarks: np.ndarray, shape: tuple[int, int], shrink: float = SEED_SHRINK) -> np.ndarray:
-    """(H, W) bool: the union of the shrunk cheek, nose-bridge and glabella polygons (each filled separately)."""
-    import cv2
-
+    """(H, W) bool: the union of the shrunk cheek, nose-bridge and glabella polygons (each filled separately,
+    :func:`fill_polygon`, vertices on the 1/16-pixel grid)."""
     lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    canvas = np.zeros(shape, dtype=np.uint8)
+    out = np.zeros(shape, dtype=bool)
     for idx in SEED_POLYGONS.values():
-        poly = np.round(_shrunk(lm[list(idx)], shrink) * 16.0).astype(np.int32)
-        cv2.fillPoly(canvas, [poly], 1, lineType=cv2.LINE_8, shift=4)
-    return canvas.astype(bool)
+        out |= fill_polygon(_grid16(_shrunk(lm[list(idx)], shrink)), shape)
+    return out
 
 
 def part_masks(landmarks: np.ndarray, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     """(H, W) bool mask per facial part: closed parts filled and widened, brows drawn as thick polylines.
 
-    Widths scale with :func:`face_scale` s: eyes and mouth grow by 0.04·s, brows are 0.12·s thick, nostrils 0.02·s.
+    Widths scale with :func:`face_scale` s: eyes and mouth grow by 0.04·s, brows are 0.12·s thick, nostrils 0.02·s
+    (integer thicknesses as before; :func:`fill_polygon` and :func:`thick_polyline`, vertices on the 1/16 grid).
     """
-    import cv2
-
     lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
     s = face_scale(lm)
     out: dict[str, np.ndarray] = {}
     for name, (idx, closed) in PART_POLYGONS.items():
-        canvas = np.zeros(shape, dtype=np.uint8)
-        pts = np.round(lm[list(idx)] * 16.0).astype(np.int32)
+        pts = _grid16(lm[list(idx)])
         if closed:
             grow = 0.02 * s if name == "nostrils" else 0.04 * s
-            cv2.fillPoly(canvas, [pts], 1, lineType=cv2.LINE_8, shift=4)
             thick = max(1, int(round(2 * grow)))
-            cv2.polylines(canvas, [pts], True, 1, thickness=thick, lineType=cv2.LINE_8, shift=4)
+            out[name] = fill_polygon(pts, shape) | thick_polyline(pts, True, thick, shape)
         else:
             thick = max(2, int(round(0.12 * s)))
-            cv2.polylines(canvas, [pts], False, 1, thickness=thick, lineType=cv2.LINE_8, shift=4)
-        out[name] = canvas.astype(bool)
+            out[name] = thick_polyline(pts, False, thick, shape)
     return out
 
 

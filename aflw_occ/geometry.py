@@ -502,10 +502,14 @@ def rasterize_triangles(
     return fill_outline(xy[start, 0], xy[start, 1], xy[end, 0], xy[end, 1], shape)
 
 
-def fill_outline(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def fill_outline(
+    px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray, shape: tuple[int, int], even_odd: bool = False
+) -> np.ndarray:
     """Fill by non-zero winding of directed outline edges P→Q, each (E,): for every pixel row r with
     min(Py, Qy) ≤ r < max(Py, Qy) the crossing x = Px + (r − Py)(Qx − Px)/(Qy − Py) adds ±1 (downward +) to the
-    pixel centres with c ≥ x; a cumulative sum along each row gives the winding number. Returns (H, W) bool.
+    pixel centres with c ≥ x; a cumulative sum along each row gives the winding number; a pixel is set where it is
+    non-zero (or, with ``even_odd``, odd: what scan-line polygon fillers do with self-intersecting outlines).
+    Returns (H, W) bool.
 
     Exact: the rows, the crossing (one fixed sequence of float64 − × ÷ + per edge and row, element-wise) and its
     ceiling are the same bits on every machine; the winding numbers are int64 counts and sums."""
@@ -531,7 +535,8 @@ def fill_outline(px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray,
     acc = np.bincount(cell[down], minlength=bh * bw) - np.bincount(cell[~down], minlength=bh * bw)
     acc = acc.reshape(bh, bw)
     out = np.zeros((h, w), dtype=bool)
-    block = np.cumsum(acc, axis=1) != 0
+    winding = np.cumsum(acc, axis=1)
+    block = (winding % 2 != 0) if even_odd else (winding != 0)
     out[r0 : r0 + bh, c0 : c0 + bw] = block[:, : w - c0]
     return out
 
