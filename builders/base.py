@@ -272,9 +272,13 @@ def _frozen_geometry(out: np.ndarray | FaceGeometry) -> FaceGeometry:
 
 
 def landmark_hull_region(sample: SourceSample) -> np.ndarray:
-    """Face region fallback: the filled convex hull of the 68 ground-truth landmarks (x, y)."""
-    region = np.zeros(sample.shape, dtype=np.uint8)
+    """Face region fallback: the filled convex hull of the 68 ground-truth landmarks (x, y), rounded to pixels.
+
+    The hull's vertices come from ``cv2.convexHull`` on integer points (integer geometry); the fill is
+    :func:`aflw_occ.face_region.fill_polygon` (pixel centres inside or within ½ px of the outline, exact), not
+    ``cv2.fillConvexPoly``, whose edge pixels may change between OpenCV releases."""
+    from ..face_region import fill_polygon
+
     pts = np.rint(sample.landmarks[:, :2] - LANDMARK_ORIGIN).astype(np.int32)
-    hull = cv2.convexHull(pts)
-    cv2.fillConvexPoly(region, hull, 1)
-    return region.astype(bool)
+    hull = cv2.convexHull(pts).reshape(-1, 2).astype(np.float64)
+    return fill_polygon(hull, sample.shape)
