@@ -90,26 +90,30 @@ def thick_polyline(points: np.ndarray, closed: bool, thickness: float, shape: tu
     set when d² ≤ (thickness/2)²; element-wise float64 in this order (exact per pixel on every machine)."""
     h, w = shape
     out = np.zeros(shape, dtype=bool)
-    pts = np.asarray(points, dtype=np.float64)
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     rad = 0.5 * float(thickness)
-    segs = [(pts[k], pts[k + 1]) for k in range(len(pts) - 1)]
-    if closed and len(pts) > 2:
-        segs.append((pts[-1], pts[0]))
-    for a, b in segs:
-        r0 = max(int(np.floor(min(a[1], b[1]) - rad)), 0)
-        r1 = min(int(np.ceil(max(a[1], b[1]) + rad)) + 1, h)
-        c0 = max(int(np.floor(min(a[0], b[0]) - rad)), 0)
-        c1 = min(int(np.ceil(max(a[0], b[0]) + rad)) + 1, w)
-        if r0 >= r1 or c0 >= c1:
-            continue
-        abx, aby = float(b[0] - a[0]), float(b[1] - a[1])
-        len2 = abx * abx + aby * aby
-        px = np.arange(c0, c1, dtype=np.float64)[None, :] - float(a[0])
-        py = np.arange(r0, r1, dtype=np.float64)[:, None] - float(a[1])
-        t = np.clip((px * abx + py * aby) / len2, 0.0, 1.0) if len2 > 0.0 else np.zeros((r1 - r0, c1 - c0))
-        dx = px - t * abx
-        dy = py - t * aby
-        out[r0:r1, c0:c1] |= dx * dx + dy * dy <= rad * rad
+    if len(pts) == 0:
+        return out
+    a = pts if closed and len(pts) > 2 else pts[:-1]
+    b = np.roll(pts, -1, axis=0)[: len(a)]
+    if len(a) == 0:  # a single point: a disc
+        a, b = pts[:1], pts[:1]
+    r0 = max(int(np.floor(pts[:, 1].min() - rad)), 0)
+    r1 = min(int(np.ceil(pts[:, 1].max() + rad)) + 1, h)
+    c0 = max(int(np.floor(pts[:, 0].min() - rad)), 0)
+    c1 = min(int(np.ceil(pts[:, 0].max() + rad)) + 1, w)
+    if r0 >= r1 or c0 >= c1:
+        return out
+    abx = (b[:, 0] - a[:, 0])[:, None, None]
+    aby = (b[:, 1] - a[:, 1])[:, None, None]
+    len2 = abx * abx + aby * aby
+    px = np.arange(c0, c1, dtype=np.float64)[None, None, :] - a[:, 0, None, None]  # (S, 1, C)
+    py = np.arange(r0, r1, dtype=np.float64)[None, :, None] - a[:, 1, None, None]  # (S, R, 1)
+    t = np.minimum(np.maximum((px * abx + py * aby) / np.where(len2 > 0.0, len2, 1.0), 0.0), 1.0)
+    t = np.where(len2 > 0.0, t, 0.0)
+    dx = px - t * abx
+    dy = py - t * aby
+    out[r0:r1, c0:c1] = np.any(dx * dx + dy * dy <= rad * rad, axis=0)
     return out
 
 
