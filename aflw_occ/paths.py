@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 
@@ -19,3 +20,16 @@ def default_source() -> Path:
 def default_eval_dir() -> Path:
     """3DDFA's evaluation files (re-annotations, crop boxes) inside the shared data."""
     return shared_dir() / "data" / "aflw2000-3d-eval"
+
+
+def asset_path(*parts: str) -> Path:
+    """A file or folder under the packaged ``aflw_occ/assets``, found through :mod:`importlib.resources`.
+
+    Works from the source tree, an editable install and an installed wheel alike (never a path relative to this
+    file's folder: ``builders/`` sits beside ``aflw_occ/`` only in the source tree). Installed packages are plain
+    folders, so the resource is a real path; a zipped install is refused with a message.
+    """
+    res = resources.files("aflw_occ").joinpath("assets", *parts)
+    if not isinstance(res, Path):
+        raise RuntimeError(f"aflw_occ/assets/{'/'.join(parts)}: the package is not installed as a folder ({res!r})")
+    return res
