@@ -129,8 +129,8 @@ KNOWN_INEXACT: dict[str, dict[str, dict[str, str]]] = {
             "randocc": "issue 12: RandOcc's pixels differ with OpenCV 5.1 / another vector width",
         },
         "low": {
-            "nod": "issue 12: NOD's float visible rate / covered fraction differ in the last bits at numpy 2.0 + "
-            "OpenCV 4.10 (exact face-region geometry lands with data version 2.0.0)",
+            "nod": "issue 12: NOD's float visible rate / covered fraction differ in the last bits with OpenCV 4.10 "
+            "(numpy 2.0.0 with OpenCV 5.1 verifies; the exact NOD path lands with data version 2.0.0)",
         },
     },
 }
