@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,6 +20,8 @@ from benchmarks import repro
 
 ROOT = repro.ROOT
 VENV = ROOT / ".venv-wheel"
+# what the wheel is built from (pyproject.toml's packages and readme)
+PACKAGE_FILES = ("pyproject.toml", "README.md", "aflw_occ", "builders", "metrics", "dsfnet_model")
 # a Python warning category (SetuptoolsDeprecationWarning, BuildBackendWarning, …), setuptools' "!!" banner, or a
 # distutils "warning:" line; pip's own "WARNING: Location … is ignored" lines about this machine's index are not
 # setuptools'
@@ -57,9 +60,18 @@ def _requirements(wheel: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     tmp = tmp_path_factory.mktemp("wheel")
+    # built from a copy of what the package is made of: setuptools writes build/ and *.egg-info next to pyproject.toml,
+    # and the low venv's editable install (another xdist worker) may be doing so in the source tree at the same time
+    src = tmp / "src"
+    src.mkdir()
+    for name in PACKAGE_FILES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(ROOT / name, src / name)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV")}
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(tmp / "dist"), "-v"],
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-w", str(tmp / "dist"), "-v"],
         cwd=tmp,
         env=env,
         capture_output=True,
