@@ -112,3 +112,26 @@ def test_a_partial_emulation_is_caught(tmp_path: Path) -> None:
 
     if np.lib.NumpyVersion(np.__version__) >= "2.4.0":  # X86_V4 is the name; AVX512F is silently ignored
         assert any(p.startswith("numpy") and "X86_V4" in p for p in problems), problems
+
+
+PIXEL_PATH = ("numpy", "opencv-python-headless", "h5py", "scipy", "scikit-image")
+
+
+def test_constraints_files_are_the_ends_of_the_declared_ranges() -> None:
+    """The low constraints pin exactly the floor of every pixel-path range in pyproject.toml and every other runtime
+    dependency at its floor; the high constraints lie inside every range. Widening a range without moving the tested
+    end fails here."""
+    tomllib = pytest.importorskip("tomllib")
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    deps = tomllib.loads((repro.ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    reqs = {Requirement(d).name.lower(): Requirement(d).specifier for d in deps}
+    low, high = repro.pinned_versions(repro.CONSTRAINTS_LOW), repro.pinned_versions(repro.CONSTRAINTS_HIGH)
+    for name in PIXEL_PATH:
+        assert any(s.operator == "<" for s in reqs[name]), f"{name}: no upper bound in pyproject.toml"
+    for name, spec in reqs.items():
+        floors = [s.version for s in spec if s.operator == ">="]
+        assert floors, f"{name}: no floor in pyproject.toml"
+        assert Version(low[name]) == Version(floors[0]), f"{name}: constraints-low pins {low[name]}, floor {floors[0]}"
+        assert high[name] in spec, f"{name}: constraints-high pins {high[name]}, outside {spec}"
