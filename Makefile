@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch==2.13.0 is a CPU wheel already on the development/CI machines; pin it so pip never pulls a CUDA build.
 TORCH_PIN := torch==2.13.0
+# every other package pinned to the highest supported environment (the lowest: .ci/constraints-low.txt, tested)
+CONSTRAINTS := .ci/constraints-high.txt
 
 .PHONY: venv install install-test chromium demo test lint bench clean
 
@@ -12,11 +14,11 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e . -c $(CONSTRAINTS)
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_PIN)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test]' -c $(CONSTRAINTS)
 
 demo: install
 	$(BIN)/aflw-occ demo --out demo-out
@@ -28,7 +30,7 @@ chromium:
 
 test: install-test chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadscope -q
 
 lint: $(BIN)/python
 	$(BIN)/ruff check .
@@ -37,4 +39,4 @@ bench: install-test
 	$(BIN)/python -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) demo-out build *.egg-info
+	rm -rf $(VENV) .venv-low .venv-wheel demo-out build *.egg-info

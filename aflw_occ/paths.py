@@ -18,6 +18,7 @@ Nothing is looked up relative to the current directory.
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 ENV = "AFLW_OCC_SHARED"
@@ -147,3 +148,16 @@ def default_source() -> Path:
 def default_eval_dir(source: str | Path | None = None) -> Path:
     """3DDFA's evaluation files (re-annotations, crop boxes): found by the rule (a missing path if nowhere)."""
     return find_data("eval_dir", source=source) or shared_dir() / ITEMS["eval_dir"]
+
+
+def asset_path(*parts: str) -> Path:
+    """A file or folder under the packaged ``aflw_occ/assets``, found through :mod:`importlib.resources`.
+
+    Works from the source tree, an editable install and an installed wheel alike (never a path relative to this
+    file's folder: ``builders/`` sits beside ``aflw_occ/`` only in the source tree). Installed packages are plain
+    folders, so the resource is a real path; a zipped install is refused with a message.
+    """
+    res = resources.files("aflw_occ").joinpath("assets", *parts)
+    if not isinstance(res, Path):
+        raise RuntimeError(f"aflw_occ/assets/{'/'.join(parts)}: the package is not installed as a folder ({res!r})")
+    return res

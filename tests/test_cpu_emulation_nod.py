@@ -17,23 +17,14 @@ from pathlib import Path
 
 import pytest
 
-#: per level: environment, and the OpenCV thread count the subprocess sets (the build uses 1 per worker)
+from benchmarks.repro import ISA_LEVELS
+
+# the emulation environments of the reproducibility harness (every AVX-512 feature and group spelled as each library
+# release expects it), plus different OpenBLAS and OpenCV thread counts (CV_THREADS: set by the subprocess)
 LEVELS: dict[str, dict[str, str]] = {
     "native": {"OPENBLAS_NUM_THREADS": "2", "CV_THREADS": "2"},
-    "avx2": {
-        "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SKX AVX512F",
-        "OPENCV_CPU_DISABLE": "AVX512F",
-        "OPENBLAS_CORETYPE": "Haswell",
-        "OPENBLAS_NUM_THREADS": "1",
-        "CV_THREADS": "1",
-    },
-    "sse42": {
-        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SKX AVX512F AVX2 FMA3",
-        "OPENCV_CPU_DISABLE": "AVX512F,AVX2,AVX,FP16",
-        "OPENBLAS_CORETYPE": "Nehalem",
-        "OPENBLAS_NUM_THREADS": "2",
-        "CV_THREADS": "2",
-    },
+    "avx2": {**ISA_LEVELS["avx2"].env, "OPENBLAS_NUM_THREADS": "1", "CV_THREADS": "1"},
+    "sse42": {**ISA_LEVELS["sse42"].env, "OPENBLAS_NUM_THREADS": "2", "CV_THREADS": "2"},
 }
 
 SCRIPT = r"""
@@ -94,7 +85,8 @@ for s, im, g in zip(samples, images, geos):
     }
 print(json.dumps({
     "cpu": {"avx512": has("X86_V4", "AVX512_SKX"), "avx2": has("X86_V3", "AVX2"),
-            "cv_avx512": bool(cv2.checkHardwareSupport(13)), "cv_avx2": bool(cv2.checkHardwareSupport(11)),
+            "cv_avx512": bool(cv2.checkHardwareSupport(13) or cv2.checkHardwareSupport(256)),
+            "cv_avx2": bool(cv2.checkHardwareSupport(11)),
             "openblas": corename()},
     "spread": h(mesh.spread), "rows": rows,
 }))

@@ -1,4 +1,4 @@
-"""The torch Dataset wrapper: lazy per-worker HDF5, exact pixels."""
+"""The torch Dataset wrapper: lazy per-worker HDF5, exact pixels, safe after a build in the same process."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ def test_dataloader_with_workers(tmp_path: Path) -> None:
     )
     path = build(plan).path
     ds = AflwOccDataset(path, "csod-double")
-    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
+    # "forkserver", not the default "fork": this process has just built (worker pools, h5py, torch's sharing threads),
+    # and a forked worker inherits any lock another thread held at that instant (a worker once hung for good in
+    # _ResourceSharer.register). A forkserver child starts from a clean single-threaded server instead.
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=4, num_workers=2, multiprocessing_context="forkserver", persistent_workers=False
+    )
     batches = list(loader)
     assert sum(len(b["id"]) for b in batches) == 6
     with open_store(path) as st:

@@ -26,9 +26,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ...paths import asset_path
 from .library import Occluder, OccluderError, OccluderLibrary, decode_image, finish_rgba, sha256_bytes
 
-CC0_DIR = Path(__file__).resolve().parents[2] / "aflw_occ" / "assets" / "occluders" / "cc0"
+CC0_DIR = asset_path("occluders", "cc0")
 ATTRIBUTION = "ATTRIBUTION.json"
 
 COFFEE_LICENCE = "CC0 by the photographer (Rachel Michetti); no copyright restrictions (skimage.data.coffee docstring)"

@@ -45,7 +45,7 @@ from typing import Any, BinaryIO
 import cv2
 import numpy as np
 
-from ...paths import shared_dir
+from ...paths import asset_path, shared_dir
 from .library import (
     Occluder,
     OccluderError,
@@ -59,7 +59,7 @@ from .library import (
 PACKAGE = "tuxpaint-stamps-default"
 PACKAGE_VERSION = "2022.06.04-1"
 STAMPS_IN_DEB = "usr/share/tuxpaint/stamps"
-SELECTION_FILE = Path(__file__).resolve().parents[2] / "aflw_occ" / "assets" / "occluders" / "tuxpaint_selection.json"
+SELECTION_FILE = asset_path("occluders", "tuxpaint_selection.json")
 
 FLAT_MAX = 0.25
 OUTLINE_MIN = 0.5
