@@ -62,8 +62,11 @@ def build_once(source: Path, workers: int, subsets: str, exe: Path | None = None
     with tempfile.TemporaryDirectory() as out:
         cmd = [str(exe), "build", "--source", str(source), "--out", out, "--subsets", subsets]
         cmd += ["--workers", str(workers), "--quiet"]
+        # from the output folder and without PYTHONPATH: the current directory must not put this checkout's modules
+        # on another installation's path (its forkserver workers would import them)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd=out, env=env)
         _, status, usage = os.wait4(proc.pid, 0)  # this build's own usage (with its reaped workers)
         wall = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
