@@ -105,47 +105,90 @@ def area_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return round_div(sums, den).astype(np.uint8)
 
 
+def _span(a: int, b: np.ndarray, lo: int, hi: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the integers x ∈ [0, n) with lo ≤ a·x + b < hi, as [first, stop) (stop ≤ first when none); exact
+    integer floor divisions (int64)."""
+    if a > 0:
+        first, stop = -((b - lo) // a), (hi - 1 - b) // a + 1  # ⌈(lo − b)/a⌉, ⌊(hi − 1 − b)/a⌋ + 1
+    elif a < 0:
+        first, stop = -((hi - 1 - b) // -a), (b - lo) // -a + 1  # ⌈(b − hi + 1)/−a⌉, ⌊(b − lo)/−a⌋ + 1
+    else:
+        ok = (b >= lo) & (b < hi)
+        first, stop = np.zeros_like(b), np.where(ok, n, 0)
+    return np.maximum(first, 0), np.minimum(stop, n)
+
+
+#: bytes 0 and 2 of a packed RGBA pixel (uint32): two channels in 16-bit lanes
+_LANES16 = np.uint32(0x00FF00FF)
+#: rounding half (2¹⁵) and the 8-bit result mask of both 32-bit lanes of a uint64
+_ROUND32 = np.uint64((1 << 15) | (1 << 47))
+_LANES32 = np.uint64(0xFF | (0xFF << 32))
+
+
+def _widen(t: np.ndarray) -> np.ndarray:
+    """uint32 holding two 16-bit lanes → uint64 holding them in two 32-bit lanes (bits 0 and 32)."""
+    t64 = t.astype(np.uint64)
+    return (t64 & np.uint64(0xFFFF)) | ((t64 & np.uint64(0xFFFF0000)) << np.uint64(16))
+
+
 def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size: tuple[int, int]) -> np.ndarray:
     """Bilinear warp of ``src`` (h, w, 4) uint8 onto a (H, W) = ``size[::-1]`` canvas; outside ``src`` is 0.
 
     ``inverse`` (2, 3) maps canvas pixel (x, y) to source coordinates (pixel centres at integers, as OpenCV's
     warpAffine with WARP_INVERSE_MAP). It is rounded to 16 fractional bits (int64 positions); the position's fraction
-    to 8 bits; the four taps get weights (256 − fx)(256 − fy), … summing to 2¹⁶; Σ weight·pixel < 2²⁴ (exact in
-    float64) and the result is rounded half up.
+    to 8 bits; the four taps get weights (256 − fx)(256 − fy), … summing to 2¹⁶; Σ weight·pixel < 2²⁴ and the result
+    is rounded half up: out = ⌊((256 − fy)·t + fy·b + 2¹⁵) / 2¹⁶⌋ with t = (256 − fx)·p₀₀ + fx·p₀₁ and
+    b = (256 − fx)·p₁₀ + fx·p₁₁ per channel.
+
+    Only the canvas pixels whose top-left tap (x₀, y₀) = (⌊sx⌋, ⌊sy⌋) lies in [−1, w) × [−1, h) are computed (the
+    others are 0); per canvas row they form one interval, found by exact integer division (:func:`_span`).
+    The channels are computed two at a time in integer lanes of one word (SWAR): t, b ≤ 255·256 < 2¹⁶ in the two
+    16-bit lanes of a uint32, (256 − fy)·t + fy·b + 2¹⁵ < 2²⁵ in the two 32-bit lanes of a uint64: no lane ever
+    carries into the next, so each lane holds exactly its channel's integer.
     """
     cw, ch = size
     h, w, c = src.shape
     if c != 4:
         raise ValueError("warp_bilinear expects RGBA (h, w, 4)")
     m = [[round(float(v) * (1 << MAP_BITS)) for v in row] for row in np.asarray(inverse, np.float64)]
-    xs = np.arange(cw, dtype=np.int64)[None, :]
-    ys = np.arange(ch, dtype=np.int64)[:, None]
-    sx = m[0][0] * xs + m[0][1] * ys + m[0][2]
-    sy = m[1][0] * xs + m[1][1] * ys + m[1][2]
-    x0, y0 = sx >> MAP_BITS, sy >> MAP_BITS
-    inside = (x0 >= -1) & (x0 < w) & (y0 >= -1) & (y0 < h)
     out = np.zeros((ch, cw, c), np.uint8)
-    if not inside.any():
+    ys = np.arange(ch, dtype=np.int64)
+    bx = m[0][1] * ys + m[0][2]  # sx = m00·x + bx[y]
+    by = m[1][1] * ys + m[1][2]
+    one_px = 1 << MAP_BITS
+    fx0, fx1 = _span(m[0][0], bx, -one_px, w * one_px, cw)
+    fy0, fy1 = _span(m[1][0], by, -one_px, h * one_px, cw)
+    first, stop = np.maximum(fx0, fy0), np.minimum(fx1, fy1)
+    counts = np.maximum(stop - first, 0)
+    n = int(counts.sum())
+    if n == 0:
         return out
-    x0, y0, sx, sy = x0[inside], y0[inside], sx[inside], sy[inside]
+    rows = np.repeat(ys, counts)
+    xs = np.repeat(first, counts) + (np.arange(n, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts))
+    sx = m[0][0] * xs + bx[rows]
+    sy = m[1][0] * xs + by[rows]
     shift = MAP_BITS - WEIGHT_BITS
     one = 1 << WEIGHT_BITS
-    fx = ((sx >> shift) & (one - 1)).astype(np.int32)[:, None]
-    fy = ((sy >> shift) & (one - 1)).astype(np.int32)[:, None]
-    # 1 px of zeros around the image: every tap of an inside pixel falls in the padded image; RGBA packed as uint32
+    fx = ((sx >> shift) & (one - 1)).astype(np.uint32)
+    fy = ((sy >> shift) & (one - 1)).astype(np.uint64)
+    gx = np.uint32(one) - fx
+    gy = np.uint64(one) - fy
+    # 1 px of zeros around the image: every tap of a computed pixel falls in the padded image; RGBA packed as uint32
     pad = np.zeros((h + 2, w + 2, 4), np.uint8)
     pad[1:-1, 1:-1] = src
     packed = pad.view(np.uint32).reshape(-1)
-    base = (y0 + 1) * (w + 2) + (x0 + 1)
+    base = ((sy >> MAP_BITS) + 1) * (w + 2) + ((sx >> MAP_BITS) + 1)
+    p00, p01 = packed[base], packed[base + 1]
+    p10, p11 = packed[base + (w + 2)], packed[base + (w + 3)]
+    res = np.zeros(n, np.uint32)
+    for lane_shift in (0, 8):  # channels 0 and 2, then 1 and 3
+        def x_lerp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return ((a >> lane_shift) & _LANES16) * gx + ((b >> lane_shift) & _LANES16) * fx  # noqa: B023
 
-    def tap(offset: int) -> np.ndarray:
-        return packed[base + offset].view(np.uint8).reshape(-1, 4).astype(np.int32)
-
-    # (1 − fy)·((1 − fx)·p₀₀ + fx·p₀₁) + fy·((1 − fx)·p₁₀ + fx·p₁₁): integers below 2²⁴ in int32
-    top = tap(0) * (one - fx) + tap(1) * fx
-    bottom = tap(w + 2) * (one - fx) + tap(w + 3) * fx
-    acc = top * (one - fy) + bottom * fy
-    out[inside] = ((acc + (1 << (2 * WEIGHT_BITS - 1))) >> (2 * WEIGHT_BITS)).astype(np.uint8)
+        acc = _widen(x_lerp(p00, p01)) * gy + _widen(x_lerp(p10, p11)) * fy
+        r = ((acc + _ROUND32) >> np.uint64(2 * WEIGHT_BITS)) & _LANES32
+        res |= (r | (r >> np.uint64(16))).astype(np.uint32) << np.uint32(lane_shift)
+    out.view(np.uint32).reshape(-1)[rows * cw + xs] = res
     return out
 
 
