@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from aflw_occ import exactmath
@@ -37,24 +38,62 @@ def round_div(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
 
 
 def div255(x: np.ndarray) -> np.ndarray:
-    """x/255 rounded half up for integers 0 ≤ x ≤ 255² (int32 in, int32 out): ⌊(y + ⌊y/256⌋)/256⌋ with y = x + 128,
-    equal to ⌊(2x + 255)/510⌋ on the whole range (checked exhaustively in the tests)."""
+    """x/255 rounded half up for integers 0 ≤ x ≤ 255² (int32 or uint16 in, same dtype out): ⌊(y + ⌊y/256⌋)/256⌋
+    with y = x + 128, equal to ⌊(2x + 255)/510⌋ on the whole range (checked exhaustively in the tests); every
+    intermediate is ≤ 255² + 128 + 254 < 2¹⁶."""
     y = x + 128
     return (y + (y >> 8)) >> 8
 
 
 def premultiply(rgba: np.ndarray) -> np.ndarray:
-    """uint8 RGBA with colour·α/255 rounded (alpha unchanged)."""
-    a = rgba[..., 3:4].astype(np.int32)
-    rgb = div255(rgba[..., :3].astype(np.int32) * a)
-    return np.concatenate([rgb.astype(np.uint8), rgba[..., 3:4]], axis=-1)
+    """uint8 RGBA with colour·α/255 rounded (alpha unchanged): one look-up per value in :data:`PREMULTIPLY` (index
+    256·α + c < 2¹⁶, uint16; channel by channel, which numpy does much faster than broadcasting over a last axis of
+    3)."""
+    out = rgba.copy()
+    a = rgba[..., 3].astype(np.uint16) << 8
+    for k in range(3):
+        np.take(PREMULTIPLY, a | rgba[..., k], out=out[..., k])
+    return out
+
+
+def _unpremultiply_table() -> np.ndarray:
+    """(256·256,) uint8: entry 256·α + p = min(⌊255p/α + ½⌋, 255) = min(⌊(510p + α)/(2α)⌋, 255), 0 for α = 0
+    (exact integer arithmetic)."""
+    a = np.arange(256, dtype=np.int64)[:, None]
+    p = np.arange(256, dtype=np.int64)[None, :]
+    t = np.minimum((510 * p + a) // np.maximum(2 * a, 1), 255)
+    return np.where(a > 0, t, 0).astype(np.uint8).reshape(-1)
+
+
+#: :func:`premultiply` of every (α, c) pair: entry 256·α + c = :func:`div255` (c·α) (int32)
+PREMULTIPLY = div255(np.arange(256, dtype=np.int32)[:, None] * np.arange(256, dtype=np.int32)[None, :]).astype(
+    np.uint8
+).reshape(-1)
+PREMULTIPLY.setflags(write=False)
+#: :func:`unpremultiply` of every (α, p) pair
+UNPREMULTIPLY = _unpremultiply_table()
+UNPREMULTIPLY.setflags(write=False)
 
 
 def unpremultiply(pm: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Straight colour (uint8 (H, W, 3)) = 255·pm/α rounded, clipped to 255; 0 where α = 0."""
-    a = alpha.astype(np.int64)[..., None]
-    out = round_div(255 * pm.astype(np.int64), np.maximum(a, 1))
-    return np.where(a > 0, np.minimum(out, 255), 0).astype(np.uint8)
+    """Straight colour (uint8 (H, W, 3)) = 255·pm/α rounded, clipped to 255; 0 where α = 0: one look-up per value in
+    :data:`UNPREMULTIPLY` (index 256·α + pm < 2¹⁶, uint16), channel by channel."""
+    out = np.empty(pm.shape, np.uint8)
+    a = alpha.astype(np.uint16) << 8
+    for k in range(pm.shape[-1]):
+        np.take(UNPREMULTIPLY, a | pm[..., k], out=out[..., k])
+    return out
+
+
+def copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
+    """dst[mask] = src[mask] in place, for uint8 images of the same shape (dst may be a view) and a (H, W) bool mask.
+
+    ``cv2.copyTo`` is a masked memory copy (no arithmetic: the same bytes on every machine and release) and far
+    faster than numpy's boolean assignment over a last axis of 3.
+    """
+    done = cv2.copyTo(src, mask.view(np.uint8), dst)
+    if done is not dst:  # OpenCV had to reallocate (e.g. a non-contiguous view): write the result back
+        dst[...] = done
 
 
 # ---- resampling ----
@@ -118,17 +157,23 @@ def _span(a: int, b: np.ndarray, lo: int, hi: int, n: int) -> tuple[np.ndarray, 
     return np.maximum(first, 0), np.minimum(stop, n)
 
 
-#: bytes 0 and 2 of a packed RGBA pixel (uint32): two channels in 16-bit lanes
-_LANES16 = np.uint32(0x00FF00FF)
-#: rounding half (2¹⁵) and the 8-bit result mask of both 32-bit lanes of a uint64
-_ROUND32 = np.uint64((1 << 15) | (1 << 47))
-_LANES32 = np.uint64(0xFF | (0xFF << 32))
+_U64 = np.uint64
+#: the four bytes of a packed RGBA word spread to the four 16-bit lanes of a uint64, and the even/odd lanes widened
+#: to 32 bits
+_M16 = _U64(0x0000FFFF0000FFFF)
+_M8 = _U64(0x00FF00FF00FF00FF)
+_ROUND32 = _U64((1 << 15) | (1 << 47))
+_BYTES32 = _U64(0x000000FF000000FF)
 
 
-def _widen(t: np.ndarray) -> np.ndarray:
-    """uint32 holding two 16-bit lanes → uint64 holding them in two 32-bit lanes (bits 0 and 32)."""
-    t64 = t.astype(np.uint64)
-    return (t64 & np.uint64(0xFFFF)) | ((t64 & np.uint64(0xFFFF0000)) << np.uint64(16))
+def _spread16(rgba: np.ndarray) -> np.ndarray:
+    """(…, 4) uint8 → (…) uint64 with byte k of each pixel in bits 16k … 16k + 7 (four 16-bit lanes)."""
+    x = np.ascontiguousarray(rgba).view(np.uint32)[..., 0].astype(np.uint64)
+    x |= x << _U64(16)
+    x &= _M16
+    x |= x << _U64(8)
+    x &= _M8
+    return x
 
 
 def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size: tuple[int, int]) -> np.ndarray:
@@ -142,8 +187,8 @@ def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size
 
     Only the canvas pixels whose top-left tap (x₀, y₀) = (⌊sx⌋, ⌊sy⌋) lies in [−1, w) × [−1, h) are computed (the
     others are 0); per canvas row they form one interval, found by exact integer division (:func:`_span`).
-    The channels are computed two at a time in integer lanes of one word (SWAR): t, b ≤ 255·256 < 2¹⁶ in the two
-    16-bit lanes of a uint32, (256 − fy)·t + fy·b + 2¹⁵ < 2²⁵ in the two 32-bit lanes of a uint64: no lane ever
+    The four channels are computed together in integer lanes of one uint64 (SWAR): t, b ≤ 255·256 < 2¹⁶ in four
+    16-bit lanes, then (256 − fy)·t + fy·b + 2¹⁵ < 2²⁵ in two 32-bit lanes (channels 0, 2 and 1, 3): no lane ever
     carries into the next, so each lane holds exactly its channel's integer.
     """
     cw, ch = size
@@ -163,32 +208,48 @@ def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size
     n = int(counts.sum())
     if n == 0:
         return out
-    rows = np.repeat(ys, counts)
-    xs = np.repeat(first, counts) + (np.arange(n, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts))
-    sx = m[0][0] * xs + bx[rows]
-    sy = m[1][0] * xs + by[rows]
+    # canvas x of every computed pixel, and its flat index in the canvas
+    start = np.cumsum(counts) - counts
+    xs = np.arange(n, dtype=np.int64) - np.repeat(start - first, counts)
+    flat = xs + np.repeat(ys * cw, counts)
+    sx = m[0][0] * xs
+    sx += np.repeat(bx, counts)
+    sy = m[1][0] * xs
+    sy += np.repeat(by, counts)
     shift = MAP_BITS - WEIGHT_BITS
     one = 1 << WEIGHT_BITS
-    fx = ((sx >> shift) & (one - 1)).astype(np.uint32)
-    fy = ((sy >> shift) & (one - 1)).astype(np.uint64)
-    gx = np.uint32(one) - fx
-    gy = np.uint64(one) - fy
-    # 1 px of zeros around the image: every tap of a computed pixel falls in the padded image; RGBA packed as uint32
+    # weights as uint64 views of non-negative int64
+    fx = ((sx >> shift) & (one - 1)).view(np.uint64)
+    fy = ((sy >> shift) & (one - 1)).view(np.uint64)
+    gx = (one - fx.view(np.int64)).view(np.uint64)
+    gy = (one - fy.view(np.int64)).view(np.uint64)
+    # 1 px of zeros around the image: every tap of a computed pixel falls in the padded image
     pad = np.zeros((h + 2, w + 2, 4), np.uint8)
     pad[1:-1, 1:-1] = src
-    packed = pad.view(np.uint32).reshape(-1)
-    base = ((sy >> MAP_BITS) + 1) * (w + 2) + ((sx >> MAP_BITS) + 1)
-    p00, p01 = packed[base], packed[base + 1]
-    p10, p11 = packed[base + (w + 2)], packed[base + (w + 3)]
-    res = np.zeros(n, np.uint32)
-    for lane_shift in (0, 8):  # channels 0 and 2, then 1 and 3
-        def x_lerp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return ((a >> lane_shift) & _LANES16) * gx + ((b >> lane_shift) & _LANES16) * fx  # noqa: B023
-
-        acc = _widen(x_lerp(p00, p01)) * gy + _widen(x_lerp(p10, p11)) * fy
-        r = ((acc + _ROUND32) >> np.uint64(2 * WEIGHT_BITS)) & _LANES32
-        res |= (r | (r >> np.uint64(16))).astype(np.uint32) << np.uint32(lane_shift)
-    out.view(np.uint32).reshape(-1)[rows * cw + xs] = res
+    lanes = _spread16(pad).reshape(-1)
+    sx >>= MAP_BITS
+    sy >>= MAP_BITS
+    base = sy
+    base += 1
+    base *= w + 2
+    base += sx
+    base += 1
+    top = lanes[base] * gx
+    top += lanes[base + 1] * fx
+    bottom = lanes[base + (w + 2)] * gx
+    bottom += lanes[base + (w + 3)] * fx
+    res = np.zeros(n, np.uint64)
+    for lane_shift in (0, 16):  # channels 0 and 2, then 1 and 3
+        acc = ((top >> _U64(lane_shift)) & _M16) * gy
+        acc += ((bottom >> _U64(lane_shift)) & _M16) * fy
+        acc += _ROUND32
+        acc >>= _U64(2 * WEIGHT_BITS)
+        acc &= _BYTES32
+        if lane_shift:
+            acc <<= _U64(8)
+        res |= acc
+    res |= res >> _U64(16)  # bytes 2, 3 (bits 32 … 47) → bits 16 … 31
+    out.view(np.uint32).reshape(-1)[flat] = res.astype(np.uint32)
     return out
 
 

@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
 
+import cv2
 import numpy as np
 
 from aflw_occ import exactmath
@@ -369,6 +370,9 @@ def _draw(rng: np.random.Generator, cfg: NatOccConfig, box: tuple[int, int, int,
     return d
 
 
+#: 3×3 structuring element of the morphology done with OpenCV
+_K3 = np.ones((3, 3), np.uint8)
+
 _PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, float]] = {}
 
 
@@ -399,16 +403,31 @@ def binomial(n: int) -> np.ndarray:
 def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Straight colour, alpha and the solid mask (α ≥ 128) of a warped premultiplied cut-out. Solid pixels are
     un-premultiplied; the others are extended by a normalised 3×3 box (255·Σ pm / Σ α, rounded), so the blurred alpha
-    below never meets undefined colour (no dark or bright rims); 0 where Σ α = 0."""
+    below never meets undefined colour (no dark or bright rims); 0 where Σ α = 0.
+
+    Solid pixels: one table look-up each (:data:`.exact_image.UNPREMULTIPLY`, whose row α = 0 is all zeros, so
+    non-solid pixels start at 0). Rim pixels (not solid, Σ α > 0 ⟺ some α > 0 in the 3×3 window: a 3×3 dilation of
+    α > 0): their 3×3 sums (≤ 9·255 < 2¹⁶, uint16) are gathered from the zero-padded cut-out and divided exactly,
+    ⌊(510·Σ pm + Σ α) / (2·Σ α)⌋ = ⌊255·Σ pm / Σ α + ½⌋ (int32), clipped to 255.
+    """
     pm, alpha = warped[..., :3], warped[..., 3]
+    h, w = alpha.shape
     solid = alpha >= OPAQUE
-    colour = np.zeros(pm.shape, np.uint8)
-    colour[solid] = xi.unpremultiply(pm[solid], alpha[solid])
-    sum_a = xi.box3_sums(alpha)
-    rim = ~solid & (sum_a > 0)
-    if rim.any():
-        box = xi.box3_sums(pm)[rim]
-        colour[rim] = np.minimum(xi.round_div(255 * box, sum_a[rim][:, None]), 255)
+    colour = xi.unpremultiply(pm, alpha * solid)
+    # cv2.dilate is a 3×3 maximum of uint8 (exact on every machine and release); outside the canvas counts as 0
+    near = cv2.dilate((alpha > 0).view(np.uint8), _K3)
+    rim = np.flatnonzero(near > solid)
+    if rim.size:
+        pad = np.zeros((h + 2, w + 2, 4), np.uint8)
+        pad[1:-1, 1:-1] = warped
+        flat = pad.reshape(-1, 4)
+        centre = (rim // w + 1) * (w + 2) + rim % w + 1
+        box = np.zeros((rim.size, 4), np.uint16)
+        for off in (-(w + 3), -(w + 2), -(w + 1), -1, 0, 1, w + 1, w + 2, w + 3):
+            box += flat[centre + off]
+        box = box.astype(np.int32)
+        sum_a = box[:, 3:]
+        colour.reshape(-1, 3)[rim] = np.minimum((510 * box[:, :3] + sum_a) // (2 * sum_a), 255)
     return colour, alpha, solid
 
 
@@ -473,15 +492,19 @@ def _roi(
 
 def _jpeg(out: np.ndarray, res: np.ndarray, m_roi: np.ndarray, roi: tuple[int, int, int, int], q: int) -> np.ndarray:
     """The ROI's pixels after JPEG's lossy steps on the 8-aligned tile around it (same block grid as the source
-    JPEG); pixels outside the mask enter the tile as they are in the image."""
+    JPEG); pixels outside the mask enter the tile as they are in the image. Only the blocks the mask's pixels depend
+    on are computed (:func:`.exact_jpeg.jpeg_roundtrip` with ``where``); the ROI's pixels outside the mask are
+    returned as the tile holds them."""
     H, W = out.shape[:2]
     rx0, ry0, rx1, ry1 = roi
     jx0, jy0 = rx0 - rx0 % 8, ry0 - ry0 % 8
     jx1, jy1 = min(W, rx1 + (-rx1) % 8), min(H, ry1 + (-ry1) % 8)
     tile = out[jy0:jy1, jx0:jx1].copy()
-    inner = tile[ry0 - jy0 : ry1 - jy0, rx0 - jx0 : rx1 - jx0]
-    inner[m_roi] = res[m_roi]
-    return jpeg_roundtrip(tile, q)[ry0 - jy0 : ry1 - jy0, rx0 - jx0 : rx1 - jx0]
+    inner = (slice(ry0 - jy0, ry1 - jy0), slice(rx0 - jx0, rx1 - jx0))
+    xi.copy_where(tile[inner], res, m_roi)
+    where = np.zeros(tile.shape[:2], bool)
+    where[inner] = m_roi
+    return jpeg_roundtrip(tile, q, where)[inner]
 
 
 def composite(
@@ -575,7 +598,7 @@ def composite(
         res[band] = xi.filter_at(res, binomial(cfg.edge_blur), band)
     if d["jpeg"]["applied"] and m_roi.any():
         res = _jpeg(out, res, m_roi, (rx0, ry0, rx1, ry1), d["jpeg"]["quality"])
-    out[ry0:ry1, rx0:rx1][m_roi] = res[m_roi]
+    xi.copy_where(out[ry0:ry1, rx0:rx1], res, m_roi)
     mask[ry0:ry1, rx0:rx1] = m_roi
     params["covered_pixels"] = int(np.count_nonzero(m_roi))
     if diagnostics:
