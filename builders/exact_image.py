@@ -13,6 +13,7 @@ borders mirror without repeating the edge (OpenCV's BORDER_REFLECT_101, numpy's 
 from __future__ import annotations
 
 import math
+import sys
 
 import cv2
 import numpy as np
@@ -264,17 +265,35 @@ def _mirror_index(n: int, r: int) -> np.ndarray:
     return np.where(m >= n, period - m, m)
 
 
-def _convolve_axis(img: np.ndarray, taps: np.ndarray, axis: int) -> np.ndarray:
-    """Σₖ taps[k]·img shifted by k − r along ``axis`` (int32; mirrored border), r = len(taps) // 2."""
+def _convolve_axis(img: np.ndarray, taps: np.ndarray, axis: int, dtype: type = np.int32) -> np.ndarray:
+    """Σₖ taps[k]·img shifted by k − r along ``axis`` (mirrored border), r = len(taps) // 2, in ``dtype`` (int32, or
+    uint16 when the caller has bounded the sums below 2¹⁶). Symmetric taps add the two mirrored neighbours first:
+    t·(a + b) = t·a + t·b, the same integer."""
     r = len(taps) // 2
     n = img.shape[axis]
-    p = np.take(img.astype(np.int32), _mirror_index(n, r), axis=axis)
-    out = np.zeros(img.shape, np.int32)
-    for k, t in enumerate(taps.tolist()):
-        if t:
-            sl = [slice(None)] * img.ndim
-            sl[axis] = slice(k, k + n)
-            out += np.int32(t) * p[tuple(sl)]
+    p = np.take(img, _mirror_index(n, r), axis=axis).astype(dtype, copy=False)
+    t = [int(v) for v in taps]
+
+    def shifted(k: int) -> np.ndarray:
+        sl = [slice(None)] * img.ndim
+        sl[axis] = slice(k, k + n)
+        return p[tuple(sl)]
+
+    out = shifted(r) * dtype(t[r]) if t[r] != 1 else shifted(r).copy()
+    symmetric = t == t[::-1]
+    tmp = np.empty_like(out)
+    for k in range(r):
+        if symmetric:
+            if t[k]:
+                np.add(shifted(k), shifted(2 * r - k), out=tmp)
+                if t[k] != 1:
+                    tmp *= dtype(t[k])
+                out += tmp
+        else:
+            for j in (k, 2 * r - k):
+                if t[j]:
+                    np.multiply(shifted(j), dtype(t[j]), out=tmp)
+                    out += tmp
     return out
 
 
@@ -286,17 +305,21 @@ def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """uint8 image filtered by the separable kernel taps ⊗ taps (non-negative integer taps summing to a power of two
     S = 2^s ≤ 2¹⁴), in int32: the vertical pass is rounded half up to 6 fractional bits
     (v = ⌊(Σ + 2^(s−7)) / 2^(s−6)⌋ ≤ 255·2⁶, or kept whole when s ≤ 6), the horizontal pass (≤ 255·2⁶·2¹⁴ < 2³¹) is
-    rounded half up to an integer."""
+    rounded half up to an integer. When S ≤ 16 both passes run in uint16 (every sum ≤ 255·S² ≤ 255·2⁸ < 2¹⁶)."""
     s = int(np.sum(taps)).bit_length() - 1
     if int(np.sum(taps)) != 1 << s or s > 14:
         raise ValueError("separable_filter: the taps must sum to a power of two ≤ 2**14")
-    v = _convolve_axis(img, taps, 0)
+    dtype = np.uint16 if s <= 4 else np.int32
+    v = _convolve_axis(img, taps, 0, dtype)
     keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
     if keep:
-        v = (v + (1 << (keep - 1))) >> keep
-    acc = _convolve_axis(v, taps, 1)
+        v += dtype(1 << (keep - 1))
+        v >>= keep
+    acc = _convolve_axis(v, taps, 1, dtype)
     total = 2 * s - keep
-    return ((acc + (1 << (total - 1))) >> total).astype(np.uint8)
+    acc += dtype(1 << (total - 1))
+    acc >>= total
+    return acc.astype(np.uint8)
 
 
 def gaussian_taps(sigma: float) -> np.ndarray:
@@ -311,27 +334,36 @@ def gaussian_taps(sigma: float) -> np.ndarray:
 
 
 def erode(mask: np.ndarray, k: int) -> np.ndarray:
-    """k×k minimum filter of a uint8 image (outside the image counts as 255, as OpenCV's erode)."""
-    r = k // 2
-    p = np.pad(mask, r, mode="constant", constant_values=255)
-    out = p[r:-r or None, r:-r or None].copy()
-    h, w = mask.shape
-    for dy in range(k):
-        for dx in range(k):
-            np.minimum(out, p[dy : dy + h, dx : dx + w], out=out)
-    return out
+    """k×k minimum filter of a uint8 image (outside the image counts as 255, as OpenCV's erode). ``cv2.erode`` on
+    uint8 is a minimum of integers: exact, the same on every machine and release."""
+    return cv2.erode(mask, np.ones((k, k), np.uint8))
 
 
 def dilate(mask: np.ndarray, k: int) -> np.ndarray:
-    """k×k maximum filter of a uint8/bool image (outside the image counts as 0)."""
-    r = k // 2
-    p = np.pad(mask, r, mode="constant", constant_values=0)
-    h, w = mask.shape
-    out = np.zeros_like(mask)
-    for dy in range(k):
-        for dx in range(k):
-            np.maximum(out, p[dy : dy + h, dx : dx + w], out=out)
-    return out
+    """k×k maximum filter of a uint8/bool image (outside the image counts as 0). ``cv2.dilate`` on uint8 is a maximum
+    of integers: exact, the same on every machine and release."""
+    if mask.dtype == bool:
+        return cv2.dilate(mask.view(np.uint8), np.ones((k, k), np.uint8)).view(bool)
+    return cv2.dilate(mask, np.ones((k, k), np.uint8))
+
+
+#: bit offset of byte k of a packed RGBA word once spread to 16-bit lanes (:func:`_spread16`)
+_LANE_BITS = tuple(16 * k if sys.byteorder == "little" else 16 * (3 - k) for k in range(4))
+
+
+def box3_sums_at(rgba: np.ndarray, idx: np.ndarray) -> list[np.ndarray]:
+    """3×3 box sums (zeros outside the image) of the four channels of an (H, W, 4) uint8 image at the flat pixel
+    indices ``idx``: four (n,) int32 arrays. The channels are summed together in the 16-bit lanes of one uint64
+    (9·255 < 2¹⁶: no lane carries into the next)."""
+    h, w = rgba.shape[:2]
+    pad = np.zeros((h + 2, w + 2, 4), np.uint8)
+    pad[1:-1, 1:-1] = rgba
+    lanes = _spread16(pad).reshape(-1)
+    centre = (idx // w + 1) * (w + 2) + idx % w + 1
+    acc = lanes[centre - (w + 3)]
+    for off in (-(w + 2), -(w + 1), -1, 0, 1, w + 1, w + 2, w + 3):
+        acc += lanes[centre + off]
+    return [((acc >> _U64(_LANE_BITS[k])) & _U64(0xFFFF)).astype(np.int32) for k in range(4)]
 
 
 def box3_sums(img: np.ndarray) -> np.ndarray:
@@ -361,10 +393,16 @@ def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int) -> np.nd
 
 
 def blend(fore: np.ndarray, back: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """(α·fore + (255 − α)·back)/255 rounded half up, α (H, W) uint8 (int32, :func:`div255`)."""
-    a = alpha.astype(np.int32)[..., None]
-    b = back.astype(np.int32)
-    return div255(a * (fore.astype(np.int32) - b) + 255 * b).astype(np.uint8)
+    """(α·fore + (255 − α)·back)/255 rounded half up, α (H, W) uint8: per channel in uint16 (the sum is ≤ 255²,
+    :func:`div255`)."""
+    a = alpha.astype(np.uint16)
+    na = 255 - a
+    out = np.empty(fore.shape, np.uint8)
+    for k in range(fore.shape[-1]):
+        v = a * fore[..., k]
+        v += na * back[..., k]
+        out[..., k] = div255(v)
+    return out
 
 
 def filter_at(img: np.ndarray, taps: np.ndarray, where: np.ndarray) -> np.ndarray:

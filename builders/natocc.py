@@ -50,7 +50,6 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
 
-import cv2
 import numpy as np
 
 from aflw_occ import exactmath
@@ -370,9 +369,6 @@ def _draw(rng: np.random.Generator, cfg: NatOccConfig, box: tuple[int, int, int,
     return d
 
 
-#: 3×3 structuring element of the morphology done with OpenCV
-_K3 = np.ones((3, 3), np.uint8)
-
 _PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, float]] = {}
 
 
@@ -407,27 +403,23 @@ def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
     Solid pixels: one table look-up each (:data:`.exact_image.UNPREMULTIPLY`, whose row α = 0 is all zeros, so
     non-solid pixels start at 0). Rim pixels (not solid, Σ α > 0 ⟺ some α > 0 in the 3×3 window: a 3×3 dilation of
-    α > 0): their 3×3 sums (≤ 9·255 < 2¹⁶, uint16) are gathered from the zero-padded cut-out and divided exactly,
+    α > 0): their 3×3 sums (:func:`.exact_image.box3_sums_at`) are divided exactly,
     ⌊(510·Σ pm + Σ α) / (2·Σ α)⌋ = ⌊255·Σ pm / Σ α + ½⌋ (int32), clipped to 255.
     """
     pm, alpha = warped[..., :3], warped[..., 3]
-    h, w = alpha.shape
     solid = alpha >= OPAQUE
     colour = xi.unpremultiply(pm, alpha * solid)
-    # cv2.dilate is a 3×3 maximum of uint8 (exact on every machine and release); outside the canvas counts as 0
-    near = cv2.dilate((alpha > 0).view(np.uint8), _K3)
-    rim = np.flatnonzero(near > solid)
+    rim = np.flatnonzero(xi.dilate(alpha > 0, 3) > solid)
     if rim.size:
-        pad = np.zeros((h + 2, w + 2, 4), np.uint8)
-        pad[1:-1, 1:-1] = warped
-        flat = pad.reshape(-1, 4)
-        centre = (rim // w + 1) * (w + 2) + rim % w + 1
-        box = np.zeros((rim.size, 4), np.uint16)
-        for off in (-(w + 3), -(w + 2), -(w + 1), -1, 0, 1, w + 1, w + 2, w + 3):
-            box += flat[centre + off]
-        box = box.astype(np.int32)
-        sum_a = box[:, 3:]
-        colour.reshape(-1, 3)[rim] = np.minimum((510 * box[:, :3] + sum_a) // (2 * sum_a), 255)
+        sums = xi.box3_sums_at(warped, rim)
+        sum_a = sums[3]
+        den = 2 * sum_a
+        flat = colour.reshape(-1, 3)
+        for k in range(3):
+            num = 510 * sums[k]
+            num += sum_a
+            num //= den
+            flat[rim, k] = np.minimum(num, 255)
     return colour, alpha, solid
 
 
@@ -468,11 +460,17 @@ def _colour_map(
 
 
 def _blur(colour: np.ndarray, alpha: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian blur of the occluder in premultiplied alpha: (colour, alpha) after it."""
+    """Gaussian blur of the occluder in premultiplied alpha: (colour, alpha) after it (the four premultiplied
+    channels filtered together; colour kept where the blurred α is 0)."""
     taps = xi.gaussian_taps(sigma)
-    pm = xi.separable_filter(xi.premultiply(np.dstack([colour, alpha]))[..., :3], taps)
-    alpha = xi.separable_filter(alpha, taps)
-    return np.where((alpha > 0)[..., None], xi.unpremultiply(pm, alpha), colour), alpha
+    rgba = np.empty(colour.shape[:2] + (4,), np.uint8)
+    rgba[..., :3] = colour
+    rgba[..., 3] = alpha
+    blurred = xi.separable_filter(xi.premultiply(rgba), taps)
+    alpha = np.ascontiguousarray(blurred[..., 3])
+    out = colour.copy()
+    xi.copy_where(out, xi.unpremultiply(blurred[..., :3], alpha), alpha > 0)
+    return out, alpha
 
 
 def _roi(
@@ -595,7 +593,9 @@ def composite(
     res = xi.blend(colour, image[ry0:ry1, rx0:rx1], a8)
     band = xi.dilate(m_roi & (a8 < 255), 3) & m_roi
     if band.any():
-        res[band] = xi.filter_at(res, binomial(cfg.edge_blur), band)
+        # the band's binomial blur (= filter_at(res, …, band), computed for the whole ROI in uint16: cheaper than
+        # gathering its neighbourhoods)
+        xi.copy_where(res, xi.separable_filter(res, binomial(cfg.edge_blur)), band)
     if d["jpeg"]["applied"] and m_roi.any():
         res = _jpeg(out, res, m_roi, (rx0, ry0, rx1, ry1), d["jpeg"]["quality"])
     xi.copy_where(out[ry0:ry1, rx0:rx1], res, m_roi)
