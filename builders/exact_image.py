@@ -120,21 +120,28 @@ def _area_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple[np.ndarray, int]:
     """Unnormalised area-resampled sums (int32 (nh, nw, C), or int64 when ``limit``·W·H ≥ 2³¹) of ``img`` (H, W, C)
     with values in [0, ``limit``] at ``size`` = (nw, nh), and their common denominator W·H: sums / denominator is the
-    mean of the input over each output pixel's footprint."""
+    mean of the input over each output pixel's footprint.
+
+    Two passes of Σₜ weightₜ·row gathered at indexₜ (:func:`_area_taps`), each along the first axis of a contiguous
+    array (whole rows are gathered and scaled: no per-element indexing); every partial sum is ≤ the final one."""
     nw, nh = size
     h, w = img.shape[:2]
     dtype = np.int32 if limit * w * h < 1 << 31 else np.int64
-    src = img.astype(dtype)
-    xi, xw = _area_taps(w, nw)
-    xw = xw.astype(dtype)
-    tmp = np.zeros((h, nw) + img.shape[2:], dtype)
-    for t in range(xi.shape[1]):
-        tmp += xw[:, t].reshape((1, nw) + (1,) * (img.ndim - 2)) * src[:, xi[:, t]]
+
+    def pass_first_axis(a: np.ndarray, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        out = np.zeros((idx.shape[0],) + a.shape[1:], dtype)
+        tmp = np.empty_like(out)
+        shape = (idx.shape[0],) + (1,) * (a.ndim - 1)
+        for t in range(idx.shape[1]):
+            wt = weight[:, t].astype(dtype).reshape(shape)
+            np.multiply(np.take(a, idx[:, t], axis=0), wt, out=tmp)
+            out += tmp
+        return out
+
+    xi_, xw = _area_taps(w, nw)
+    tmp = pass_first_axis(np.swapaxes(img, 0, 1).astype(dtype, order="C"), xi_, xw)  # (nw, h, …)
     yi, yw = _area_taps(h, nh)
-    yw = yw.astype(dtype)
-    out = np.zeros((nh, nw) + img.shape[2:], dtype)
-    for t in range(yi.shape[1]):
-        out += yw[:, t].reshape((nh,) + (1,) * (img.ndim - 1)) * tmp[yi[:, t]]
+    out = pass_first_axis(np.ascontiguousarray(np.swapaxes(tmp, 0, 1)), yi, yw)  # (nh, nw, …)
     return out, w * h
 
 
