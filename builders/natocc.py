@@ -369,22 +369,24 @@ def _draw(rng: np.random.Generator, cfg: NatOccConfig, box: tuple[int, int, int,
     return d
 
 
-_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, float]] = {}
+_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, list[float | None]]] = {}
 
 
-def prepared(rgba: np.ndarray) -> tuple[np.ndarray, float]:
-    """The premultiplied cut-out (read-only uint8 RGBA) and its :func:`axis_angle`, remembered per occluder array
-    while that array lives (a library's cut-outs are drawn many times)."""
+def prepared(rgba: np.ndarray, with_axis: bool = True) -> tuple[np.ndarray, float | None]:
+    """The premultiplied cut-out (read-only uint8 RGBA) and its :func:`axis_angle` (None unless ``with_axis``: only
+    cut-outs that point at the face need it), remembered per occluder array while that array lives (a library's
+    cut-outs are drawn many times)."""
     hit = _PREMULTIPLIED.get(id(rgba))
-    if hit is not None and hit[0]() is rgba:
-        return hit[1], hit[2]
-    out = xi.premultiply(rgba)
-    out.setflags(write=False)
-    axis = axis_angle(rgba[..., 3])
-    if len(_PREMULTIPLIED) >= 1024:
-        _PREMULTIPLIED.clear()
-    _PREMULTIPLIED[id(rgba)] = (weakref.ref(rgba), out, axis)
-    return out, axis
+    if hit is None or hit[0]() is not rgba:
+        out = xi.premultiply(rgba)
+        out.setflags(write=False)
+        if len(_PREMULTIPLIED) >= 1024:
+            _PREMULTIPLIED.clear()
+        hit = (weakref.ref(rgba), out, [None])
+        _PREMULTIPLIED[id(rgba)] = hit
+    if with_axis and hit[2][0] is None:
+        hit[2][0] = axis_angle(rgba[..., 3])
+    return hit[1], hit[2][0]
 
 
 def binomial(n: int) -> np.ndarray:
@@ -537,8 +539,8 @@ def composite(
     oh, ow = occluder.shape[:2]
     face_area = (box[2] - box[0]) * (box[3] - box[1])
     s0 = quantise(math.sqrt(d["area_fraction"] * face_area / (oh * ow)), GRID_BITS["scale"])
-    src, occ_axis = prepared(occluder)
-    axis = occ_axis if points_at_face else 0.0
+    src, occ_axis = prepared(occluder, with_axis=points_at_face)
+    axis = occ_axis if points_at_face and occ_axis is not None else 0.0
     base_rot = pointing_rotation(axis, d["centre"], face_centre) if points_at_face else 0.0
     jit = d["jitter"]
     scale = quantise(s0 * jit["scale"], GRID_BITS["scale"]) if jit["applied"] else s0

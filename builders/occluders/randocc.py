@@ -217,4 +217,7 @@ def random_blob(rng: np.random.Generator, size: int = SIZE) -> tuple[np.ndarray,
         "transparent": transparent,
         "opacity": opacity,
     }
-    return np.dstack([rgb, alpha]), params
+    out = np.empty((size, size, 4), np.uint8)
+    out[..., :3] = rgb
+    out[..., 3] = alpha
+    return out, params
