@@ -392,10 +392,17 @@ def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int) -> np.nd
         raise ValueError("apply_colour_matrix: entries outside the int32-safe range")
     x = [rgb[..., k].astype(np.int32) for k in range(3)]
     out = np.empty(rgb.shape, np.uint8)
+    v = np.empty(x[0].shape, np.int32)
+    tmp = np.empty_like(v)
     for r in range(3):
-        v = x[0] * np.int32(m[r, 0]) + x[1] * np.int32(m[r, 1]) + x[2] * np.int32(m[r, 2])
+        np.multiply(x[0], np.int32(m[r, 0]), out=v)
+        for c in (1, 2):
+            np.multiply(x[c], np.int32(m[r, c]), out=tmp)
+            v += tmp
         v += np.int32(m[r, 3] + (1 << (bits - 1)))
-        out[..., r] = np.clip(v >> bits, 0, 255)
+        v >>= bits
+        np.clip(v, 0, 255, out=v)
+        out[..., r] = v
     return out
 
 

@@ -187,15 +187,16 @@ class Moments:
 
 def rgb_moments(rgb: np.ndarray, mask: np.ndarray | None = None) -> Moments:
     """:class:`Moments` of the (…, 3) uint8 pixels (where ``mask``). Every sum is an integer below 2⁵³ (255²·n,
-    n < 10⁷), so the float64 reductions are exact whatever their order or vector width."""
-    px = rgb[mask] if mask is not None else rgb.reshape(-1, 3)
-    ch = [px[:, k].astype(np.float64) for k in range(3)]
-    s = tuple(int(c.sum()) for c in ch)
-    ss = [[0] * 3 for _ in range(3)]
-    for i in range(3):
-        for j in range(i, 3):
-            ss[i][j] = ss[j][i] = int((ch[i] * ch[j]).sum())
-    return Moments(len(px), s, tuple(tuple(row) for row in ss))
+    n < 10⁷), so the float64 reductions and the (3, n)·(n, 3) product are exact whatever their order, vector width
+    or BLAS kernel. Channels are gathered one at a time (a boolean gather of 3-byte pixels is slow in numpy)."""
+    n = int(np.count_nonzero(mask)) if mask is not None else rgb.size // 3
+    ch = np.empty((3, n), np.float64)
+    for k in range(3):
+        ch[k] = rgb[..., k][mask] if mask is not None else rgb[..., k].reshape(-1)
+    s = tuple(int(v) for v in ch.sum(axis=1))
+    prod = ch @ ch.T
+    ss = tuple(tuple(int(prod[i, j]) for j in range(3)) for i in range(3))
+    return Moments(n, s, ss)
 
 
 def _compose(outer: tuple[tuple[float, ...], ...], inner: Matrix34) -> Matrix34:
