@@ -48,12 +48,12 @@ def div255(x: np.ndarray) -> np.ndarray:
 
 def premultiply(rgba: np.ndarray) -> np.ndarray:
     """uint8 RGBA with colour·α/255 rounded (alpha unchanged): one look-up per value in :data:`PREMULTIPLY` (index
-    256·α + c < 2¹⁶, uint16; channel by channel, which numpy does much faster than broadcasting over a last axis of
+    256·α + c < 2¹⁶; channel by channel, which numpy does much faster than broadcasting over a last axis of
     3)."""
     out = rgba.copy()
-    a = rgba[..., 3].astype(np.uint16) << 8
-    for k in range(3):
-        np.take(PREMULTIPLY, a | rgba[..., k], out=out[..., k])
+    a = rgba[..., 3].astype(np.intp) << 8
+    for k in range(3):  # indices < 2¹⁶ = the table's length: mode="clip" only skips the bounds check
+        out[..., k] = np.take(PREMULTIPLY, a | rgba[..., k], mode="clip")
     return out
 
 
@@ -78,11 +78,11 @@ UNPREMULTIPLY.setflags(write=False)
 
 def unpremultiply(pm: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Straight colour (uint8 (H, W, 3)) = 255·pm/α rounded, clipped to 255; 0 where α = 0: one look-up per value in
-    :data:`UNPREMULTIPLY` (index 256·α + pm < 2¹⁶, uint16), channel by channel."""
+    :data:`UNPREMULTIPLY` (index 256·α + pm < 2¹⁶), channel by channel."""
     out = np.empty(pm.shape, np.uint8)
-    a = alpha.astype(np.uint16) << 8
-    for k in range(pm.shape[-1]):
-        np.take(UNPREMULTIPLY, a | pm[..., k], out=out[..., k])
+    a = alpha.astype(np.intp) << 8
+    for k in range(pm.shape[-1]):  # indices < 2¹⁶ = the table's length: mode="clip" only skips the bounds check
+        out[..., k] = np.take(UNPREMULTIPLY, a | pm[..., k], mode="clip")
     return out
 
 
