@@ -149,7 +149,10 @@ def area_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 image resampled to ``size`` = (nw, nh) by exact area averaging (each output = the mean of the input
     over its footprint, rounded half up)."""
     sums, den = area_sums(img, size)
-    return round_div(sums, den).astype(np.uint8)
+    q = sums.astype(np.float64)  # round_div(sums, den) in place: ⌊fl(sums/den) + ½⌋ (sums < 2³¹)
+    q /= den
+    q += 0.5
+    return np.floor(q, out=q).astype(np.uint8)
 
 
 def _span(a: int, b: np.ndarray, lo: int, hi: int, n: int) -> tuple[np.ndarray, np.ndarray]:

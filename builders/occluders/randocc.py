@@ -148,6 +148,13 @@ def texture(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray,
 
     Every kind first makes a grey pattern ``g`` in 0–255; the texture is ``((255 − g)·c₁ + g·c₂)/255`` rounded.
     """
+    grey, table, params = _texture_grey(kind, size, rng)
+    return np.take(table[:, :3], grey, axis=0), params
+
+
+def _texture_grey(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The grey pattern of :func:`texture` (uint8 (size, size)), its colour table ((256, 4) uint8: entry g is
+    ((255 − g)·c₁ + g·c₂)/255 rounded, then 0) and the drawn parameters."""
     c1, c2 = _colour(rng), _colour(rng)
     params: dict[str, Any] = {"kind": kind, "colours": [c1.tolist(), c2.tolist()]}
     if kind in ("brick", "grass", "gravel"):
@@ -174,10 +181,11 @@ def texture(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray,
         params.update(period=period, angle_deg=angle)
     else:
         raise ValueError(f"unknown texture {kind!r}")
-    # one entry per grey level: (256, 3) uint8, looked up per pixel (the same values as evaluating per pixel)
+    # one entry per grey level, looked up per pixel (the same values as evaluating per pixel)
     g = np.arange(256, dtype=np.int32)[:, None]
-    lut = xi.div255((255 - g) * c1[None, :] + g * c2[None, :]).astype(np.uint8)
-    return np.take(lut, grey, axis=0), params
+    table = np.zeros((256, 4), np.uint8)
+    table[:, :3] = xi.div255((255 - g) * c1[None, :] + g * c2[None, :])
+    return grey, table, params
 
 
 def random_blob(rng: np.random.Generator, size: int = SIZE) -> tuple[np.ndarray, dict[str, Any]]:
@@ -192,7 +200,7 @@ def random_blob(rng: np.random.Generator, size: int = SIZE) -> tuple[np.ndarray,
     radii = np.array([grid_uniform(rng, 0.35, 1.0, GRID["unit"]) for _ in range(n)])
     smoothness = grid_uniform(rng, 0.5, 1.0, GRID["unit"])
     kind = TEXTURES[int(rng.integers(len(TEXTURES)))]
-    rgb, tex_params = texture(kind, size, rng)
+    grey, table, tex_params = _texture_grey(kind, size, rng)
     transparent = bool(rng.random() < TRANSPARENT_P)
     opacity = grid_uniform(rng, *OPACITY, GRID["opacity"])
     if not transparent:
@@ -217,7 +225,7 @@ def random_blob(rng: np.random.Generator, size: int = SIZE) -> tuple[np.ndarray,
         "transparent": transparent,
         "opacity": opacity,
     }
-    out = np.empty((size, size, 4), np.uint8)
-    out[..., :3] = rgb
+    # RGBA: the 4-byte table entries looked up as one word per pixel, then the alpha bytes
+    out = np.take(table.view(np.uint32).reshape(-1), grey).view(np.uint8).reshape(size, size, 4)
     out[..., 3] = alpha
     return out, params
