@@ -405,13 +405,19 @@ def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     below never meets undefined colour (no dark or bright rims); 0 where Σ α = 0.
 
     Solid pixels: one table look-up each (:data:`.exact_image.UNPREMULTIPLY`, whose row α = 0 is all zeros, so
-    non-solid pixels start at 0). Rim pixels (not solid, Σ α > 0 ⟺ some α > 0 in the 3×3 window: a 3×3 dilation of
-    α > 0): their 3×3 sums (:func:`.exact_image.box3_sums_at`) are divided exactly,
+    non-solid pixels start at 0), needed only where 0 < α < 255. Rim pixels (not solid, Σ α > 0 ⟺ some α > 0 in
+    the 3×3 window: a 3×3 dilation of α > 0): their 3×3 sums (:func:`.exact_image.box3_sums_at`) are divided exactly,
     ⌊(510·Σ pm + Σ α) / (2·Σ α)⌋ = ⌊255·Σ pm / Σ α + ½⌋ (int32), clipped to 255.
     """
     pm, alpha = warped[..., :3], warped[..., 3]
     solid = alpha >= OPAQUE
-    colour = xi.unpremultiply(pm, alpha * solid)
+    # α = 255: 255·pm/255 = pm; α = 0: pm = 0 (bilinear weights are shared by all channels and pm ≤ α in every tap,
+    # so pm ≤ α after the warp): only 0 < α < 255 needs the table (rows α < 128 → 0, the non-solid start)
+    colour = np.ascontiguousarray(pm)
+    part = np.flatnonzero((alpha - np.uint8(1)) < np.uint8(254))  # 1 ≤ α ≤ 254 (uint8 wrap-around)
+    if part.size:
+        a = alpha.reshape(-1)[part]
+        colour.reshape(-1, 3)[part] = xi.unpremultiply(pm.reshape(-1, 3)[part], a * (a >= OPAQUE))
     rim = np.flatnonzero(xi.dilate(alpha > 0, 3) > solid)
     if rim.size:
         sums = xi.box3_sums_at(warped, rim)
