@@ -188,11 +188,14 @@ class Moments:
 def rgb_moments(rgb: np.ndarray, mask: np.ndarray | None = None) -> Moments:
     """:class:`Moments` of the (…, 3) uint8 pixels (where ``mask``). Every sum is an integer below 2⁵³ (255²·n,
     n < 10⁷), so the float64 reductions and the (3, n)·(n, 3) product are exact whatever their order, vector width
-    or BLAS kernel. Channels are gathered one at a time (a boolean gather of 3-byte pixels is slow in numpy)."""
-    n = int(np.count_nonzero(mask)) if mask is not None else rgb.size // 3
+    or BLAS kernel. Channels are gathered one at a time at the mask's flat indices (a boolean gather of 3-byte
+    pixels is slow in numpy)."""
+    flat = np.ascontiguousarray(rgb).reshape(-1, 3)
+    idx = np.flatnonzero(mask) if mask is not None else None
+    n = len(flat) if idx is None else idx.size
     ch = np.empty((3, n), np.float64)
     for k in range(3):
-        ch[k] = rgb[..., k][mask] if mask is not None else rgb[..., k].reshape(-1)
+        ch[k] = flat[:, k] if idx is None else flat[:, k][idx]
     s = tuple(int(v) for v in ch.sum(axis=1))
     prod = ch @ ch.T
     ss = tuple(tuple(int(prod[i, j]) for j in range(3)) for i in range(3))
@@ -221,6 +224,12 @@ def _integer_rows(pre: Matrix34) -> tuple[tuple[list[int], int], ...]:
     return tuple(_integer_row(row[:3]) for row in _compose(YCC, pre))
 
 
+@functools.lru_cache(maxsize=64)
+def _offsets(pre: Matrix34) -> tuple[tuple[int, int], ...]:
+    """The offsets (column 4) of YCC·A as exact integer ratios (cached: A is one of a few maps)."""
+    return tuple(row[3].as_integer_ratio() for row in _compose(YCC, pre))
+
+
 def ycc_stats(m: Moments, pre: Matrix34 = IDENTITY) -> tuple[list[float], list[float]]:
     """Means and standard deviations of YCbCr of ``pre``·x over the pixels of ``m``, correctly rounded from exact
     integers: for a row c of YCC·A (integers over a denominator D), μ = c·s/(nD) + offset and
@@ -228,10 +237,11 @@ def ycc_stats(m: Moments, pre: Matrix34 = IDENTITY) -> tuple[list[float], list[f
     if m.n == 0:
         return [0.0] * 3, [1.0] * 3
     means, stds = [], []
-    for row, (c, den) in zip(_compose(YCC, pre), _integer_rows(pre), strict=True):
+    for (c, den), (off_num, off_den) in zip(_integer_rows(pre), _offsets(pre), strict=True):
         lin = sum(c[j] * m.s[j] for j in range(3))
         sq = sum(c[i] * c[j] * m.ss[i][j] for i in range(3) for j in range(3))
-        means.append(float(Fraction(lin, m.n * den) + Fraction(row[3])))
+        # lin/(nD) + offset as one ratio of integers: int / int is correctly rounded (as float(Fraction) is)
+        means.append((lin * off_den + off_num * m.n * den) / (m.n * den * off_den))
         stds.append(math.sqrt(max(m.n * sq - lin * lin, 0) / (m.n * den) ** 2))
     return means, stds
 
