@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
 
+import cv2
 import numpy as np
 
 from aflw_occ import exactmath
@@ -423,7 +424,7 @@ def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     solid = alpha >= OPAQUE
     # α = 255: 255·pm/255 = pm; α = 0: pm = 0 (bilinear weights are shared by all channels and pm ≤ α in every tap,
     # so pm ≤ α after the warp): only 0 < α < 255 needs the table (rows α < 128 → 0, the non-solid start)
-    colour = np.ascontiguousarray(pm)
+    colour = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)  # drops the alpha bytes: a pure copy, exact everywhere
     part = np.flatnonzero((alpha - np.uint8(1)) < np.uint8(254))  # 1 ≤ α ≤ 254 (uint8 wrap-around)
     if part.size:
         a = alpha.reshape(-1)[part]
