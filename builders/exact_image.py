@@ -280,7 +280,18 @@ def _convolve_axis(img: np.ndarray, taps: np.ndarray, axis: int, dtype: type = n
     t·(a + b) = t·a + t·b, the same integer."""
     r = len(taps) // 2
     n = img.shape[axis]
-    p = np.take(img, _mirror_index(n, r), axis=axis).astype(dtype, copy=False)
+    if n > r:  # one reflection suffices: build the border by slice copies (p[r − 1 − i] = img[1 + i], …)
+        shape = list(img.shape)
+        shape[axis] = n + 2 * r
+        p = np.empty(shape, dtype)
+        pa = np.moveaxis(p, axis, 0)
+        ia = np.moveaxis(img, axis, 0)
+        pa[r : r + n] = ia
+        for i in range(r):
+            pa[r - 1 - i] = ia[1 + i]
+            pa[r + n + i] = ia[n - 2 - i]
+    else:
+        p = np.take(img, _mirror_index(n, r), axis=axis).astype(dtype, copy=False)
     t = [int(v) for v in taps]
 
     def shifted(k: int) -> np.ndarray:
