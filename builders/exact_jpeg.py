@@ -106,23 +106,34 @@ def _lossy_plane(plane: np.ndarray, table: np.ndarray, sel: np.ndarray | None = 
 
 def _upsample2(plane: np.ndarray) -> np.ndarray:
     """2× triangle upsampling per axis: output 2i ← (3·p[i] + p[i−1]), 2i+1 ← (3·p[i] + p[i+1]), / 4 rounded half
-    up after each axis (edges repeat); int32 (values ≤ 4·255)."""
-    out = plane.astype(np.int32)
+    up after each axis (edges repeat); int16 (values 0–255 in, every sum ≤ 4·255 + 2)."""
+    out = plane.astype(np.int16)
     for axis in (0, 1):
         p = np.moveaxis(out, axis, 0)
         n = p.shape[0]
-        up = np.empty((2 * n,) + p.shape[1:], np.int32)
+        up = np.empty((2 * n,) + p.shape[1:], np.int16)
         even, odd = up[0::2], up[1::2]
-        np.multiply(p, 3, out=even)
-        odd[...] = even
-        even[1:] += p[:-1]
-        even[0] += p[0]
-        odd[:-1] += p[1:]
-        odd[-1] += p[-1]
-        up += 2
+        p3 = p * np.int16(3)
+        np.add(p3[1:], p[:-1], out=even[1:])
+        np.add(p3[0], p[0], out=even[0])
+        np.add(p3[:-1], p[1:], out=odd[:-1])
+        np.add(p3[-1], p[-1], out=odd[-1])
+        up += np.int16(2)
         up >>= 2
         out = np.moveaxis(up, 0, axis)
     return out
+
+
+def _pad_edge(rgb: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    """``rgb`` extended by ``ph`` rows and ``pw`` columns repeating its last row/column (np.pad's "edge")."""
+    h, w = rgb.shape[:2]
+    x = np.empty((h + ph, w + pw) + rgb.shape[2:], rgb.dtype)
+    x[:h, :w] = rgb
+    if ph:
+        x[h:, :w] = rgb[h - 1]
+    if pw:
+        x[:, w:] = x[:, w - 1 : w]
+    return x
 
 
 def jpeg_roundtrip(rgb: np.ndarray, quality: int, where: np.ndarray | None = None) -> np.ndarray:
@@ -135,7 +146,7 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, where: np.ndarray | None = Non
     """
     h, w = rgb.shape[:2]
     ph, pw = -h % 16, -w % 16
-    x = np.pad(rgb, [(0, ph), (0, pw), (0, 0)], mode="edge")
+    x = _pad_edge(rgb, ph, pw)
     r, g, b = (x[..., k].astype(np.int32) for k in range(3))
     half = 1 << 15
     y = 19595 * r
@@ -145,9 +156,10 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, where: np.ndarray | None = Non
     y >>= 16
     sel_y = sel_c = None
     if where is not None:
-        wp = np.pad(where, [(0, ph), (0, pw)])
-        hh, ww = wp.shape
-        sel_y = wp.reshape(hh // 8, 8, ww // 8, 8).any(axis=(1, 3))
+        hh, ww = h + ph, w + pw
+        wp = np.zeros((hh, ww), bool)
+        wp[:h, :w] = where
+        sel_y = wp.reshape(hh, ww // 8, 8).any(axis=2).reshape(hh // 8, 8, ww // 8).any(axis=1)
         mcu = sel_y.reshape(hh // 16, 2, ww // 16, 2).any(axis=(1, 3)).view(np.uint8)
         # cv2.dilate is a 3×3 maximum of uint8 (exact on every machine and release); outside counts as 0
         sel_c = cv2.dilate(mcu, np.ones((3, 3), np.uint8)).view(bool)
@@ -168,20 +180,19 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, where: np.ndarray | None = Non
         up -= 128
         chroma.append(up)
     y = _lossy_plane(y, quant_table(LUMA_TABLE, quality), sel_y)
-    cb, cr = chroma
-    out = np.empty(x.shape, np.uint8)
-    for k, term in enumerate(
-        (
-            (91881 * cr + half) >> 16,
-            -((22554 * cb + 46802 * cr - half) >> 16),
-            (116130 * cb + half) >> 16,
-        )
+    cb, cr = (c[:h, :w].astype(np.int32) for c in chroma)
+    y = y[:h, :w]
+    planes = []
+    for term in (
+        (91881 * cr + half) >> 16,
+        -((22554 * cb + 46802 * cr - half) >> 16),
+        (116130 * cb + half) >> 16,
     ):
         term += y
-        out[..., k] = np.clip(term, 0, 255)
-    out = out[:h, :w]
+        planes.append(np.clip(term, 0, 255, out=term).astype(np.uint8))
+    # cv2.merge interleaves the three uint8 planes and cv2.copyTo is a masked memory copy: byte copies, no
+    # arithmetic, the same bytes on every machine and release
+    out = cv2.merge(planes)
     if where is None:
-        return np.ascontiguousarray(out)
-    # cv2.copyTo is a masked memory copy (no arithmetic): the same bytes on every machine and release
-    res = rgb.copy()
-    return cv2.copyTo(np.ascontiguousarray(out), where.view(np.uint8), res)
+        return out
+    return cv2.copyTo(out, where.view(np.uint8), rgb.copy())
