@@ -481,15 +481,18 @@ def _colour_map(
 
 def _blur(colour: np.ndarray, alpha: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blur of the occluder in premultiplied alpha: (colour, alpha) after it (the four premultiplied
-    channels filtered together; colour kept where the blurred α is 0)."""
+    channels filtered together; colour kept where the blurred α is 0). Un-premultiplying: 255·p/255 = p where the
+    blurred α is 255, a table look-up where 0 < α < 255."""
     taps = xi.gaussian_taps(sigma)
-    rgba = np.empty(colour.shape[:2] + (4,), np.uint8)
-    rgba[..., :3] = colour
-    rgba[..., 3] = alpha
+    rgba = cv2.merge((colour, alpha))  # byte interleave (no arithmetic): exact everywhere
     blurred = xi.separable_filter(xi.premultiply(rgba), taps)
     alpha = np.ascontiguousarray(blurred[..., 3])
+    pm = cv2.cvtColor(blurred, cv2.COLOR_RGBA2RGB)  # drops the alpha bytes: a pure copy
     out = colour.copy()
-    xi.copy_where(out, xi.unpremultiply(blurred[..., :3], alpha), alpha > 0)
+    xi.copy_where(out, pm, alpha == 255)
+    part = np.flatnonzero((alpha - np.uint8(1)) < np.uint8(254))  # 1 ≤ α ≤ 254 (uint8 wrap-around)
+    if part.size:
+        out.reshape(-1, 3)[part] = xi.unpremultiply(pm.reshape(-1, 3)[part], alpha.reshape(-1)[part])
     return out, alpha
 
 
