@@ -138,7 +138,8 @@ def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple
         return out
 
     xi_, xw = _area_taps(w, nw)
-    tmp = pass_first_axis(np.swapaxes(img, 0, 1).astype(dtype, order="C"), xi_, xw)  # (nw, h, …)
+    # (nw, h, …); the rows stay in the input dtype: the products are formed in ``dtype`` by the ufunc
+    tmp = pass_first_axis(np.ascontiguousarray(np.swapaxes(img, 0, 1)), xi_, xw)
     yi, yw = _area_taps(h, nh)
     out = pass_first_axis(np.ascontiguousarray(np.swapaxes(tmp, 0, 1)), yi, yw)  # (nh, nw, …)
     return out, w * h
