@@ -245,10 +245,11 @@ def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size
     base *= w + 2
     base += sx
     base += 1
-    top = lanes[base] * gx
-    top += lanes[base + 1] * fx
-    bottom = lanes[base + (w + 2)] * gx
-    bottom += lanes[base + (w + 3)] * fx
+    # the four taps: lanes[base + offset], taken from views that start ``offset`` words later (no index arithmetic)
+    top = np.take(lanes, base) * gx
+    top += np.take(lanes[1:], base) * fx
+    bottom = np.take(lanes[w + 2 :], base) * gx
+    bottom += np.take(lanes[w + 3 :], base) * fx
     res = np.zeros(n, np.uint64)
     for lane_shift in (0, 16):  # channels 0 and 2, then 1 and 3
         acc = ((top >> _U64(lane_shift)) & _M16) * gy
