@@ -417,8 +417,8 @@ def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
     Solid pixels: one table look-up each (:data:`.exact_image.UNPREMULTIPLY`, whose row α = 0 is all zeros, so
     non-solid pixels start at 0), needed only where 0 < α < 255. Rim pixels (not solid, Σ α > 0 ⟺ some α > 0 in
-    the 3×3 window: a 3×3 dilation of α > 0): their 3×3 sums (:func:`.exact_image.box3_sums_at`) are divided exactly,
-    ⌊(510·Σ pm + Σ α) / (2·Σ α)⌋ = ⌊255·Σ pm / Σ α + ½⌋ (int32), clipped to 255.
+    the 3×3 window: a 3×3 dilation of α > 0): their 3×3 sums (:func:`.exact_image.box3_sums_at`) give
+    ⌊255·Σ pm / Σ α + ½⌋ (:func:`.exact_image.round_div`, exact), clipped to 255.
     """
     pm, alpha = warped[..., :3], warped[..., 3]
     solid = alpha >= OPAQUE
@@ -432,14 +432,15 @@ def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     rim = np.flatnonzero(xi.dilate(alpha > 0, 3) > solid)
     if rim.size:
         sums = xi.box3_sums_at(warped, rim)
-        sum_a = sums[3]
-        den = 2 * sum_a
+        sum_a = sums[3].astype(np.float64)
         flat = colour.reshape(-1, 3)
         for k in range(3):
-            num = 510 * sums[k]
-            num += sum_a
-            num //= den
-            flat[rim, k] = np.minimum(num, 255)
+            # exact round_div(255·Σ pm, Σ α) (numerators < 2²⁰): ⌊fl(255·Σ pm / Σ α) + ½⌋, in place
+            q = (255 * sums[k]).astype(np.float64)
+            q /= sum_a
+            q += 0.5
+            np.floor(q, out=q)
+            flat[rim, k] = np.minimum(q, 255.0)
     return colour, alpha, solid
 
 
