@@ -323,14 +323,44 @@ def _convolve_axis(img: np.ndarray, taps: np.ndarray, axis: int, dtype: type = n
 FILTER_GUARD_BITS = 6
 
 
+_BINOMIAL = {3: [1, 2, 1], 5: [1, 4, 6, 4, 1]}
+
+
+def _binomial_filter(img: np.ndarray, n: int) -> np.ndarray:
+    """:func:`separable_filter` with the binomial taps of length n = 3 or 5 (S = 2^(n−1) ≤ 16, so the 2-D sums are
+    whole: ⌊(Σ + 2^(2n−3)) / 2^(2n−2)⌋), for images larger than the radius r = (n − 1)/2.
+
+    The binomial row is [1, 1] convolved with itself n − 1 times, so the 2-D sum is n − 1 unnormalised 2×2 box sums
+    (``cv2.boxFilter``, alternately anchored at (0, 0) and (1, 1) to stay centred) of the image mirrored by r
+    (``cv2.copyMakeBorder``, BORDER_REFLECT_101 = the mirror above): integer additions only (≤ 255·4^(n−1) < 2¹⁶,
+    uint16), exact on every machine and release. Each pass spoils at most one more row/column at one edge of the
+    padded image, r per side in all, which is exactly the margin cut away.
+    """
+    r = (n - 1) // 2
+    acc = cv2.copyMakeBorder(img, r, r, r, r, cv2.BORDER_REFLECT_101)
+    for k in range(n - 1):
+        anchor = (0, 0) if k % 2 == 0 else (1, 1)
+        acc = cv2.boxFilter(acc, cv2.CV_16U, (2, 2), anchor=anchor, normalize=False, borderType=cv2.BORDER_REPLICATE)
+    acc = acc[r : acc.shape[0] - r, r : acc.shape[1] - r]
+    total = 2 * (n - 1)
+    acc = acc + np.uint16(1 << (total - 1))
+    acc >>= total
+    return acc.astype(np.uint8)
+
+
 def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """uint8 image filtered by the separable kernel taps ⊗ taps (non-negative integer taps summing to a power of two
     S = 2^s ≤ 2¹⁴), in int32: the vertical pass is rounded half up to 6 fractional bits
     (v = ⌊(Σ + 2^(s−7)) / 2^(s−6)⌋ ≤ 255·2⁶, or kept whole when s ≤ 6), the horizontal pass (≤ 255·2⁶·2¹⁴ < 2³¹) is
-    rounded half up to an integer. When S ≤ 16 both passes run in uint16 (every sum ≤ 255·S² ≤ 255·2⁸ < 2¹⁶)."""
+    rounded half up to an integer. When S ≤ 16 both passes run in uint16 (every sum ≤ 255·S² ≤ 255·2⁸ < 2¹⁶);
+    the binomial 3- and 5-tap kernels as exact box sums (:func:`_binomial_filter`)."""
     s = int(np.sum(taps)).bit_length() - 1
     if int(np.sum(taps)) != 1 << s or s > 14:
         raise ValueError("separable_filter: the taps must sum to a power of two ≤ 2**14")
+    r = len(taps) // 2
+    binomial = len(taps) in (3, 5) and [int(v) for v in taps] == _BINOMIAL[len(taps)]
+    if binomial and img.dtype == np.uint8 and min(img.shape[:2]) > r:
+        return _binomial_filter(img, len(taps))
     dtype = np.uint16 if s <= 4 else np.int32
     v = _convolve_axis(img, taps, 0, dtype)
     keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
