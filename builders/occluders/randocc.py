@@ -120,8 +120,11 @@ def fill_polygon(xy16: np.ndarray, size: int) -> np.ndarray:
     steps = np.bincount(
         np.concatenate([cell, cell + 1]), np.concatenate([sign * (SUPER - r), sign * r]), minlength=size * width
     )
-    cover = np.cumsum(steps.astype(np.int32).reshape(size, width), axis=1)[:, :size]
-    return ((255 * cover + (SUPER * SUPER) // 2) // (SUPER * SUPER)).astype(np.uint8)
+    cover = np.cumsum(steps.astype(np.int16).reshape(size, width), axis=1, dtype=np.int16)[:, :size]
+    cover *= 255  # 0 ≤ cover ≤ 16: 255·16 + 8 < 2¹⁵, and ⌊x/16⌋ = x >> 4 for x ≥ 0
+    cover += (SUPER * SUPER) // 2
+    cover >>= 4
+    return cover.astype(np.uint8)
 
 
 def _colour(rng: np.random.Generator) -> np.ndarray:
