@@ -145,18 +145,42 @@ def _reduce_array(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return k.astype(np.int64) % 4, r
 
 
+def _horner_array(coeffs: tuple[float, ...], z: np.ndarray) -> np.ndarray:
+    """:func:`_horner` of a float64 array with in-place steps: the same operations in the same order (z·c = c·z in
+    IEEE arithmetic), so the same bits, without a temporary per step."""
+    acc = z * coeffs[-1]
+    acc += coeffs[-2]
+    for c in coeffs[-3::-1]:
+        acc *= z
+        acc += c
+    return acc
+
+
+def _sin_cos_quadrants(x: np.ndarray, shift: int) -> np.ndarray:
+    """sin (``shift`` 0) or cos (``shift`` 1) of a float64 array: with x = k·π/2 + r and q = (k + shift) mod 4, the
+    result is (r·S(r²), C(r²), −r·S(r²), −C(r²))[q]; each element evaluates only the polynomial it needs."""
+    k, r = _reduce_array(x)
+    q = (k + shift) % 4
+    z = r * r
+    odd = (q & 1).astype(bool)
+    out = np.empty_like(r)
+    even = ~odd
+    if even.any():
+        out[even] = r[even] * _horner_array(_SIN_C, z[even])
+    if odd.any():
+        out[odd] = _horner_array(_COS_C, z[odd])
+    np.negative(out, out=out, where=q >= 2)
+    return out
+
+
 def sin_array(x: np.ndarray) -> np.ndarray:
     """Element-wise :func:`sin` of a float64 array (the same bits as the scalar form)."""
-    q, r = _reduce_array(x)
-    s, c = r * _horner(_SIN_C, r * r), _horner(_COS_C, r * r)
-    return np.choose(q, [s, c, -s, -c])
+    return _sin_cos_quadrants(x, 0)
 
 
 def cos_array(x: np.ndarray) -> np.ndarray:
     """Element-wise :func:`cos` of a float64 array (the same bits as the scalar form)."""
-    q, r = _reduce_array(x)
-    s, c = r * _horner(_SIN_C, r * r), _horner(_COS_C, r * r)
-    return np.choose(q, [c, -s, -c, s])
+    return _sin_cos_quadrants(x, 1)
 
 
 def exp_array(x: np.ndarray) -> np.ndarray:

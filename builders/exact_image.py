@@ -8,12 +8,19 @@ whatever the order, the SIMD width, FMA or the BLAS kernel, as long as every par
 function states its bound). The final division is IEEE-correctly rounded and :func:`round_div` shows why rounding that
 quotient gives the exact num/den rounded half up. Images are uint8 (H, W, C) unless said otherwise;
 borders mirror without repeating the edge (OpenCV's BORDER_REFLECT_101, numpy's ``"reflect"``).
+
+Speed without changing a bit: small integer types wherever the stated bounds allow (uint16 for sums below 2¹⁶),
+table look-ups for per-value maps (:data:`PREMULTIPLY`, :data:`UNPREMULTIPLY`), several channels in the integer lanes
+of one word where no lane can carry (SWAR, bounds stated), and OpenCV only for operations that are exact by nature
+on integers and have no rounding to change between releases: min/max (``erode``/``dilate``), byte copies
+(``copyTo``, ``merge``, ``cvtColor`` dropping alpha, ``copyMakeBorder``) and unnormalised box sums (``boxFilter``).
 """
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from aflw_occ import exactmath
@@ -37,24 +44,62 @@ def round_div(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
 
 
 def div255(x: np.ndarray) -> np.ndarray:
-    """x/255 rounded half up for integers 0 ≤ x ≤ 255² (int32 in, int32 out): ⌊(y + ⌊y/256⌋)/256⌋ with y = x + 128,
-    equal to ⌊(2x + 255)/510⌋ on the whole range (checked exhaustively in the tests)."""
+    """x/255 rounded half up for integers 0 ≤ x ≤ 255² (int32 or uint16 in, same dtype out): ⌊(y + ⌊y/256⌋)/256⌋
+    with y = x + 128, equal to ⌊(2x + 255)/510⌋ on the whole range (checked exhaustively in the tests); every
+    intermediate is ≤ 255² + 128 + 254 < 2¹⁶."""
     y = x + 128
     return (y + (y >> 8)) >> 8
 
 
 def premultiply(rgba: np.ndarray) -> np.ndarray:
-    """uint8 RGBA with colour·α/255 rounded (alpha unchanged)."""
-    a = rgba[..., 3:4].astype(np.int32)
-    rgb = div255(rgba[..., :3].astype(np.int32) * a)
-    return np.concatenate([rgb.astype(np.uint8), rgba[..., 3:4]], axis=-1)
+    """uint8 RGBA with colour·α/255 rounded (alpha unchanged): one look-up per value in :data:`PREMULTIPLY` (index
+    256·α + c < 2¹⁶; channel by channel, which numpy does much faster than broadcasting over a last axis of
+    3)."""
+    out = rgba.copy()
+    a = rgba[..., 3].astype(np.intp) << 8
+    for k in range(3):  # indices < 2¹⁶ = the table's length: mode="clip" only skips the bounds check
+        out[..., k] = np.take(PREMULTIPLY, a | rgba[..., k], mode="clip")
+    return out
+
+
+def _unpremultiply_table() -> np.ndarray:
+    """(256·256,) uint8: entry 256·α + p = min(⌊255p/α + ½⌋, 255) = min(⌊(510p + α)/(2α)⌋, 255), 0 for α = 0
+    (exact integer arithmetic)."""
+    a = np.arange(256, dtype=np.int64)[:, None]
+    p = np.arange(256, dtype=np.int64)[None, :]
+    t = np.minimum((510 * p + a) // np.maximum(2 * a, 1), 255)
+    return np.where(a > 0, t, 0).astype(np.uint8).reshape(-1)
+
+
+#: :func:`premultiply` of every (α, c) pair: entry 256·α + c = :func:`div255` (c·α) (int32)
+PREMULTIPLY = div255(np.arange(256, dtype=np.int32)[:, None] * np.arange(256, dtype=np.int32)[None, :]).astype(
+    np.uint8
+).reshape(-1)
+PREMULTIPLY.setflags(write=False)
+#: :func:`unpremultiply` of every (α, p) pair
+UNPREMULTIPLY = _unpremultiply_table()
+UNPREMULTIPLY.setflags(write=False)
 
 
 def unpremultiply(pm: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Straight colour (uint8 (H, W, 3)) = 255·pm/α rounded, clipped to 255; 0 where α = 0."""
-    a = alpha.astype(np.int64)[..., None]
-    out = round_div(255 * pm.astype(np.int64), np.maximum(a, 1))
-    return np.where(a > 0, np.minimum(out, 255), 0).astype(np.uint8)
+    """Straight colour (uint8 (H, W, 3)) = 255·pm/α rounded, clipped to 255; 0 where α = 0: one look-up per value in
+    :data:`UNPREMULTIPLY` (index 256·α + pm < 2¹⁶), channel by channel."""
+    out = np.empty(pm.shape, np.uint8)
+    a = alpha.astype(np.intp) << 8
+    for k in range(pm.shape[-1]):  # indices < 2¹⁶ = the table's length: mode="clip" only skips the bounds check
+        out[..., k] = np.take(UNPREMULTIPLY, a | pm[..., k], mode="clip")
+    return out
+
+
+def copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
+    """dst[mask] = src[mask] in place, for uint8 images of the same shape (dst may be a view) and a (H, W) bool mask.
+
+    ``cv2.copyTo`` is a masked memory copy (no arithmetic: the same bytes on every machine and release) and far
+    faster than numpy's boolean assignment over a last axis of 3.
+    """
+    done = cv2.copyTo(src, mask.view(np.uint8), dst)
+    if done is not dst:  # OpenCV had to reallocate (e.g. a non-contiguous view): write the result back
+        dst[...] = done
 
 
 # ---- resampling ----
@@ -80,21 +125,29 @@ def _area_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple[np.ndarray, int]:
     """Unnormalised area-resampled sums (int32 (nh, nw, C), or int64 when ``limit``·W·H ≥ 2³¹) of ``img`` (H, W, C)
     with values in [0, ``limit``] at ``size`` = (nw, nh), and their common denominator W·H: sums / denominator is the
-    mean of the input over each output pixel's footprint."""
+    mean of the input over each output pixel's footprint.
+
+    Two passes of Σₜ weightₜ·row gathered at indexₜ (:func:`_area_taps`), each along the first axis of a contiguous
+    array (whole rows are gathered and scaled: no per-element indexing); every partial sum is ≤ the final one."""
     nw, nh = size
     h, w = img.shape[:2]
     dtype = np.int32 if limit * w * h < 1 << 31 else np.int64
-    src = img.astype(dtype)
-    xi, xw = _area_taps(w, nw)
-    xw = xw.astype(dtype)
-    tmp = np.zeros((h, nw) + img.shape[2:], dtype)
-    for t in range(xi.shape[1]):
-        tmp += xw[:, t].reshape((1, nw) + (1,) * (img.ndim - 2)) * src[:, xi[:, t]]
+
+    def pass_first_axis(a: np.ndarray, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        out = np.zeros((idx.shape[0],) + a.shape[1:], dtype)
+        tmp = np.empty_like(out)
+        shape = (idx.shape[0],) + (1,) * (a.ndim - 1)
+        for t in range(idx.shape[1]):
+            wt = weight[:, t].astype(dtype).reshape(shape)
+            np.multiply(np.take(a, idx[:, t], axis=0), wt, out=tmp)
+            out += tmp
+        return out
+
+    xi_, xw = _area_taps(w, nw)
+    # (nw, h, …); the rows stay in the input dtype: the products are formed in ``dtype`` by the ufunc
+    tmp = pass_first_axis(np.ascontiguousarray(np.swapaxes(img, 0, 1)), xi_, xw)
     yi, yw = _area_taps(h, nh)
-    yw = yw.astype(dtype)
-    out = np.zeros((nh, nw) + img.shape[2:], dtype)
-    for t in range(yi.shape[1]):
-        out += yw[:, t].reshape((nh,) + (1,) * (img.ndim - 1)) * tmp[yi[:, t]]
+    out = pass_first_axis(np.ascontiguousarray(np.swapaxes(tmp, 0, 1)), yi, yw)  # (nh, nw, …)
     return out, w * h
 
 
@@ -102,7 +155,42 @@ def area_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 image resampled to ``size`` = (nw, nh) by exact area averaging (each output = the mean of the input
     over its footprint, rounded half up)."""
     sums, den = area_sums(img, size)
-    return round_div(sums, den).astype(np.uint8)
+    q = sums.astype(np.float64)  # round_div(sums, den) in place: ⌊fl(sums/den) + ½⌋ (sums < 2³¹)
+    q /= den
+    q += 0.5
+    return np.floor(q, out=q).astype(np.uint8)
+
+
+def _span(a: int, b: np.ndarray, lo: int, hi: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the integers x ∈ [0, n) with lo ≤ a·x + b < hi, as [first, stop) (stop ≤ first when none); exact
+    integer floor divisions (int64)."""
+    if a > 0:
+        first, stop = -((b - lo) // a), (hi - 1 - b) // a + 1  # ⌈(lo − b)/a⌉, ⌊(hi − 1 − b)/a⌋ + 1
+    elif a < 0:
+        first, stop = -((hi - 1 - b) // -a), (b - lo) // -a + 1  # ⌈(b − hi + 1)/−a⌉, ⌊(b − lo)/−a⌋ + 1
+    else:
+        ok = (b >= lo) & (b < hi)
+        first, stop = np.zeros_like(b), np.where(ok, n, 0)
+    return np.maximum(first, 0), np.minimum(stop, n)
+
+
+_U64 = np.uint64
+#: the four bytes of a packed RGBA word spread to the four 16-bit lanes of a uint64, and the even/odd lanes widened
+#: to 32 bits
+_M16 = _U64(0x0000FFFF0000FFFF)
+_M8 = _U64(0x00FF00FF00FF00FF)
+_ROUND32 = _U64((1 << 15) | (1 << 47))
+_BYTES32 = _U64(0x000000FF000000FF)
+
+
+def _spread16(rgba: np.ndarray) -> np.ndarray:
+    """(…, 4) uint8 → (…) uint64 with byte k of each pixel in bits 16k … 16k + 7 (four 16-bit lanes)."""
+    x = np.ascontiguousarray(rgba).view(np.uint32)[..., 0].astype(np.uint64)
+    x |= x << _U64(16)
+    x &= _M16
+    x |= x << _U64(8)
+    x &= _M8
+    return x
 
 
 def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size: tuple[int, int]) -> np.ndarray:
@@ -110,42 +198,76 @@ def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size
 
     ``inverse`` (2, 3) maps canvas pixel (x, y) to source coordinates (pixel centres at integers, as OpenCV's
     warpAffine with WARP_INVERSE_MAP). It is rounded to 16 fractional bits (int64 positions); the position's fraction
-    to 8 bits; the four taps get weights (256 − fx)(256 − fy), … summing to 2¹⁶; Σ weight·pixel < 2²⁴ (exact in
-    float64) and the result is rounded half up.
+    to 8 bits; the four taps get weights (256 − fx)(256 − fy), … summing to 2¹⁶; Σ weight·pixel < 2²⁴ and the result
+    is rounded half up: out = ⌊((256 − fy)·t + fy·b + 2¹⁵) / 2¹⁶⌋ with t = (256 − fx)·p₀₀ + fx·p₀₁ and
+    b = (256 − fx)·p₁₀ + fx·p₁₁ per channel.
+
+    Only the canvas pixels whose top-left tap (x₀, y₀) = (⌊sx⌋, ⌊sy⌋) lies in [−1, w) × [−1, h) are computed (the
+    others are 0); per canvas row they form one interval, found by exact integer division (:func:`_span`).
+    The four channels are computed together in integer lanes of one uint64 (SWAR): t, b ≤ 255·256 < 2¹⁶ in four
+    16-bit lanes, then (256 − fy)·t + fy·b + 2¹⁵ < 2²⁵ in two 32-bit lanes (channels 0, 2 and 1, 3): no lane ever
+    carries into the next, so each lane holds exactly its channel's integer.
     """
     cw, ch = size
     h, w, c = src.shape
     if c != 4:
         raise ValueError("warp_bilinear expects RGBA (h, w, 4)")
     m = [[round(float(v) * (1 << MAP_BITS)) for v in row] for row in np.asarray(inverse, np.float64)]
-    xs = np.arange(cw, dtype=np.int64)[None, :]
-    ys = np.arange(ch, dtype=np.int64)[:, None]
-    sx = m[0][0] * xs + m[0][1] * ys + m[0][2]
-    sy = m[1][0] * xs + m[1][1] * ys + m[1][2]
-    x0, y0 = sx >> MAP_BITS, sy >> MAP_BITS
-    inside = (x0 >= -1) & (x0 < w) & (y0 >= -1) & (y0 < h)
     out = np.zeros((ch, cw, c), np.uint8)
-    if not inside.any():
+    ys = np.arange(ch, dtype=np.int64)
+    bx = m[0][1] * ys + m[0][2]  # sx = m00·x + bx[y]
+    by = m[1][1] * ys + m[1][2]
+    one_px = 1 << MAP_BITS
+    fx0, fx1 = _span(m[0][0], bx, -one_px, w * one_px, cw)
+    fy0, fy1 = _span(m[1][0], by, -one_px, h * one_px, cw)
+    first, stop = np.maximum(fx0, fy0), np.minimum(fx1, fy1)
+    counts = np.maximum(stop - first, 0)
+    n = int(counts.sum())
+    if n == 0:
         return out
-    x0, y0, sx, sy = x0[inside], y0[inside], sx[inside], sy[inside]
+    # canvas x of every computed pixel, and its flat index in the canvas
+    start = np.cumsum(counts) - counts
+    xs = np.arange(n, dtype=np.int64) - np.repeat(start - first, counts)
+    flat = xs + np.repeat(ys * cw, counts)
+    sx = m[0][0] * xs
+    sx += np.repeat(bx, counts)
+    sy = m[1][0] * xs
+    sy += np.repeat(by, counts)
     shift = MAP_BITS - WEIGHT_BITS
     one = 1 << WEIGHT_BITS
-    fx = ((sx >> shift) & (one - 1)).astype(np.int32)[:, None]
-    fy = ((sy >> shift) & (one - 1)).astype(np.int32)[:, None]
-    # 1 px of zeros around the image: every tap of an inside pixel falls in the padded image; RGBA packed as uint32
+    # weights as uint64 views of non-negative int64
+    fx = ((sx >> shift) & (one - 1)).view(np.uint64)
+    fy = ((sy >> shift) & (one - 1)).view(np.uint64)
+    gx = (one - fx.view(np.int64)).view(np.uint64)
+    gy = (one - fy.view(np.int64)).view(np.uint64)
+    # 1 px of zeros around the image: every tap of a computed pixel falls in the padded image
     pad = np.zeros((h + 2, w + 2, 4), np.uint8)
     pad[1:-1, 1:-1] = src
-    packed = pad.view(np.uint32).reshape(-1)
-    base = (y0 + 1) * (w + 2) + (x0 + 1)
-
-    def tap(offset: int) -> np.ndarray:
-        return packed[base + offset].view(np.uint8).reshape(-1, 4).astype(np.int32)
-
-    # (1 − fy)·((1 − fx)·p₀₀ + fx·p₀₁) + fy·((1 − fx)·p₁₀ + fx·p₁₁): integers below 2²⁴ in int32
-    top = tap(0) * (one - fx) + tap(1) * fx
-    bottom = tap(w + 2) * (one - fx) + tap(w + 3) * fx
-    acc = top * (one - fy) + bottom * fy
-    out[inside] = ((acc + (1 << (2 * WEIGHT_BITS - 1))) >> (2 * WEIGHT_BITS)).astype(np.uint8)
+    lanes = _spread16(pad).reshape(-1)
+    sx >>= MAP_BITS
+    sy >>= MAP_BITS
+    base = sy
+    base += 1
+    base *= w + 2
+    base += sx
+    base += 1
+    # the four taps: lanes[base + offset], taken from views that start ``offset`` words later (no index arithmetic)
+    top = np.take(lanes, base) * gx
+    top += np.take(lanes[1:], base) * fx
+    bottom = np.take(lanes[w + 2 :], base) * gx
+    bottom += np.take(lanes[w + 3 :], base) * fx
+    res = np.zeros(n, np.uint64)
+    for lane_shift in (0, 16):  # channels 0 and 2, then 1 and 3
+        acc = ((top >> _U64(lane_shift)) & _M16) * gy
+        acc += ((bottom >> _U64(lane_shift)) & _M16) * fy
+        acc += _ROUND32
+        acc >>= _U64(2 * WEIGHT_BITS)
+        acc &= _BYTES32
+        if lane_shift:
+            acc <<= _U64(8)
+        res |= acc
+    res |= res >> _U64(16)  # bytes 2, 3 (bits 32 … 47) → bits 16 … 31
+    out.view(np.uint32).reshape(-1)[flat] = res.astype(np.uint32)
     return out
 
 
@@ -160,17 +282,46 @@ def _mirror_index(n: int, r: int) -> np.ndarray:
     return np.where(m >= n, period - m, m)
 
 
-def _convolve_axis(img: np.ndarray, taps: np.ndarray, axis: int) -> np.ndarray:
-    """Σₖ taps[k]·img shifted by k − r along ``axis`` (int32; mirrored border), r = len(taps) // 2."""
+def _convolve_axis(img: np.ndarray, taps: np.ndarray, axis: int, dtype: type = np.int32) -> np.ndarray:
+    """Σₖ taps[k]·img shifted by k − r along ``axis`` (mirrored border), r = len(taps) // 2, in ``dtype`` (int32, or
+    uint16 when the caller has bounded the sums below 2¹⁶). Symmetric taps add the two mirrored neighbours first:
+    t·(a + b) = t·a + t·b, the same integer."""
     r = len(taps) // 2
     n = img.shape[axis]
-    p = np.take(img.astype(np.int32), _mirror_index(n, r), axis=axis)
-    out = np.zeros(img.shape, np.int32)
-    for k, t in enumerate(taps.tolist()):
-        if t:
-            sl = [slice(None)] * img.ndim
-            sl[axis] = slice(k, k + n)
-            out += np.int32(t) * p[tuple(sl)]
+    if n > r:  # one reflection suffices: build the border by slice copies (p[r − 1 − i] = img[1 + i], …)
+        shape = list(img.shape)
+        shape[axis] = n + 2 * r
+        p = np.empty(shape, dtype)
+        pa = np.moveaxis(p, axis, 0)
+        ia = np.moveaxis(img, axis, 0)
+        pa[r : r + n] = ia
+        for i in range(r):
+            pa[r - 1 - i] = ia[1 + i]
+            pa[r + n + i] = ia[n - 2 - i]
+    else:
+        p = np.take(img, _mirror_index(n, r), axis=axis).astype(dtype, copy=False)
+    t = [int(v) for v in taps]
+
+    def shifted(k: int) -> np.ndarray:
+        sl = [slice(None)] * img.ndim
+        sl[axis] = slice(k, k + n)
+        return p[tuple(sl)]
+
+    out = shifted(r) * dtype(t[r]) if t[r] != 1 else shifted(r).copy()
+    symmetric = t == t[::-1]
+    tmp = np.empty_like(out)
+    for k in range(r):
+        if symmetric:
+            if t[k]:
+                np.add(shifted(k), shifted(2 * r - k), out=tmp)
+                if t[k] != 1:
+                    tmp *= dtype(t[k])
+                out += tmp
+        else:
+            for j in (k, 2 * r - k):
+                if t[j]:
+                    np.multiply(shifted(j), dtype(t[j]), out=tmp)
+                    out += tmp
     return out
 
 
@@ -178,21 +329,55 @@ def _convolve_axis(img: np.ndarray, taps: np.ndarray, axis: int) -> np.ndarray:
 FILTER_GUARD_BITS = 6
 
 
+_BINOMIAL = {3: [1, 2, 1], 5: [1, 4, 6, 4, 1]}
+
+
+def _binomial_filter(img: np.ndarray, n: int) -> np.ndarray:
+    """:func:`separable_filter` with the binomial taps of length n = 3 or 5 (S = 2^(n−1) ≤ 16, so the 2-D sums are
+    whole: ⌊(Σ + 2^(2n−3)) / 2^(2n−2)⌋), for images larger than the radius r = (n − 1)/2.
+
+    The binomial row is [1, 1] convolved with itself n − 1 times, so the 2-D sum is n − 1 unnormalised 2×2 box sums
+    (``cv2.boxFilter``, alternately anchored at (0, 0) and (1, 1) to stay centred) of the image mirrored by r
+    (``cv2.copyMakeBorder``, BORDER_REFLECT_101 = the mirror above): integer additions only (≤ 255·4^(n−1) < 2¹⁶,
+    uint16), exact on every machine and release. Each pass spoils at most one more row/column at one edge of the
+    padded image, r per side in all, which is exactly the margin cut away.
+    """
+    r = (n - 1) // 2
+    acc = cv2.copyMakeBorder(img, r, r, r, r, cv2.BORDER_REFLECT_101)
+    for k in range(n - 1):
+        anchor = (0, 0) if k % 2 == 0 else (1, 1)
+        acc = cv2.boxFilter(acc, cv2.CV_16U, (2, 2), anchor=anchor, normalize=False, borderType=cv2.BORDER_REPLICATE)
+    acc = acc[r : acc.shape[0] - r, r : acc.shape[1] - r]
+    total = 2 * (n - 1)
+    acc = acc + np.uint16(1 << (total - 1))
+    acc >>= total
+    return acc.astype(np.uint8)
+
+
 def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """uint8 image filtered by the separable kernel taps ⊗ taps (non-negative integer taps summing to a power of two
     S = 2^s ≤ 2¹⁴), in int32: the vertical pass is rounded half up to 6 fractional bits
     (v = ⌊(Σ + 2^(s−7)) / 2^(s−6)⌋ ≤ 255·2⁶, or kept whole when s ≤ 6), the horizontal pass (≤ 255·2⁶·2¹⁴ < 2³¹) is
-    rounded half up to an integer."""
+    rounded half up to an integer. When S ≤ 16 both passes run in uint16 (every sum ≤ 255·S² ≤ 255·2⁸ < 2¹⁶);
+    the binomial 3- and 5-tap kernels as exact box sums (:func:`_binomial_filter`)."""
     s = int(np.sum(taps)).bit_length() - 1
     if int(np.sum(taps)) != 1 << s or s > 14:
         raise ValueError("separable_filter: the taps must sum to a power of two ≤ 2**14")
-    v = _convolve_axis(img, taps, 0)
+    r = len(taps) // 2
+    binomial = len(taps) in (3, 5) and [int(v) for v in taps] == _BINOMIAL[len(taps)]
+    if binomial and img.dtype == np.uint8 and min(img.shape[:2]) > r:
+        return _binomial_filter(img, len(taps))
+    dtype = np.uint16 if s <= 4 else np.int32
+    v = _convolve_axis(img, taps, 0, dtype)
     keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
     if keep:
-        v = (v + (1 << (keep - 1))) >> keep
-    acc = _convolve_axis(v, taps, 1)
+        v += dtype(1 << (keep - 1))
+        v >>= keep
+    acc = _convolve_axis(v, taps, 1, dtype)
     total = 2 * s - keep
-    return ((acc + (1 << (total - 1))) >> total).astype(np.uint8)
+    acc += dtype(1 << (total - 1))
+    acc >>= total
+    return acc.astype(np.uint8)
 
 
 def gaussian_taps(sigma: float) -> np.ndarray:
@@ -207,27 +392,26 @@ def gaussian_taps(sigma: float) -> np.ndarray:
 
 
 def erode(mask: np.ndarray, k: int) -> np.ndarray:
-    """k×k minimum filter of a uint8 image (outside the image counts as 255, as OpenCV's erode)."""
-    r = k // 2
-    p = np.pad(mask, r, mode="constant", constant_values=255)
-    out = p[r:-r or None, r:-r or None].copy()
-    h, w = mask.shape
-    for dy in range(k):
-        for dx in range(k):
-            np.minimum(out, p[dy : dy + h, dx : dx + w], out=out)
-    return out
+    """k×k minimum filter of a uint8 image (outside the image counts as 255, as OpenCV's erode). ``cv2.erode`` on
+    uint8 is a minimum of integers: exact, the same on every machine and release."""
+    return cv2.erode(mask, np.ones((k, k), np.uint8))
 
 
 def dilate(mask: np.ndarray, k: int) -> np.ndarray:
-    """k×k maximum filter of a uint8/bool image (outside the image counts as 0)."""
-    r = k // 2
-    p = np.pad(mask, r, mode="constant", constant_values=0)
-    h, w = mask.shape
-    out = np.zeros_like(mask)
-    for dy in range(k):
-        for dx in range(k):
-            np.maximum(out, p[dy : dy + h, dx : dx + w], out=out)
-    return out
+    """k×k maximum filter of a uint8/bool image (outside the image counts as 0). ``cv2.dilate`` on uint8 is a maximum
+    of integers: exact, the same on every machine and release."""
+    if mask.dtype == bool:
+        return cv2.dilate(mask.view(np.uint8), np.ones((k, k), np.uint8)).view(bool)
+    return cv2.dilate(mask, np.ones((k, k), np.uint8))
+
+
+def box3_sums_at(rgba: np.ndarray, idx: np.ndarray) -> list[np.ndarray]:
+    """3×3 box sums (zeros outside the image) of the four channels of an (H, W, 4) uint8 image at the flat pixel
+    indices ``idx``: four (n,) int32 arrays. ``cv2.boxFilter`` unnormalised to uint16 is a sum of at most 9·255 < 2¹⁶
+    integers (no scaling, no rounding): exact, the same on every machine and release."""
+    sums = cv2.boxFilter(rgba, cv2.CV_16U, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    picked = sums.reshape(-1, 4)[idx]
+    return [picked[:, k].astype(np.int32) for k in range(4)]
 
 
 def box3_sums(img: np.ndarray) -> np.ndarray:
@@ -241,26 +425,57 @@ def box3_sums(img: np.ndarray) -> np.ndarray:
 # ---- colour ----
 
 
+def _planes(img: np.ndarray) -> list[np.ndarray]:
+    """The channels of an (…, C) uint8 image as contiguous planes (``cv2.split``: a byte copy, exact everywhere; numpy
+    works much faster on contiguous planes than on every third byte)."""
+    if img.ndim == 3 and img.dtype == np.uint8 and 1 <= img.shape[2] <= 4:
+        return list(cv2.split(img))
+    return [np.ascontiguousarray(img[..., k]) for k in range(img.shape[-1])]
+
+
+def _interleave(planes: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The inverse of :func:`_planes` (``cv2.merge``, a byte copy) as an array of ``shape``."""
+    if len(shape) == 3 and 1 <= len(planes) <= 4:
+        return cv2.merge(planes).reshape(shape)
+    out = np.empty(shape, np.uint8)
+    for k, p in enumerate(planes):
+        out[..., k] = p
+    return out
+
+
 def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int) -> np.ndarray:
     """x ↦ clip(⌊(A·x + b + 2^(bits−1)) / 2^bits⌋, 0, 255) per pixel, with ``matrix`` = [A | b] (3, 4) integers
     (int32: |A| < 2¹⁸ and |b| < 2²⁸ keep every partial sum below 2³¹)."""
     m = np.asarray(matrix, np.int64)
     if np.abs(m[:, :3]).max() >= 1 << 18 or np.abs(m[:, 3]).max() >= 1 << 28:
         raise ValueError("apply_colour_matrix: entries outside the int32-safe range")
-    x = [rgb[..., k].astype(np.int32) for k in range(3)]
-    out = np.empty(rgb.shape, np.uint8)
+    x = [p.astype(np.int32) for p in _planes(rgb)]
+    v = np.empty(x[0].shape, np.int32)
+    tmp = np.empty_like(v)
+    planes = []
     for r in range(3):
-        v = x[0] * np.int32(m[r, 0]) + x[1] * np.int32(m[r, 1]) + x[2] * np.int32(m[r, 2])
+        np.multiply(x[0], np.int32(m[r, 0]), out=v)
+        for c in (1, 2):
+            np.multiply(x[c], np.int32(m[r, c]), out=tmp)
+            v += tmp
         v += np.int32(m[r, 3] + (1 << (bits - 1)))
-        out[..., r] = np.clip(v >> bits, 0, 255)
-    return out
+        v >>= bits
+        np.clip(v, 0, 255, out=v)
+        planes.append(v.astype(np.uint8))
+    return _interleave(planes, rgb.shape)
 
 
 def blend(fore: np.ndarray, back: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """(α·fore + (255 − α)·back)/255 rounded half up, α (H, W) uint8 (int32, :func:`div255`)."""
-    a = alpha.astype(np.int32)[..., None]
-    b = back.astype(np.int32)
-    return div255(a * (fore.astype(np.int32) - b) + 255 * b).astype(np.uint8)
+    """(α·fore + (255 − α)·back)/255 rounded half up, α (H, W) uint8: per channel in uint16 (the sum is ≤ 255²,
+    :func:`div255`)."""
+    a = alpha.astype(np.uint16)
+    na = 255 - a
+    planes = []
+    for f, b in zip(_planes(fore), _planes(back), strict=True):
+        v = a * f
+        v += na * b
+        planes.append(div255(v).astype(np.uint8))
+    return _interleave(planes, fore.shape)
 
 
 def filter_at(img: np.ndarray, taps: np.ndarray, where: np.ndarray) -> np.ndarray:

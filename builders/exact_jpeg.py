@@ -17,6 +17,7 @@ For an RGB tile and a quality q ∈ [1, 100]:
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from aflw_occ import exactmath
@@ -62,72 +63,136 @@ def quant_table(base: np.ndarray, quality: int) -> np.ndarray:
     return np.clip((base * s + 50) // 100, 1, 255)
 
 
-def _blocks(plane: np.ndarray) -> np.ndarray:
-    """(n, 64): the row-major 8×8 blocks of a plane whose sides are multiples of 8."""
-    h, w = plane.shape
-    return plane.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 64)
-
-
-def _unblocks(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    h, w = shape
-    return blocks.reshape(h // 8, w // 8, 8, 8).transpose(0, 2, 1, 3).reshape(h, w)
-
-
-def _lossy_plane(plane: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """DCT, quantise, dequantise, inverse DCT of one plane (int, sides multiples of 8, values 0–255).
+def _lossy_blocks(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """DCT, quantise, dequantise, inverse DCT of (n, 64) row-major 8×8 blocks (float64 integers, level-shifted by
+    −128), returned as (n, 64) float64 integers in [0, 255].
 
     Every product below holds integers: |X| ≤ 128 and the 64 terms of (C⊗C)·X stay below 64·2²⁶·128 = 2³⁹, the
     dequantised coefficients below 2¹¹ and (C⊗C)ᵀ·F below 2⁴⁴: exact in float64 whatever the BLAS kernel.
     """
-    x = _blocks(plane.astype(np.float64) - 128.0)
     coef = x @ KRON.T  # 2^28 × the DCT coefficients (exact integers)
     step = (table.reshape(-1) << (2 * COS_BITS)).astype(np.float64)
-    q = np.floor(np.abs(coef) / step + 0.5)  # rounded half away from zero (exact: |coef| < 2^50, see round_div)
-    deq = np.copysign(q, coef) * table.reshape(-1)
-    rec = deq @ KRON  # 2^28 × the reconstruction (exact integers)
-    out = np.floor(rec * (1.0 / (1 << (2 * COS_BITS))) + 0.5) + 128.0
-    return np.clip(_unblocks(out, plane.shape), 0, 255).astype(np.int64)
+    q = np.abs(coef)
+    q /= step
+    q += 0.5
+    np.floor(q, out=q)  # rounded half away from zero (exact: |coef| < 2^50, see exact_image.round_div)
+    np.copysign(q, coef, out=q)
+    q *= table.reshape(-1)
+    rec = q @ KRON  # 2^28 × the reconstruction (exact integers)
+    rec *= 1.0 / (1 << (2 * COS_BITS))
+    rec += 0.5
+    np.floor(rec, out=rec)
+    rec += 128.0
+    return np.clip(rec, 0.0, 255.0, out=rec)
 
 
-def _upsample2(plane: np.ndarray) -> np.ndarray:
-    """2× triangle upsampling per axis: output 2i ← (3·p[i] + p[i−1]), 2i+1 ← (3·p[i] + p[i+1]), / 4 (edges repeat)."""
-    out = plane
-    for axis in (0, 1):
-        p = np.pad(out, [(1, 1) if a == axis else (0, 0) for a in range(2)], mode="edge")
-        n = out.shape[axis]
-        mid = np.take(p, np.arange(1, n + 1), axis=axis)
-        prev = np.take(p, np.arange(0, n), axis=axis)
-        nxt = np.take(p, np.arange(2, n + 2), axis=axis)
-        even, odd = 3 * mid + prev, 3 * mid + nxt
-        out = np.stack([even, odd], axis=axis + 1).reshape(
-            tuple(2 * s if a == axis else s for a, s in enumerate(out.shape))
-        )
-        out = (out + 2) >> 2
+def _lossy_plane(plane: np.ndarray, table: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
+    """:func:`_lossy_blocks` of the 8×8 blocks of a plane (int, sides multiples of 8, values 0–255) as an int32
+    plane; with ``sel`` ((h/8, w/8) bool), only the selected blocks (the others are 0)."""
+    h, w = plane.shape
+    blocks = plane.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
+    picked = blocks.reshape(-1, 8, 8) if sel is None else blocks[sel]
+    x = picked.reshape(-1, 64).astype(np.float64)
+    x -= 128.0
+    rec = _lossy_blocks(x, table).astype(np.int32).reshape(-1, 8, 8)
+    out = np.zeros((h, w), np.int32)
+    view = out.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
+    if sel is None:
+        view[...] = rec.reshape(h // 8, w // 8, 8, 8)
+    else:
+        view[sel] = rec
     return out
 
 
-def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
-    """The tile (H, W, 3) uint8 after JPEG compression at ``quality`` (module docstring), same shape."""
+def _upsample2(plane: np.ndarray) -> np.ndarray:
+    """2× triangle upsampling per axis: output 2i ← (3·p[i] + p[i−1]), 2i+1 ← (3·p[i] + p[i+1]), / 4 rounded half
+    up after each axis (edges repeat); int16 (values 0–255 in, every sum ≤ 4·255 + 2)."""
+    out = plane.astype(np.int16)
+    for axis in (0, 1):
+        p = np.moveaxis(out, axis, 0)
+        n = p.shape[0]
+        up = np.empty((2 * n,) + p.shape[1:], np.int16)
+        even, odd = up[0::2], up[1::2]
+        p3 = p * np.int16(3)
+        np.add(p3[1:], p[:-1], out=even[1:])
+        np.add(p3[0], p[0], out=even[0])
+        np.add(p3[:-1], p[1:], out=odd[:-1])
+        np.add(p3[-1], p[-1], out=odd[-1])
+        up += np.int16(2)
+        up >>= 2
+        out = np.moveaxis(up, 0, axis)
+    return out
+
+
+def _pad_edge(rgb: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    """``rgb`` extended by ``ph`` rows and ``pw`` columns repeating its last row/column (np.pad's "edge")."""
+    h, w = rgb.shape[:2]
+    x = np.empty((h + ph, w + pw) + rgb.shape[2:], rgb.dtype)
+    x[:h, :w] = rgb
+    if ph:
+        x[h:, :w] = rgb[h - 1]
+    if pw:
+        x[:, w:] = x[:, w - 1 : w]
+    return x
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int, where: np.ndarray | None = None) -> np.ndarray:
+    """The tile (H, W, 3) uint8 after JPEG compression at ``quality`` (module docstring), same shape.
+
+    With ``where`` ((H, W) bool), only what the pixels of ``where`` depend on is computed: the 8×8 luma blocks that
+    contain one, and the chroma blocks of the 16×16 MCUs around them (3×3 MCUs: the upsampling filter reaches one
+    chroma sample into the neighbouring MCUs). The result equals the full one at every pixel of ``where``; every other
+    pixel keeps its input value. The colour conversions are done in int32 (|Σ coefficient·value| < 2¹⁶·255 + 2¹⁵).
+    """
     h, w = rgb.shape[:2]
     ph, pw = -h % 16, -w % 16
-    x = np.pad(rgb, [(0, ph), (0, pw), (0, 0)], mode="edge").astype(np.int64)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    x = _pad_edge(rgb, ph, pw)
+    r, g, b = (p.astype(np.int32) for p in cv2.split(x))  # cv2.split: contiguous planes by byte copy
     half = 1 << 15
-    y = (19595 * r + 38470 * g + 7471 * b + half) >> 16
-    cb = ((-11059 * r - 21709 * g + 32768 * b + half - 1) >> 16) + 128
-    cr = ((32768 * r - 27439 * g - 5329 * b + half - 1) >> 16) + 128
+    y = 19595 * r
+    y += 38470 * g
+    y += 7471 * b
+    y += half
+    y >>= 16
+    sel_y = sel_c = None
+    if where is not None:
+        hh, ww = h + ph, w + pw
+        wp = np.zeros((hh, ww), bool)
+        wp[:h, :w] = where
+        sel_y = wp.reshape(hh, ww // 8, 8).any(axis=2).reshape(hh // 8, 8, ww // 8).any(axis=1)
+        mcu = sel_y.reshape(hh // 16, 2, ww // 16, 2).any(axis=(1, 3)).view(np.uint8)
+        # cv2.dilate is a 3×3 maximum of uint8 (exact on every machine and release); outside counts as 0
+        sel_c = cv2.dilate(mcu, np.ones((3, 3), np.uint8)).view(bool)
     chroma = []
-    for c in (cb, cr):
-        sub = (c[0::2, 0::2] + c[1::2, 0::2] + c[0::2, 1::2] + c[1::2, 1::2] + 2) >> 2
-        chroma.append(_upsample2(_lossy_plane(sub, quant_table(CHROMA_TABLE, quality))) - 128)
-    y = _lossy_plane(y, quant_table(LUMA_TABLE, quality))
-    cb, cr = chroma
-    out = np.stack(
-        [
-            y + ((91881 * cr + half) >> 16),
-            y - ((22554 * cb + 46802 * cr - half) >> 16),
-            y + ((116130 * cb + half) >> 16),
-        ],
-        axis=-1,
-    )
-    return np.clip(out, 0, 255)[:h, :w].astype(np.uint8)
+    for coefs in ((-11059, -21709, 32768), (32768, -27439, -5329)):
+        c = coefs[0] * r
+        c += coefs[1] * g
+        c += coefs[2] * b
+        c += half - 1
+        c >>= 16
+        c += 128
+        sub = c[0::2, 0::2] + c[1::2, 0::2]
+        sub += c[0::2, 1::2]
+        sub += c[1::2, 1::2]
+        sub += 2
+        sub >>= 2
+        up = _upsample2(_lossy_plane(sub, quant_table(CHROMA_TABLE, quality), sel_c))
+        up -= 128
+        chroma.append(up)
+    y = _lossy_plane(y, quant_table(LUMA_TABLE, quality), sel_y)
+    cb, cr = (c[:h, :w].astype(np.int32) for c in chroma)
+    y = y[:h, :w]
+    planes = []
+    for term in (
+        (91881 * cr + half) >> 16,
+        -((22554 * cb + 46802 * cr - half) >> 16),
+        (116130 * cb + half) >> 16,
+    ):
+        term += y
+        planes.append(np.clip(term, 0, 255, out=term).astype(np.uint8))
+    # cv2.merge interleaves the three uint8 planes and cv2.copyTo is a masked memory copy: byte copies, no
+    # arithmetic, the same bytes on every machine and release
+    out = cv2.merge(planes)
+    if where is None:
+        return out
+    return cv2.copyTo(out, where.view(np.uint8), rgb.copy())

@@ -4,6 +4,7 @@ machine. Draws take one integer from the generator (no float arithmetic between 
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -15,9 +16,17 @@ def quantise(value: float | Fraction, bits: int) -> float:
     return math.ldexp(round(Fraction(value) * (1 << bits)), -bits)
 
 
-def grid_uniform(rng: np.random.Generator, lo: float, hi: float, bits: int) -> float:
-    """A uniform draw from the multiples of 2^-bits in [lo, hi] (``lo``/``hi`` read as the decimals they print as)."""
+@functools.lru_cache(maxsize=4096)
+def _grid_range(lo: float, hi: float, bits: int) -> tuple[int, int]:
+    """(first, number) of the multiples of 2^-bits in [lo, hi]: ⌈lo·2^bits⌉ and ⌊hi·2^bits⌋ − ⌈lo·2^bits⌉ + 1, exact
+    (``lo``/``hi`` read as the decimals they print as); cached, the same few ranges are drawn from again and again."""
     scale = 1 << bits
     first = math.ceil(Fraction(str(lo)) * scale)
     last = math.floor(Fraction(str(hi)) * scale)
-    return math.ldexp(first + int(rng.integers(0, last - first + 1)), -bits)
+    return first, last - first + 1
+
+
+def grid_uniform(rng: np.random.Generator, lo: float, hi: float, bits: int) -> float:
+    """A uniform draw from the multiples of 2^-bits in [lo, hi] (``lo``/``hi`` read as the decimals they print as)."""
+    first, count = _grid_range(lo, hi, bits)
+    return math.ldexp(first + int(rng.integers(0, count)), -bits)

@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
 
+import cv2
 import numpy as np
 
 from aflw_occ import exactmath
@@ -187,15 +188,19 @@ class Moments:
 
 def rgb_moments(rgb: np.ndarray, mask: np.ndarray | None = None) -> Moments:
     """:class:`Moments` of the (…, 3) uint8 pixels (where ``mask``). Every sum is an integer below 2⁵³ (255²·n,
-    n < 10⁷), so the float64 reductions are exact whatever their order or vector width."""
-    px = rgb[mask] if mask is not None else rgb.reshape(-1, 3)
-    ch = [px[:, k].astype(np.float64) for k in range(3)]
-    s = tuple(int(c.sum()) for c in ch)
-    ss = [[0] * 3 for _ in range(3)]
-    for i in range(3):
-        for j in range(i, 3):
-            ss[i][j] = ss[j][i] = int((ch[i] * ch[j]).sum())
-    return Moments(len(px), s, tuple(tuple(row) for row in ss))
+    n < 10⁷), so the float64 reductions and the (3, n)·(n, 3) product are exact whatever their order, vector width
+    or BLAS kernel. Channels are gathered one at a time at the mask's flat indices (a boolean gather of 3-byte
+    pixels is slow in numpy)."""
+    flat = np.ascontiguousarray(rgb).reshape(-1, 3)
+    idx = np.flatnonzero(mask) if mask is not None else None
+    n = len(flat) if idx is None else idx.size
+    ch = np.empty((3, n), np.float64)
+    for k in range(3):
+        ch[k] = flat[:, k] if idx is None else flat[:, k][idx]
+    s = tuple(int(v) for v in ch.sum(axis=1))
+    prod = ch @ ch.T
+    ss = tuple(tuple(int(prod[i, j]) for j in range(3)) for i in range(3))
+    return Moments(n, s, ss)
 
 
 def _compose(outer: tuple[tuple[float, ...], ...], inner: Matrix34) -> Matrix34:
@@ -220,6 +225,12 @@ def _integer_rows(pre: Matrix34) -> tuple[tuple[list[int], int], ...]:
     return tuple(_integer_row(row[:3]) for row in _compose(YCC, pre))
 
 
+@functools.lru_cache(maxsize=64)
+def _offsets(pre: Matrix34) -> tuple[tuple[int, int], ...]:
+    """The offsets (column 4) of YCC·A as exact integer ratios (cached: A is one of a few maps)."""
+    return tuple(row[3].as_integer_ratio() for row in _compose(YCC, pre))
+
+
 def ycc_stats(m: Moments, pre: Matrix34 = IDENTITY) -> tuple[list[float], list[float]]:
     """Means and standard deviations of YCbCr of ``pre``·x over the pixels of ``m``, correctly rounded from exact
     integers: for a row c of YCC·A (integers over a denominator D), μ = c·s/(nD) + offset and
@@ -227,10 +238,11 @@ def ycc_stats(m: Moments, pre: Matrix34 = IDENTITY) -> tuple[list[float], list[f
     if m.n == 0:
         return [0.0] * 3, [1.0] * 3
     means, stds = [], []
-    for row, (c, den) in zip(_compose(YCC, pre), _integer_rows(pre), strict=True):
+    for (c, den), (off_num, off_den) in zip(_integer_rows(pre), _offsets(pre), strict=True):
         lin = sum(c[j] * m.s[j] for j in range(3))
         sq = sum(c[i] * c[j] * m.ss[i][j] for i in range(3) for j in range(3))
-        means.append(float(Fraction(lin, m.n * den) + Fraction(row[3])))
+        # lin/(nD) + offset as one ratio of integers: int / int is correctly rounded (as float(Fraction) is)
+        means.append((lin * off_den + off_num * m.n * den) / (m.n * den * off_den))
         stds.append(math.sqrt(max(m.n * sq - lin * lin, 0) / (m.n * den) ** 2))
     return means, stds
 
@@ -325,8 +337,8 @@ def pointing_rotation(theta: float, centre: list[float], face_centre: list[float
 
 def region_centroid(region: np.ndarray, box: tuple[int, int, int, int]) -> list[float]:
     """Centroid (x, y) of the face region, from integer sums, on the centre grid."""
-    crop = region[box[1] : box[3], box[0] : box[2]]
-    col_n, row_n = np.count_nonzero(crop, axis=0), np.count_nonzero(crop, axis=1)
+    crop = np.ascontiguousarray(region[box[1] : box[3], box[0] : box[2]], dtype=bool).view(np.uint8)
+    col_n, row_n = crop.sum(axis=0, dtype=np.int64), crop.sum(axis=1, dtype=np.int64)  # counts of True (0/1 bytes)
     total = int(col_n.sum())
     bits = GRID_BITS["centre_px"]
     return [
@@ -369,22 +381,24 @@ def _draw(rng: np.random.Generator, cfg: NatOccConfig, box: tuple[int, int, int,
     return d
 
 
-_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, float]] = {}
+_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, list[float | None]]] = {}
 
 
-def prepared(rgba: np.ndarray) -> tuple[np.ndarray, float]:
-    """The premultiplied cut-out (read-only uint8 RGBA) and its :func:`axis_angle`, remembered per occluder array
-    while that array lives (a library's cut-outs are drawn many times)."""
+def prepared(rgba: np.ndarray, with_axis: bool = True) -> tuple[np.ndarray, float | None]:
+    """The premultiplied cut-out (read-only uint8 RGBA) and its :func:`axis_angle` (None unless ``with_axis``: only
+    cut-outs that point at the face need it), remembered per occluder array while that array lives (a library's
+    cut-outs are drawn many times)."""
     hit = _PREMULTIPLIED.get(id(rgba))
-    if hit is not None and hit[0]() is rgba:
-        return hit[1], hit[2]
-    out = xi.premultiply(rgba)
-    out.setflags(write=False)
-    axis = axis_angle(rgba[..., 3])
-    if len(_PREMULTIPLIED) >= 1024:
-        _PREMULTIPLIED.clear()
-    _PREMULTIPLIED[id(rgba)] = (weakref.ref(rgba), out, axis)
-    return out, axis
+    if hit is None or hit[0]() is not rgba:
+        out = xi.premultiply(rgba)
+        out.setflags(write=False)
+        if len(_PREMULTIPLIED) >= 1024:
+            _PREMULTIPLIED.clear()
+        hit = (weakref.ref(rgba), out, [None])
+        _PREMULTIPLIED[id(rgba)] = hit
+    if with_axis and hit[2][0] is None:
+        hit[2][0] = axis_angle(rgba[..., 3])
+    return hit[1], hit[2][0]
 
 
 def binomial(n: int) -> np.ndarray:
@@ -399,16 +413,34 @@ def binomial(n: int) -> np.ndarray:
 def _straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Straight colour, alpha and the solid mask (α ≥ 128) of a warped premultiplied cut-out. Solid pixels are
     un-premultiplied; the others are extended by a normalised 3×3 box (255·Σ pm / Σ α, rounded), so the blurred alpha
-    below never meets undefined colour (no dark or bright rims); 0 where Σ α = 0."""
+    below never meets undefined colour (no dark or bright rims); 0 where Σ α = 0.
+
+    Solid pixels: one table look-up each (:data:`.exact_image.UNPREMULTIPLY`, whose row α = 0 is all zeros, so
+    non-solid pixels start at 0), needed only where 0 < α < 255. Rim pixels (not solid, Σ α > 0 ⟺ some α > 0 in
+    the 3×3 window: a 3×3 dilation of α > 0): their 3×3 sums (:func:`.exact_image.box3_sums_at`) give
+    ⌊255·Σ pm / Σ α + ½⌋ (:func:`.exact_image.round_div`, exact), clipped to 255.
+    """
     pm, alpha = warped[..., :3], warped[..., 3]
     solid = alpha >= OPAQUE
-    colour = np.zeros(pm.shape, np.uint8)
-    colour[solid] = xi.unpremultiply(pm[solid], alpha[solid])
-    sum_a = xi.box3_sums(alpha)
-    rim = ~solid & (sum_a > 0)
-    if rim.any():
-        box = xi.box3_sums(pm)[rim]
-        colour[rim] = np.minimum(xi.round_div(255 * box, sum_a[rim][:, None]), 255)
+    # α = 255: 255·pm/255 = pm; α = 0: pm = 0 (bilinear weights are shared by all channels and pm ≤ α in every tap,
+    # so pm ≤ α after the warp): only 0 < α < 255 needs the table (rows α < 128 → 0, the non-solid start)
+    colour = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)  # drops the alpha bytes: a pure copy, exact everywhere
+    part = np.flatnonzero((alpha - np.uint8(1)) < np.uint8(254))  # 1 ≤ α ≤ 254 (uint8 wrap-around)
+    if part.size:
+        a = alpha.reshape(-1)[part]
+        colour.reshape(-1, 3)[part] = xi.unpremultiply(pm.reshape(-1, 3)[part], a * (a >= OPAQUE))
+    rim = np.flatnonzero(xi.dilate(alpha > 0, 3) > solid)
+    if rim.size:
+        sums = xi.box3_sums_at(warped, rim)
+        sum_a = sums[3].astype(np.float64)
+        flat = colour.reshape(-1, 3)
+        for k in range(3):
+            # exact round_div(255·Σ pm, Σ α) (numerators < 2²⁰): ⌊fl(255·Σ pm / Σ α) + ½⌋, in place
+            q = (255 * sums[k]).astype(np.float64)
+            q /= sum_a
+            q += 0.5
+            np.floor(q, out=q)
+            flat[rim, k] = np.minimum(q, 255.0)
     return colour, alpha, solid
 
 
@@ -449,11 +481,20 @@ def _colour_map(
 
 
 def _blur(colour: np.ndarray, alpha: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian blur of the occluder in premultiplied alpha: (colour, alpha) after it."""
+    """Gaussian blur of the occluder in premultiplied alpha: (colour, alpha) after it (the four premultiplied
+    channels filtered together; colour kept where the blurred α is 0). Un-premultiplying: 255·p/255 = p where the
+    blurred α is 255, a table look-up where 0 < α < 255."""
     taps = xi.gaussian_taps(sigma)
-    pm = xi.separable_filter(xi.premultiply(np.dstack([colour, alpha]))[..., :3], taps)
-    alpha = xi.separable_filter(alpha, taps)
-    return np.where((alpha > 0)[..., None], xi.unpremultiply(pm, alpha), colour), alpha
+    rgba = cv2.merge((colour, alpha))  # byte interleave (no arithmetic): exact everywhere
+    blurred = xi.separable_filter(xi.premultiply(rgba), taps)
+    alpha = np.ascontiguousarray(blurred[..., 3])
+    pm = cv2.cvtColor(blurred, cv2.COLOR_RGBA2RGB)  # drops the alpha bytes: a pure copy
+    out = colour.copy()
+    xi.copy_where(out, pm, alpha == 255)
+    part = np.flatnonzero((alpha - np.uint8(1)) < np.uint8(254))  # 1 ≤ α ≤ 254 (uint8 wrap-around)
+    if part.size:
+        out.reshape(-1, 3)[part] = xi.unpremultiply(pm.reshape(-1, 3)[part], alpha.reshape(-1)[part])
+    return out, alpha
 
 
 def _roi(
@@ -473,15 +514,19 @@ def _roi(
 
 def _jpeg(out: np.ndarray, res: np.ndarray, m_roi: np.ndarray, roi: tuple[int, int, int, int], q: int) -> np.ndarray:
     """The ROI's pixels after JPEG's lossy steps on the 8-aligned tile around it (same block grid as the source
-    JPEG); pixels outside the mask enter the tile as they are in the image."""
+    JPEG); pixels outside the mask enter the tile as they are in the image. Only the blocks the mask's pixels depend
+    on are computed (:func:`.exact_jpeg.jpeg_roundtrip` with ``where``); the ROI's pixels outside the mask are
+    returned as the tile holds them."""
     H, W = out.shape[:2]
     rx0, ry0, rx1, ry1 = roi
     jx0, jy0 = rx0 - rx0 % 8, ry0 - ry0 % 8
     jx1, jy1 = min(W, rx1 + (-rx1) % 8), min(H, ry1 + (-ry1) % 8)
     tile = out[jy0:jy1, jx0:jx1].copy()
-    inner = tile[ry0 - jy0 : ry1 - jy0, rx0 - jx0 : rx1 - jx0]
-    inner[m_roi] = res[m_roi]
-    return jpeg_roundtrip(tile, q)[ry0 - jy0 : ry1 - jy0, rx0 - jx0 : rx1 - jx0]
+    inner = (slice(ry0 - jy0, ry1 - jy0), slice(rx0 - jx0, rx1 - jx0))
+    xi.copy_where(tile[inner], res, m_roi)
+    where = np.zeros(tile.shape[:2], bool)
+    where[inner] = m_roi
+    return jpeg_roundtrip(tile, q, where)[inner]
 
 
 def composite(
@@ -516,8 +561,8 @@ def composite(
     oh, ow = occluder.shape[:2]
     face_area = (box[2] - box[0]) * (box[3] - box[1])
     s0 = quantise(math.sqrt(d["area_fraction"] * face_area / (oh * ow)), GRID_BITS["scale"])
-    src, occ_axis = prepared(occluder)
-    axis = occ_axis if points_at_face else 0.0
+    src, occ_axis = prepared(occluder, with_axis=points_at_face)
+    axis = occ_axis if points_at_face and occ_axis is not None else 0.0
     base_rot = pointing_rotation(axis, d["centre"], face_centre) if points_at_face else 0.0
     jit = d["jitter"]
     scale = quantise(s0 * jit["scale"], GRID_BITS["scale"]) if jit["applied"] else s0
@@ -572,10 +617,12 @@ def composite(
     res = xi.blend(colour, image[ry0:ry1, rx0:rx1], a8)
     band = xi.dilate(m_roi & (a8 < 255), 3) & m_roi
     if band.any():
-        res[band] = xi.filter_at(res, binomial(cfg.edge_blur), band)
+        # the band's binomial blur (= filter_at(res, …, band), computed for the whole ROI in uint16: cheaper than
+        # gathering its neighbourhoods)
+        xi.copy_where(res, xi.separable_filter(res, binomial(cfg.edge_blur)), band)
     if d["jpeg"]["applied"] and m_roi.any():
         res = _jpeg(out, res, m_roi, (rx0, ry0, rx1, ry1), d["jpeg"]["quality"])
-    out[ry0:ry1, rx0:rx1][m_roi] = res[m_roi]
+    xi.copy_where(out[ry0:ry1, rx0:rx1], res, m_roi)
     mask[ry0:ry1, rx0:rx1] = m_roi
     params["covered_pixels"] = int(np.count_nonzero(m_roi))
     if diagnostics:

@@ -171,3 +171,46 @@ def test_grids() -> None:
     assert min(vals) >= 0.8 and max(vals) <= 1.2
     assert all(v * 4096 == int(v * 4096) for v in vals)
     assert quantise(0.1, 4) == 0.125 and quantise(-15.0078125, 6) == -15.0
+
+
+def test_fast_paths_equal_their_definitions() -> None:
+    """The speed-ups against the plain definitions: premultiply/unpremultiply tables, box sums, the binomial
+    box-sum path of separable_filter, the warp's row spans for axis-aligned and 90° maps, JPEG restricted to a mask."""
+    a = np.repeat(np.arange(256), 256).astype(np.uint8)
+    c = np.tile(np.arange(256), 256).astype(np.uint8)
+    rgba = np.stack([c, c, c, a], axis=-1)
+    assert np.array_equal(xi.premultiply(rgba)[:, 0], (2 * a.astype(int) * c + 255) // 510)
+    un = xi.unpremultiply(rgba[:, :3], a)[:, 0].astype(int)
+    ref = np.where(a > 0, np.minimum((510 * c.astype(int) + a) // np.maximum(2 * a.astype(int), 1), 255), 0)
+    assert np.array_equal(un, ref)
+    img4 = RNG.integers(0, 256, (17, 21, 4), dtype=np.uint8)
+    idx = RNG.choice(17 * 21, 50, replace=False)
+    sums = xi.box3_sums_at(img4, idx)
+    full = xi.box3_sums(img4).reshape(-1, 4)[idx]
+    assert all(np.array_equal(sums[k], full[:, k]) for k in range(4))
+    for shape in ((19, 23, 3), (3, 40), (2, 9)):
+        img = RNG.integers(0, 256, shape, dtype=np.uint8)
+        for taps in ([1, 2, 1], [1, 4, 6, 4, 1]):
+            k = np.array(taps)
+            r = len(taps) // 2
+            pad = np.take(np.take(img.astype(np.int64), xi._mirror_index(shape[0], r), axis=0),
+                          xi._mirror_index(shape[1], r), axis=1)  # fmt: skip
+            n = len(k)
+            acc = sum(k[i] * k[j] * pad[i : i + shape[0], j : j + shape[1]] for i in range(n) for j in range(n))
+            s2 = 2 * (len(taps) - 1)
+            assert np.array_equal(xi.separable_filter(img, k), (acc + (1 << (s2 - 1))) >> s2)
+    src = RNG.integers(0, 256, (9, 13, 4), dtype=np.uint8)
+    maps = (
+        [[0.0, 1.0, -2.5], [-1.0, 0.0, 11.25]],
+        [[1.0, 0.0, -3.0], [0.0, 1.0, 2.0]],
+        [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]],
+    )
+    for inv in maps:
+        np.testing.assert_array_equal(xi.warp_bilinear(src, inv, (20, 18)), _warp_reference(src, inv, (20, 18)))
+    tile = cv2.GaussianBlur(RNG.integers(0, 256, (40, 56, 3), dtype=np.uint8), (5, 5), 0)
+    where = np.zeros((40, 56), bool)
+    where[5:9, 30:47] = True
+    where[33, 2] = True
+    got = jpeg_roundtrip(tile, 80, where)
+    np.testing.assert_array_equal(got[where], jpeg_roundtrip(tile, 80)[where])
+    np.testing.assert_array_equal(got[~where], tile[~where])

@@ -80,8 +80,15 @@ def fill_polygon(xy16: np.ndarray, size: int) -> np.ndarray:
     ``xy16`` (n, 2) int vertices in 1/16 px (pixel centres at integers). Sample rows and columns sit at
     4m − 6 (1/16 px), i.e. pixel i's samples at i − 3/8, i − 1/8, i + 1/8, i + 3/8. An edge (x₀, y₀) → (x₁, y₁) crosses
     sample row Y when min(y₀, y₁) ≤ Y < max(y₀, y₁), at X = x₀ + (Y − y₀)(x₁ − x₀)/(y₁ − y₀); the samples right of
-    it, columns m ≥ ⌊(N + 6·d)/(4d)⌋ + 1 with N = x₀d + (Y − y₀)(x₁ − x₀) and d = y₁ − y₀ > 0 (edges oriented
-    upward), toggle parity. Everything is integer.
+    it, columns m ≥ c = ⌊(N + 6·d)/(4d)⌋ + 1 with N = x₀d + (Y − y₀)(x₁ − x₀) and d = y₁ − y₀ > 0 (edges oriented
+    upward), toggle parity (c clipped to [0, 4·size]). Everything is integer.
+
+    Evaluation (no per-sample array): with a row's crossings sorted, c₁ ≤ c₂ ≤ … ≤ c_k, sample m is inside iff
+    #{cᵢ ≤ m} is odd, i.e. inside(m) = Σᵢ (−1)^(i+1)·[cᵢ ≤ m] (an alternating sum of #{cᵢ ≤ m} ones; ties cancel in
+    either order). Pixel column p holds samples 4p … 4p + 3, and #{m ∈ [4p, 4p + 4) : m ≥ c} = H_c(p) =
+    (4 − r)·[p ≥ q] + r·[p ≥ q + 1] with c = 4q + r, 0 ≤ r < 4. Hence
+    cover(pixel row, p) = Σ over its 4 sample rows Σᵢ (−1)^(i+1)·H_cᵢ(p): a cumulative sum over p of the signed
+    steps ±(4 − r) at q and ±r at q + 1 (accumulated with ``np.bincount``; exact small integers, |cover| ≤ 16).
     """
     n_samples = SUPER * size
     p = np.asarray(xy16, np.int64)
@@ -102,11 +109,22 @@ def fill_polygon(xy16: np.ndarray, size: int) -> np.ndarray:
     d = by - ay
     num = ax * d + (4 * rows - 6 - ay) * (bx - ax)
     col = np.clip((num + 6 * d) // (4 * d) + 1, 0, n_samples)
-    toggles = np.zeros((n_samples, n_samples + 1), np.int32)
-    np.add.at(toggles, (rows, col), 1)
-    inside = (np.cumsum(toggles[:, :n_samples], axis=1) & 1).astype(np.int32)
-    cover = inside.reshape(size, SUPER, size, SUPER).sum(axis=(1, 3))
-    return ((255 * cover + (SUPER * SUPER) // 2) // (SUPER * SUPER)).astype(np.uint8)
+    # crossings sorted by (row, column); rank within the row gives the sign (−1)^(i+1)
+    key = np.sort(rows * (n_samples + 1) + col)
+    rows, col = key // (n_samples + 1), key % (n_samples + 1)
+    rank = np.arange(len(key)) - np.searchsorted(rows, rows, side="left")
+    sign = 1 - 2 * (rank & 1)
+    width = size + 2  # q ≤ size, q + 1 ≤ size + 1
+    cell = (rows >> 2) * width + (col >> 2)
+    r = col & 3
+    steps = np.bincount(
+        np.concatenate([cell, cell + 1]), np.concatenate([sign * (SUPER - r), sign * r]), minlength=size * width
+    )
+    cover = np.cumsum(steps.astype(np.int16).reshape(size, width), axis=1, dtype=np.int16)[:, :size]
+    cover *= 255  # 0 ≤ cover ≤ 16: 255·16 + 8 < 2¹⁵, and ⌊x/16⌋ = x >> 4 for x ≥ 0
+    cover += (SUPER * SUPER) // 2
+    cover >>= 4
+    return cover.astype(np.uint8)
 
 
 def _colour(rng: np.random.Generator) -> np.ndarray:
@@ -133,6 +151,13 @@ def texture(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray,
 
     Every kind first makes a grey pattern ``g`` in 0–255; the texture is ``((255 − g)·c₁ + g·c₂)/255`` rounded.
     """
+    grey, table, params = _texture_grey(kind, size, rng)
+    return np.take(table[:, :3], grey, axis=0), params
+
+
+def _texture_grey(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The grey pattern of :func:`texture` (uint8 (size, size)), its colour table ((256, 4) uint8: entry g is
+    ((255 − g)·c₁ + g·c₂)/255 rounded, then 0) and the drawn parameters."""
     c1, c2 = _colour(rng), _colour(rng)
     params: dict[str, Any] = {"kind": kind, "colours": [c1.tolist(), c2.tolist()]}
     if kind in ("brick", "grass", "gravel"):
@@ -159,9 +184,11 @@ def texture(kind: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray,
         params.update(period=period, angle_deg=angle)
     else:
         raise ValueError(f"unknown texture {kind!r}")
-    g = grey.astype(np.int32)[..., None]
-    rgb = xi.div255((255 - g) * c1[None, None, :] + g * c2[None, None, :])
-    return rgb.astype(np.uint8), params
+    # one entry per grey level, looked up per pixel (the same values as evaluating per pixel)
+    g = np.arange(256, dtype=np.int32)[:, None]
+    table = np.zeros((256, 4), np.uint8)
+    table[:, :3] = xi.div255((255 - g) * c1[None, :] + g * c2[None, :])
+    return grey, table, params
 
 
 def random_blob(rng: np.random.Generator, size: int = SIZE) -> tuple[np.ndarray, dict[str, Any]]:
@@ -176,7 +203,7 @@ def random_blob(rng: np.random.Generator, size: int = SIZE) -> tuple[np.ndarray,
     radii = np.array([grid_uniform(rng, 0.35, 1.0, GRID["unit"]) for _ in range(n)])
     smoothness = grid_uniform(rng, 0.5, 1.0, GRID["unit"])
     kind = TEXTURES[int(rng.integers(len(TEXTURES)))]
-    rgb, tex_params = texture(kind, size, rng)
+    grey, table, tex_params = _texture_grey(kind, size, rng)
     transparent = bool(rng.random() < TRANSPARENT_P)
     opacity = grid_uniform(rng, *OPACITY, GRID["opacity"])
     if not transparent:
@@ -201,4 +228,7 @@ def random_blob(rng: np.random.Generator, size: int = SIZE) -> tuple[np.ndarray,
         "transparent": transparent,
         "opacity": opacity,
     }
-    return np.dstack([rgb, alpha]), params
+    # RGBA: the 4-byte table entries looked up as one word per pixel, then the alpha bytes
+    out = np.take(table.view(np.uint32).reshape(-1), grey).view(np.uint8).reshape(size, size, 4)
+    out[..., 3] = alpha
+    return out, params
