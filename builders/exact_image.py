@@ -361,8 +361,8 @@ def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     rounded half up to an integer. When S ≤ 16 both passes run in uint16 (every sum ≤ 255·S² ≤ 255·2⁸ < 2¹⁶);
     the binomial 3- and 5-tap kernels as exact box sums (:func:`_binomial_filter`)."""
     s = int(np.sum(taps)).bit_length() - 1
-    if int(np.sum(taps)) != 1 << s or s > 14:
-        raise ValueError("separable_filter: the taps must sum to a power of two ≤ 2**14")
+    if int(np.sum(taps)) != 1 << s or not 1 <= s <= 14 or len(taps) % 2 != 1:
+        raise ValueError("separable_filter: an odd number of taps summing to a power of two from 2 to 2**14")
     r = len(taps) // 2
     binomial = len(taps) in (3, 5) and [int(v) for v in taps] == _BINOMIAL[len(taps)]
     if binomial and img.dtype == np.uint8 and min(img.shape[:2]) > r:

@@ -32,8 +32,8 @@ in ``docs/occlusion.md`` of the shared data, this toolkit's exact definition in 
 7. **Blending** — ``α = G₅(erode₃(α_occ))`` (3×3 erosion, binomial 5×5), on the 0–255 scale;
    ``out = (α·occ + (255 − α)·face)/255``; the edge band (0 < α < 255, grown by 1 px) is replaced by its binomial
    3×3 blur.
-8. **JPEG** (p = 0.5) — the 8-pixel-aligned ROI goes through JPEG's lossy steps at quality ``U{70, …, 100}``
-   (:func:`.exact_jpeg.jpeg_roundtrip`).
+8. **JPEG** (p = 0.5) — the 16-pixel-aligned ROI (the source's MCU grid) goes through JPEG's lossy steps at quality
+   ``U{70, …, 100}`` (:func:`.exact_jpeg.jpeg_roundtrip`).
 
 The occluder is clipped to the photo inside any black padding bars (:func:`content_box`).
 Steps 5–8 only change pixels where ``α > 0``: every pixel outside the returned mask equals the source image's pixel.
@@ -513,14 +513,15 @@ def _roi(
 
 
 def _jpeg(out: np.ndarray, res: np.ndarray, m_roi: np.ndarray, roi: tuple[int, int, int, int], q: int) -> np.ndarray:
-    """The ROI's pixels after JPEG's lossy steps on the 8-aligned tile around it (same block grid as the source
-    JPEG); pixels outside the mask enter the tile as they are in the image. Only the blocks the mask's pixels depend
-    on are computed (:func:`.exact_jpeg.jpeg_roundtrip` with ``where``); the ROI's pixels outside the mask are
-    returned as the tile holds them."""
+    """The ROI's pixels after JPEG's lossy steps on the 16-aligned tile around it (the source JPEG's 4:2:0 MCU grid,
+    so its 8×8 luma blocks and its 16×16 chroma blocks both fall on the image's grid); pixels outside the mask enter
+    the tile as they are in the image. Only the blocks the mask's pixels depend on are computed
+    (:func:`.exact_jpeg.jpeg_roundtrip` with ``where``); the ROI's pixels outside the mask are returned as the tile
+    holds them."""
     H, W = out.shape[:2]
     rx0, ry0, rx1, ry1 = roi
-    jx0, jy0 = rx0 - rx0 % 8, ry0 - ry0 % 8
-    jx1, jy1 = min(W, rx1 + (-rx1) % 8), min(H, ry1 + (-ry1) % 8)
+    jx0, jy0 = rx0 - rx0 % 16, ry0 - ry0 % 16
+    jx1, jy1 = min(W, rx1 + (-rx1) % 16), min(H, ry1 + (-ry1) % 16)
     tile = out[jy0:jy1, jx0:jx1].copy()
     inner = (slice(ry0 - jy0, ry1 - jy0), slice(rx0 - jx0, rx1 - jx0))
     xi.copy_where(tile[inner], res, m_roi)
