@@ -262,10 +262,15 @@ def weighted_moments(
     exact64 = big * big * wsum_bound < 2.0**62
     if exact64:
         xi, wi = xq.astype(np.int64), wq.astype(np.int64)
+        cols = [np.ascontiguousarray(xi[:, i]) for i in range(d)]
         s0 = int(wi.sum())
-        wx = [wi * xi[:, i] for i in range(d)]
+        wx = [wi * cols[i] for i in range(d)]
         s1 = [int(v.sum()) for v in wx]
-        s2 = [[int((wx[i] * xi[:, j]).sum()) for j in range(d)] for i in range(d)]
+        # S_ij = S_ji: each exact integer sum computed once (j ≥ i) and mirrored
+        s2 = [[0] * d for _ in range(d)]
+        for i in range(d):
+            for j in range(i, d):
+                s2[i][j] = s2[j][i] = int((wx[i] * cols[j]).sum())
     else:  # Python integers: slow but exact for any magnitude
         xo, wo = [[int(v) for v in col] for col in xq.T], [int(v) for v in wq]
         s0 = sum(wo)
