@@ -237,8 +237,14 @@ def mahalanobis_sq(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarr
 def median_columns(x: np.ndarray) -> np.ndarray:
     """Per-column median of (N, D) float64: the middle sorted value, or (a + b)·½ of the middle two (sorting is
     exact; one rounded addition)."""
-    s = np.sort(np.asarray(x, dtype=np.float64), axis=0)
-    n = len(s)
+    a = np.asarray(x, dtype=np.float64)
+    n = len(a)
+    if n == 0:  # as before: nothing to take the middle of
+        s = np.sort(a, axis=0)
+        return (s[n // 2 - 1] + s[n // 2]) * 0.5
+    # the middle order statistics by partial sorting (np.partition puts the k-th smallest at index k: the same values)
+    kth = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    s = np.partition(a, kth, axis=0)
     if n % 2:
         return s[n // 2].copy()
     return (s[n // 2 - 1] + s[n // 2]) * 0.5
