@@ -190,7 +190,7 @@ def exp_array(x: np.ndarray) -> np.ndarray:
         raise ValueError("exactmath.exp_array: argument outside |x| < 700")
     k = np.rint(x * _INV_LN2)
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    return np.ldexp(_horner(_EXP_C, r), k.astype(np.int32))
+    return np.ldexp(_horner_array(_EXP_C, r), k.astype(np.int32))  # in place: the same operations as _horner
 
 
 def _atan_array(x: np.ndarray) -> np.ndarray:

@@ -95,7 +95,7 @@ def thick_polyline(points: np.ndarray, closed: bool, thickness: float, shape: tu
     if len(pts) == 0:
         return out
     a = pts if closed and len(pts) > 2 else pts[:-1]
-    b = np.roll(pts, -1, axis=0)[: len(a)]
+    b = np.concatenate([pts[1:], pts[:1]])[: len(a)]  # the next point of each (np.roll by −1)
     if len(a) == 0:  # a single point: a disc
         a, b = pts[:1], pts[:1]
     r0 = max(int(np.floor(pts[:, 1].min() - rad)), 0)
@@ -109,11 +109,22 @@ def thick_polyline(points: np.ndarray, closed: bool, thickness: float, shape: tu
     len2 = abx * abx + aby * aby
     px = np.arange(c0, c1, dtype=np.float64)[None, None, :] - a[:, 0, None, None]  # (S, 1, C)
     py = np.arange(r0, r1, dtype=np.float64)[None, :, None] - a[:, 1, None, None]  # (S, R, 1)
-    t = np.minimum(np.maximum((px * abx + py * aby) / np.where(len2 > 0.0, len2, 1.0), 0.0), 1.0)
-    t = np.where(len2 > 0.0, t, 0.0)
-    dx = px - t * abx
-    dy = py - t * aby
-    out[r0:r1, c0:c1] = np.any(dx * dx + dy * dy <= rad * rad, axis=0)
+    # the same operations in place (one (S, R, C) buffer per quantity instead of a new one per step)
+    t = px * abx
+    t = t + py * aby  # broadcasts to (S, R, C)
+    t /= np.where(len2 > 0.0, len2, 1.0)
+    np.maximum(t, 0.0, out=t)
+    np.minimum(t, 1.0, out=t)
+    if not np.all(len2 > 0.0):
+        t = np.where(len2 > 0.0, t, 0.0)
+    dx = t * abx
+    np.subtract(px, dx, out=dx)
+    dy = t * aby
+    np.subtract(py, dy, out=dy)
+    dx *= dx
+    dy *= dy
+    dx += dy
+    out[r0:r1, c0:c1] = np.any(dx <= rad * rad, axis=0)
     return out
 
 

@@ -347,6 +347,51 @@ def region_centroid(region: np.ndarray, box: tuple[int, int, int, int]) -> list[
     ]
 
 
+class _ImageStats:
+    """What :func:`composite` derives from the source image and the face region alone (face box, centroid, content
+    box, grey test, face colour moments, chroma spread), computed on first use and kept for the next composite on the
+    same pair (NSOD and RandOcc paste onto the same source). Only frozen arrays are remembered: read-only arrays that
+    own their memory cannot change, so the values stay those of the arrays passed."""
+
+    _last: _ImageStats | None = None
+
+    def __init__(self, image: np.ndarray, region: np.ndarray) -> None:
+        self.image, self.region = image, region
+        self.box = region_box(region)
+        self._values: dict[str, Any] = {}
+
+    @classmethod
+    def of(cls, image: np.ndarray, region: np.ndarray) -> _ImageStats:
+        hit = cls._last
+        if hit is not None and hit.image is image and hit.region is region:
+            return hit
+        stats = cls(image, region)
+        frozen = all(not a.flags.writeable and a.base is None for a in (image, region))
+        cls._last = stats if frozen else None
+        return stats
+
+    def _get(self, key: str, fn: Any) -> Any:
+        if key not in self._values:
+            self._values[key] = fn()
+        return self._values[key]
+
+    def centroid(self) -> list[float]:
+        return list(self._get("centroid", lambda: region_centroid(self.region, self.box)))
+
+    def content_box(self) -> tuple[int, int, int, int]:
+        return self._get("content_box", lambda: content_box(self.image))
+
+    def grey(self) -> bool:
+        return self._get("grey", lambda: is_grey(self.image, self.box))
+
+    def face_moments(self) -> Moments:
+        x0, y0, x1, y1 = self.box
+        return self._get("face", lambda: rgb_moments(self.image[y0:y1:3, x0:x1:3], self.region[y0:y1:3, x0:x1:3]))
+
+    def chroma_spread(self) -> float:
+        return self._get("spread", lambda: chroma_spread(self.image))
+
+
 def _draw(rng: np.random.Generator, cfg: NatOccConfig, box: tuple[int, int, int, int]) -> dict[str, Any]:
     """Every random value of one composite, in a fixed order, each on its grid (:data:`GRID_BITS`)."""
     x0, y0, x1, y1 = box
@@ -452,17 +497,22 @@ def _colour_map(
     solid: np.ndarray,
     d: dict[str, Any],
     grey: bool,
+    stats: _ImageStats | None = None,
 ) -> tuple[Matrix34, dict[str, Any]]:
-    """The composed colour map (grey ∘ transfer ∘ brightness/contrast) and its diagnostics (module docstring)."""
+    """The composed colour map (grey ∘ transfer ∘ brightness/contrast) and its diagnostics (module docstring);
+    ``stats``: the image's :class:`_ImageStats` (for the face box ``box`` of ``region``), when the caller has them."""
     a: Matrix34 = GREY if grey else IDENTITY
     diag: dict[str, Any] = {}
     ct, bc = d["colour_transfer"], d["brightness_contrast"]
     has_solid = bool(solid.any())
     if ct["applied"] and has_solid:
-        x0, y0, x1, y1 = box
-        f_mean, f_std = ycc_stats(rgb_moments(image[y0:y1:3, x0:x1:3], region[y0:y1:3, x0:x1:3]))
+        if stats is None:
+            x0, y0, x1, y1 = box
+            face, spread = rgb_moments(image[y0:y1:3, x0:x1:3], region[y0:y1:3, x0:x1:3]), chroma_spread(image)
+        else:
+            face, spread = stats.face_moments(), stats.chroma_spread()
+        f_mean, f_std = ycc_stats(face)
         o_mean, o_std = ycc_stats(rgb_moments(colour[::2, ::2], solid[::2, ::2]), a)
-        spread = chroma_spread(image)
         k = 1.0 if grey else min(max(spread / MONOCHROME_SPREAD, 0.0), 1.0)
         a = compose_affine(transfer_matrix(o_mean, o_std, f_mean, f_std, ct["t_y"], 0.0 if grey else ct["t_c"], k), a)
         diag["colour_transfer"] = {
@@ -556,8 +606,9 @@ def composite(
     H, W = image.shape[:2]
     if region.shape != (H, W):
         raise ValueError(f"face region {region.shape} does not match image {image.shape[:2]}")
-    box = region_box(region)
-    face_centre = region_centroid(region, box)
+    stats = _ImageStats.of(image, region)  # per source image and region: shared by the composites on it
+    box = stats.box
+    face_centre = stats.centroid()
     d = _draw(rng, cfg, box)
     oh, ow = occluder.shape[:2]
     face_area = (box[2] - box[0]) * (box[3] - box[1])
@@ -590,7 +641,7 @@ def composite(
         pre = nw / ow
     origin = ((src.shape[1] - 1) / 2.0, (src.shape[0] - 1) / 2.0)
     m = affine_matrix((d["centre"][0], d["centre"][1]), origin, scale / pre, rot, shear)
-    cbox = content_box(image)
+    cbox = stats.content_box()
     params["content_box"] = list(cbox)
     rx0, ry0, rx1, ry1 = _roi(m, (src.shape[1], src.shape[0]), cbox)
     out = image.copy()
@@ -602,9 +653,9 @@ def composite(
     warped = xi.warp_bilinear(src, inverse_map(m, (rx0, ry0)), (rx1 - rx0, ry1 - ry0))
     colour, alpha, solid = _straight_colour(warped)
 
-    grey = is_grey(image, box)
+    grey = stats.grey()
     params["grey_source"] = grey
-    cmap, diagnostics = _colour_map(image, region, box, colour, solid, d, grey)
+    cmap, diagnostics = _colour_map(image, region, box, colour, solid, d, grey, stats)
     fixed = fixed_point(cmap)
     params["colour_matrix"] = [[math.ldexp(int(v), -COLOUR_BITS) for v in row] for row in fixed]
     if not np.array_equal(fixed, fixed_point(IDENTITY)):

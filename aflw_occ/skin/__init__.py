@@ -94,10 +94,15 @@ def is_grayscale(image: np.ndarray, max_diff: float = GRAYSCALE_MAX_CHANNEL_DIFF
     """
     from .exact import q99_at_most
 
-    sub = np.asarray(image)[::2, ::2].astype(np.int16)
+    sub = np.asarray(image)[::2, ::2]
     if sub.ndim != 3 or sub.shape[2] != 3:
         return True
-    diff = np.maximum(np.abs(sub[..., 0] - sub[..., 1]), np.abs(sub[..., 1] - sub[..., 2]))
+    if sub.dtype == np.uint8:  # |a − b| = max(a, b) − min(a, b): exact in uint8, no widening copy
+        r, g, b = (sub[..., i] for i in range(3))
+        diff = np.maximum(np.maximum(r, g) - np.minimum(r, g), np.maximum(g, b) - np.minimum(g, b))
+    else:
+        sub = sub.astype(np.int16)
+        diff = np.maximum(np.abs(sub[..., 0] - sub[..., 1]), np.abs(sub[..., 1] - sub[..., 2]))
     return q99_at_most(diff, max_diff)
 
 

@@ -165,16 +165,19 @@ class AdaptiveSkinSegmenter:
         correctly rounded division each).
         """
         lum = exact.luma_u8(crop)
-        tex = local_contrast(lum, ksize)
-        y = lum.astype(np.float64)
+        out = np.empty(lum.shape + ((2,) if grey else (4,)), dtype=np.float64)
+        out[..., 0] = lum
+        out[..., 1] = local_contrast(lum, ksize)
         if grey:
-            return np.stack([y, tex], axis=-1)
-        c = crop.astype(np.int64)
+            return out
+        # int32 holds every numerator and denominator (≤ 255·(255 + k) and 3·(255 + k)); each is converted to float64
+        # exactly and divided once, written straight into its feature plane
+        c = [crop[..., i].astype(np.int32) for i in range(3)]
         k = int(_CHROMA_K)
-        total = (c[..., 0] + c[..., 1] + c[..., 2] + 3 * k).astype(np.float64)
-        r = (255 * (c[..., 0] + k)).astype(np.float64) / total
-        g = (255 * (c[..., 1] + k)).astype(np.float64) / total
-        return np.stack([y, tex, r, g], axis=-1)
+        total = (c[0] + c[1] + c[2] + 3 * k).astype(np.float64)
+        for i in (0, 1):
+            np.divide((255 * (c[i] + k)).astype(np.float64), total, out=out[..., 2 + i])
+        return out
 
     def skin_model(
         self, crop: np.ndarray, feats: np.ndarray, seed: np.ndarray, grey: bool

@@ -143,17 +143,30 @@ def resize_area_u8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     dt = np.int32 if 255 * src.shape[0] * src.shape[1] < 2**31 else np.int64
     iy, wy = _area_taps(src.shape[0], h)
     ix, wx = _area_taps(src.shape[1], w)
-    extra = (None,) * (src.ndim - 2)
-    rows = np.zeros((h,) + src.shape[1:], dtype=dt)
-    for t in range(iy.shape[1]):
-        rows += wy[(slice(None), t, None) + extra].astype(dt) * np.take(src, iy[:, t], axis=0)
-    num = np.zeros((h, w) + src.shape[2:], dtype=dt)
-    for t in range(ix.shape[1]):
-        num += wx[(None, slice(None), t) + extra].astype(dt) * np.take(rows, ix[:, t], axis=1)
+    # two passes, each along the first axis of a contiguous array (whole rows gathered and scaled): the rows, then
+    # the columns of the transposed row sums; every partial sum is ≤ the final one
+    rows = _weighted_rows(src, iy, wy, dt)  # (h, W, …)
+    num = np.swapaxes(_weighted_rows(np.ascontiguousarray(np.swapaxes(rows, 0, 1)), ix, wx, dt), 0, 1)  # (h, w, …)
     den = src.shape[0] * src.shape[1]
-    q, rem = np.divmod(num, dt(den))
-    up = (2 * rem > den) | ((2 * rem == den) & (q % 2 == 1))
-    return (q + up).astype(np.uint8)
+    # q = ⌊num/den⌋ from one correctly rounded division: |fl(num/den) − num/den| ≤ (num/den)·2⁻⁵³ < 1/den (num < 2⁵³),
+    # and a non-integer num/den is at least 1/den below the next integer, so the floor is exact; rem = num − q·den
+    q = np.floor(num / float(den)).astype(dt)
+    rem = num - q * dt(den)
+    rem *= 2
+    up = (rem > den) | ((rem == den) & ((q & 1) == 1))
+    q += up
+    return q.astype(np.uint8)
+
+
+def _weighted_rows(a: np.ndarray, idx: np.ndarray, weight: np.ndarray, dt: type) -> np.ndarray:
+    """Σₜ weight[:, t]·a[idx[:, t]] along the first axis of ``a`` (the taps of :func:`_area_taps`), in ``dt``."""
+    shape = (idx.shape[0],) + (1,) * (a.ndim - 1)
+    out = np.zeros((idx.shape[0],) + a.shape[1:], dt)
+    tmp = np.empty_like(out)
+    for t in range(idx.shape[1]):
+        np.multiply(np.take(a, idx[:, t], axis=0), weight[:, t].astype(dt).reshape(shape), out=tmp)
+        out += tmp
+    return out
 
 
 def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -224,8 +237,14 @@ def mahalanobis_sq(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarr
 def median_columns(x: np.ndarray) -> np.ndarray:
     """Per-column median of (N, D) float64: the middle sorted value, or (a + b)·½ of the middle two (sorting is
     exact; one rounded addition)."""
-    s = np.sort(np.asarray(x, dtype=np.float64), axis=0)
-    n = len(s)
+    a = np.asarray(x, dtype=np.float64)
+    n = len(a)
+    if n == 0:  # as before: nothing to take the middle of
+        s = np.sort(a, axis=0)
+        return (s[n // 2 - 1] + s[n // 2]) * 0.5
+    # the middle order statistics by partial sorting (np.partition puts the k-th smallest at index k: the same values)
+    kth = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    s = np.partition(a, kth, axis=0)
     if n % 2:
         return s[n // 2].copy()
     return (s[n // 2 - 1] + s[n // 2]) * 0.5
@@ -249,10 +268,15 @@ def weighted_moments(
     exact64 = big * big * wsum_bound < 2.0**62
     if exact64:
         xi, wi = xq.astype(np.int64), wq.astype(np.int64)
+        cols = [np.ascontiguousarray(xi[:, i]) for i in range(d)]
         s0 = int(wi.sum())
-        wx = [wi * xi[:, i] for i in range(d)]
+        wx = [wi * cols[i] for i in range(d)]
         s1 = [int(v.sum()) for v in wx]
-        s2 = [[int((wx[i] * xi[:, j]).sum()) for j in range(d)] for i in range(d)]
+        # S_ij = S_ji: each exact integer sum computed once (j ≥ i) and mirrored
+        s2 = [[0] * d for _ in range(d)]
+        for i in range(d):
+            for j in range(i, d):
+                s2[i][j] = s2[j][i] = int((wx[i] * cols[j]).sum())
     else:  # Python integers: slow but exact for any magnitude
         xo, wo = [[int(v) for v in col] for col in xq.T], [int(v) for v in wq]
         s0 = sum(wo)

@@ -20,8 +20,10 @@ basic operations and :mod:`aflw_occ.exactmath`: the same bits on every machine.
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 from typing import Any
 
+import cv2
 import numpy as np
 
 from aflw_occ import exactmath
@@ -46,9 +48,20 @@ GRID = {"angle_deg": 6, "unit": 12, "period_px": 6, "opacity": 8}
 
 @cache
 def _skimage_texture(name: str) -> np.ndarray:
-    from skimage import data
+    """scikit-image's bundled texture ``name`` (``skimage.data.<name>()``: an 8-bit grey PNG), read-only.
 
-    tex = getattr(data, name)()
+    Read from the package's ``data/<name>.png`` with OpenCV's PNG decoder (lossless: the same pixels as
+    ``skimage.data``, without importing ``skimage.io``, which costs a worker ~0.3 s); through ``skimage.data`` when
+    that file is missing or not 2-D uint8."""
+    try:
+        raw = (resources.files("skimage.data") / f"{name}.png").read_bytes()
+        tex = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    except (OSError, ModuleNotFoundError, cv2.error):
+        tex = None
+    if tex is None or tex.ndim != 2 or tex.dtype != np.uint8:
+        from skimage import data
+
+        tex = getattr(data, name)()
     tex.setflags(write=False)
     return tex
 
