@@ -725,8 +725,12 @@ def write_results(result: EvaluationResult, out_dir: Path, *, model_spec: str | 
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "predictions").mkdir(exist_ok=True)
+        written = {f.name for f in (tmp / "predictions").iterdir()}
         for f in sorted((tmp / "predictions").iterdir()):
             os.replace(f, out_dir / "predictions" / f.name)
+        for stale in (out_dir / "predictions").glob("*.npz"):  # an earlier run's splits: not this model's results
+            if stale.name not in written:
+                stale.unlink()
         for f in RESULT_FILES:
             os.replace(tmp / f, out_dir / f)
     finally:

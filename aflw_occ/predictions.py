@@ -58,6 +58,11 @@ IMPLIED_PREFIX = "#row"
 _ANGLE_COLUMNS = ("pitch", "yaw", "roll")
 
 
+#: |value| above this is no landmark (pixels) or angle (degrees): a wrong unit, a wrong array or corrupt data; the
+#: squared errors of such values overflow float64 and every score would be NaN
+MAX_MAGNITUDE = 1e6
+
+
 def _first_nonfinite_row(arr: np.ndarray) -> int | None:
     bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
     rows = np.flatnonzero(bad)
@@ -178,6 +183,13 @@ class Predictions:
                 n_bad = int((~np.isfinite(arr.reshape(n, -1)).all(axis=1)).sum())
                 raise PredictionError(
                     f"{src}: {name} of {_row_name(self, row)} hold NaN or inf ({n_bad} such id(s) in the file)"
+                )
+            huge = np.flatnonzero((np.abs(arr.reshape(n, -1)) > MAX_MAGNITUDE).any(axis=1))
+            if huge.size:
+                raise PredictionError(
+                    f"{src}: {name} of {_row_name(self, int(huge[0]))} hold values beyond ±{MAX_MAGNITUDE:g} "
+                    f"({huge.size} such id(s) in the file): landmarks are image pixels and angles degrees, so this "
+                    "is an unconverted or corrupt file (the errors would overflow to NaN)"
                 )
         object.__setattr__(self, "notes", tuple(notes))
         if not self.sha256:

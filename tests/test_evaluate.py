@@ -139,6 +139,15 @@ def test_bad_model_output_names_sample_and_writes_nothing(
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_rerun_with_fewer_splits_leaves_no_stale_predictions(tiny_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    evaluate(box_predictor, tiny_store, out_dir=out, n_boot=20, progress=False)
+    assert len(list((out / "predictions").glob("*.npz"))) > 1
+    evaluate(box_predictor, tiny_store, splits="clean", out_dir=out, n_boot=20, progress=False)
+    assert sorted(p.name for p in (out / "predictions").glob("*.npz")) == ["clean.npz"]
+    assert json.loads((out / "meta.json").read_text())["splits"] == ["clean"]
+
+
 def test_failed_rerun_keeps_previous_results(tiny_store: Path, tmp_path: Path) -> None:
     out = tmp_path / "res"
     evaluate(box_predictor, tiny_store, splits="clean", out_dir=out, n_boot=20, progress=False)

@@ -100,6 +100,7 @@ def test_writer_is_atomic_and_validates_first(tmp_path: Path) -> None:
         (lambda ids, lm, a: (ids, np.where(np.arange(6)[:, None, None] == 4, np.inf, lm), a), ["image00010", "inf"]),
         (lambda ids, lm, a: (ids, lm, np.where(np.arange(6)[:, None] == 2, np.nan, a)), ["angles_deg", "image00006"]),
         (lambda ids, lm, a: (np.array([*ids[:5], ""]), lm, a), ["empty id at row 5"]),
+        (lambda ids, lm, a: (ids, np.where(np.arange(6)[:, None, None] == 2, 1e300, lm), a), ["image00006", "±1e+06"]),
         (lambda ids, lm, a: (ids, lm.astype(str), a), ["landmarks is not numeric"]),
     ],
 )
