@@ -140,11 +140,25 @@ def _overview_cell(r: Results, split: str) -> str:
     return _ci(v) if math.isfinite(v[0]) else balanced_or_plain(r, split, "nme")
 
 
+def check_same_data(results: list[Results]) -> None:
+    """:class:`ResultsError` when the folders were evaluated on different data (data version or manifest): one table
+    must compare models on the same pixels and ground truth."""
+    seen: dict[tuple[str, str], Path] = {}
+    for r in results:
+        seen.setdefault((str(r.meta.get("data_version", "?")), str(r.meta.get("manifest_sha256", ""))[:12]), r.path)
+    if len(seen) > 1:
+        what = "; ".join(f"{p} (data {v}, manifest {m or '?'})" for (v, m), p in seen.items())
+        raise ResultsError(
+            f"results from different data cannot share one table: {what}; evaluate every model on the same store"
+        )
+
+
 def leaderboard_markdown(results: list[Results]) -> str:
     """The Markdown leaderboard: a balanced-NME overview (models × splits) and the full per-split table."""
     if not results:
         raise ResultsError("no results folders given")
     results = label_results(results)
+    check_same_data(results)
     splits = ordered_splits(results)
     versions = sorted({f"{r.meta.get('data_version', '?')}" for r in results})
     manifests = sorted({str(r.meta.get("manifest_sha256", ""))[:12] for r in results} - {""})

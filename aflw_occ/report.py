@@ -25,6 +25,7 @@ from .leaderboard import (
     Results,
     ResultsError,
     balanced_or_plain,
+    check_same_data,
     label_results,
     load_results,
     ordered_splits,
@@ -267,6 +268,7 @@ def build_report(
 ) -> Path:
     """Write the self-contained HTML report (temporary file, renamed at the end); returns its path."""
     results = label_results([load_results(p) for p in results_dirs])
+    check_same_data(results)
     if not results:
         raise ResultsError("no results folders given")
     splits = ordered_splits(results)

@@ -7,6 +7,7 @@ CI note: the Chromium check skips when ``chromium`` is absent; `.ci/run` / the M
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -89,6 +90,14 @@ def test_leaderboard_block_matches_scores(results: tuple[Path, list[Path]], tmp_
     once = text
     update_readme(readme, [load_results(d) for d in dirs])
     assert readme.read_text() == once  # idempotent
+
+    other = tmp_path / "other-data"
+    shutil.copytree(dirs[1], other)
+    meta = json.loads((other / "meta.json").read_text())
+    meta["manifest_sha256"] = "0" * 64
+    (other / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ResultsError, match="results from different data cannot share one table"):
+        leaderboard_markdown([load_results(dirs[0]), load_results(other)])
 
     bare = tmp_path / "NO_MARKERS.md"
     bare.write_text("# nothing\n")
