@@ -51,5 +51,13 @@ def test_build_errors_are_one_line(src: Path, tmp_path: Path) -> None:
 def test_demo_runs_everything(tmp_path: Path) -> None:
     r = run("demo", "--out", str(tmp_path / "demo"), "--n", "8")
     assert r.returncode == 0, r.stderr
-    assert "protocol=sparse-2d" in r.stdout and "split=csod-double data=2.0.0" in r.stdout
+    assert "protocol=sparse-2d" in r.stdout and "data=2.0.0" in r.stdout and "manifest_sha256=" in r.stdout
+    assert len(r.stdout.splitlines()) <= 15  # one screen: the build line, one summary table, the sheet
+    assert any(line.startswith("csod-double ") for line in r.stdout.splitlines())
     assert (tmp_path / "demo" / "sheet.png").is_file()
+    assert run("demo", "--out", str(tmp_path / "demo"), "--n", "8").returncode == 0  # replaces its own folder
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("x")
+    r = run("demo", "--out", str(mine), "--n", "8")
+    assert r.returncode == 2 and "is not an earlier demo folder" in r.stderr and (mine / "keep.txt").is_file()

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import click
 
+#: a folder the demo may replace holds this file (so `--out ~` never deletes a user's folder)
+DEMO_MARKER = ".aflw-occ-demo"
+DEMO_LAYOUT = frozenset({DEMO_MARKER, "build", "source", "sheet.png"})
+
 
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
@@ -16,7 +20,15 @@ def demo(out: Path, n: int, workers: int) -> None:
     """Draw a synthetic AFLW2000-3D-style source, build CSOD/NSOD/RandOcc, score a simple predictor, write a sheet."""
     from ..demo import run_demo
 
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
+        # an earlier demo's folder: the marker, or (demos before the marker) only what a demo writes
+        earlier = (out / DEMO_MARKER).is_file() or {p.name for p in out.iterdir()} <= DEMO_LAYOUT
+        if not earlier:
+            raise click.UsageError(
+                f"{out} exists and is not an earlier demo folder: give an empty or new --out (the demo replaces it)"
+            )
         shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).write_text("made by aflw-occ demo; the next demo run replaces this folder\n")
     for line in run_demo(out, n=n, workers=workers):
         click.echo(line)
