@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..area import area_sums
+
 #: BT.601 luma weights in 15-bit fixed point (R, G, B), sum 2^15: Y = (9798 R + 19235 G + 3735 B + 2^14) >> 15 —
 #: what OpenCV 5.x's ``COLOR_RGB2GRAY`` computes on uint8 (OpenCV 4.x used 14 bits and differs on 0.26 % of colours)
 LUMA_WEIGHTS = (9798, 19235, 3735)
@@ -108,27 +110,11 @@ def luma_u8(rgb: np.ndarray) -> np.ndarray:
     return y.astype(np.uint8)
 
 
-def _area_taps(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
-    """Area-resampling taps of one axis, n_src → n_dst ≤ n_src, in integer units of 1/n_dst source pixel:
-    destination pixel d covers the source interval [d·s, (d+1)·s), s = n_src/n_dst = n_src units, and takes source
-    pixel i with weight |[i, i+1) ∩ [d·s, (d+1)·s)| (units; each row sums to n_src). Returns (index, weight), each
-    (n_dst, T) int64 with T = the most source pixels one destination pixel touches (zero-weight padding)."""
-    lo = np.arange(n_dst, dtype=np.int64) * n_src  # interval ends in units of 1/n_dst source pixel
-    hi = lo + n_src
-    first = lo // n_dst
-    taps = int(((hi - 1) // n_dst - first).max()) + 1
-    idx = first[:, None] + np.arange(taps)[None, :]
-    start = np.maximum(idx * n_dst, lo[:, None])
-    end = np.minimum((idx + 1) * n_dst, hi[:, None])
-    weight = np.maximum(end - start, 0)
-    return np.minimum(idx, n_src - 1), weight
-
-
 def resize_area_u8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Shrink an (H, W[, C]) uint8 image to ``size`` = (h, w) ≤ (H, W) by area averaging, in exact integers:
-    out = round(Σᵢⱼ aᵢ bⱼ p_ij / (H·W)) with the overlap weights a, b of :func:`_area_taps`; a tie rounds up when
-    both factors are exactly 2 (OpenCV's integer fast path (a + b + c + d + 2) >> 2), else to even (OpenCV's
-    ``cvRound`` of its float sum).
+    out = round(Σᵢⱼ aᵢ bⱼ p_ij / (H·W)) with the overlap weights a, b of :func:`aflw_occ.area.area_taps`; a tie
+    rounds up when both factors are exactly 2 (OpenCV's integer fast path (a + b + c + d + 2) >> 2), else to even
+    (OpenCV's ``cvRound`` of its float sum).
 
     This is ``cv2.resize(INTER_AREA)``'s definition; OpenCV evaluates the general case in float32, so at an exact
     half-integer mean its float sum may fall on either side (≈ 1 pixel in 30,000 on random images differs by 1;
@@ -139,15 +125,9 @@ def resize_area_u8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if src.shape[0] == 2 * h and src.shape[1] == 2 * w:  # the integer fast path, (a + b + c + d + 2) >> 2
         b = src.astype(np.uint16)
         return ((b[0::2, 0::2] + b[1::2, 0::2] + b[0::2, 1::2] + b[1::2, 1::2] + 2) >> 2).astype(np.uint8)
-    # sums <= 255*H*W: int32 for images up to ~2900^2 pixels, int64 beyond
-    dt = np.int32 if 255 * src.shape[0] * src.shape[1] < 2**31 else np.int64
-    iy, wy = _area_taps(src.shape[0], h)
-    ix, wx = _area_taps(src.shape[1], w)
-    # two passes, each along the first axis of a contiguous array (whole rows gathered and scaled): the rows, then
-    # the columns of the transposed row sums; every partial sum is ≤ the final one
-    rows = _weighted_rows(src, iy, wy, dt)  # (h, W, …)
-    num = np.swapaxes(_weighted_rows(np.ascontiguousarray(np.swapaxes(rows, 0, 1)), ix, wx, dt), 0, 1)  # (h, w, …)
-    den = src.shape[0] * src.shape[1]
+    # exact integer sums ≤ 255·H·W (int32 for images up to ~2900² pixels, int64 beyond) over the denominator H·W
+    num, den = area_sums(src, (w, h))
+    dt = num.dtype.type
     # q = ⌊num/den⌋ from one correctly rounded division: |fl(num/den) − num/den| ≤ (num/den)·2⁻⁵³ < 1/den (num < 2⁵³),
     # and a non-integer num/den is at least 1/den below the next integer, so the floor is exact; rem = num − q·den
     q = np.floor(num / float(den)).astype(dt)
@@ -156,17 +136,6 @@ def resize_area_u8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     up = (rem > den) | ((rem == den) & ((q & 1) == 1))
     q += up
     return q.astype(np.uint8)
-
-
-def _weighted_rows(a: np.ndarray, idx: np.ndarray, weight: np.ndarray, dt: type) -> np.ndarray:
-    """Σₜ weight[:, t]·a[idx[:, t]] along the first axis of ``a`` (the taps of :func:`_area_taps`), in ``dt``."""
-    shape = (idx.shape[0],) + (1,) * (a.ndim - 1)
-    out = np.zeros((idx.shape[0],) + a.shape[1:], dt)
-    tmp = np.empty_like(out)
-    for t in range(idx.shape[1]):
-        np.multiply(np.take(a, idx[:, t], axis=0), weight[:, t].astype(dt).reshape(shape), out=tmp)
-        out += tmp
-    return out
 
 
 def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

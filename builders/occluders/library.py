@@ -29,8 +29,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...area import area_sums
 from ...errors import AflwOccError
-from ..exact_image import area_sums, round_div
+from ..exact_image import round_div
 
 #: items larger than this (pixels, longest side) are downscaled once at load time (area-averaged, premultiplied)
 MAX_SIDE = 400
