@@ -115,20 +115,6 @@ def find_data(item: str, explicit: str | Path | None = None, source: str | Path 
     return None
 
 
-def require_data(item: str, explicit: str | Path | None = None, source: str | Path | None = None) -> Path:
-    """Like :func:`find_data`, but a missing item is an error naming every place that was looked at."""
-    from .errors import AflwOccError
-
-    path = find_data(item, explicit, source)
-    if path is None:
-        tried = ", ".join(str(p) for p in candidates(item, source)) or "nowhere"
-        raise AflwOccError(
-            f"{ITEMS[item]} not found (looked at: {tried}); set {ENV} to the shared data folder, or put "
-            f'shared = "/path/to/shared" in {config_file()}'
-        )
-    return path
-
-
 def shared_dir() -> Path:
     """The shared data folder: ``$AFLW_OCC_SHARED``, else ``shared`` of the user configuration; a path that does not
     exist when neither is set (callers check for the files they need and say where they looked)."""
