@@ -269,8 +269,8 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
 # --------------------------------------------------------------------------------------------------------------
 # driver side
 def _check_out_dir(out: Path, version: str) -> None:
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"{out}: output path exists and is not a directory")
+    """A folder holding another data version's store is refused (whether ``out`` is a folder at all is
+    :func:`aflw_occ.outdir.prepare_out`'s check)."""
     for other in sorted(out.glob("aflw-occ-*.h5")) if out.is_dir() else []:
         if other.name != store_filename(version):
             raise BuildError(
