@@ -431,29 +431,3 @@ def blend(fore: np.ndarray, back: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         v += na * b
         planes.append(div255(v).astype(np.uint8))
     return _interleave(planes, fore.shape)
-
-
-def filter_at(img: np.ndarray, taps: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """:func:`separable_filter` of an (H, W, 3) uint8 image evaluated only at the pixels of the bool mask ``where``:
-    (n, 3) uint8, the same values as ``separable_filter(img, taps)[where]`` (for short kernels on sparse masks, e.g.
-    an edge band; taps summing to at most 2⁶). The three channels are packed into one int64 at bits 0, 21 and 42:
-    a weighted sum of at most 2⁶·2⁶·255 < 2²¹ per channel never carries into the next field."""
-    s = int(np.sum(taps)).bit_length() - 1
-    if int(np.sum(taps)) != 1 << s or s > FILTER_GUARD_BITS or img.shape[2:] != (3,):
-        raise ValueError("filter_at: RGB images and taps summing to a power of two ≤ 2**6")
-    r = len(taps) // 2
-    h, w = img.shape[:2]
-    x = img.astype(np.int64)
-    packed = (x[..., 0] | (x[..., 1] << 21) | (x[..., 2] << 42))[_mirror_index(h, r)][:, _mirror_index(w, r)]
-    flat = packed.reshape(-1)
-    pw = w + 2 * r
-    ys, xs = np.nonzero(where)
-    base = ys * pw + xs
-    acc = np.zeros(len(base), np.int64)
-    for ky, ty in enumerate(taps.tolist()):
-        for kx, tx in enumerate(taps.tolist()):
-            acc += (ty * tx) * flat[base + (ky * pw + kx)]
-    field = (1 << 21) - 1
-    total = 2 * s
-    out = np.stack([(acc >> k) & field for k in (0, 21, 42)], axis=1)
-    return ((out + (1 << (total - 1))) >> total).astype(np.uint8)

@@ -669,8 +669,7 @@ def composite(
     res = xi.blend(colour, image[ry0:ry1, rx0:rx1], a8)
     band = xi.dilate(m_roi & (a8 < 255), 3) & m_roi
     if band.any():
-        # the band's binomial blur (= filter_at(res, …, band), computed for the whole ROI in uint16: cheaper than
-        # gathering its neighbourhoods)
+        # the band's binomial blur, computed for the whole ROI in uint16 (cheaper than gathering its neighbourhoods)
         xi.copy_where(res, xi.separable_filter(res, binomial(cfg.edge_blur)), band)
     if d["jpeg"]["applied"] and m_roi.any():
         res = _jpeg(out, res, m_roi, (rx0, ry0, rx1, ry1), d["jpeg"]["quality"])
