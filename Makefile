@@ -7,7 +7,7 @@ TORCH_PIN := torch==2.13.0
 # every other package pinned to the highest supported environment (the lowest: .ci/constraints-low.txt, tested)
 CONSTRAINTS := .ci/constraints-high.txt
 
-.PHONY: venv install install-test chromium demo test lint bench clean
+.PHONY: venv install install-test models chromium demo test lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,9 +16,14 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q -e . -c $(CONSTRAINTS)
 
+# the baselines' extras too, so that the dlib and FaceMesh tests run (CI: AFLW_OCC_REQUIRE_REAL=1 fails without them)
 install-test: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_PIN)
-	$(BIN)/pip install -q -e '.[test]' -c $(CONSTRAINTS)
+	$(BIN)/pip install -q -e '.[test,dlib,mediapipe]' -c $(CONSTRAINTS)
+
+# third-party model files of the baselines (MediaPipe FaceMesh, BlazeFace) into the model cache, sha256-checked
+models: install-test
+	$(BIN)/aflw-occ models fetch all
 
 demo: install
 	$(BIN)/aflw-occ demo --out demo-out
@@ -28,7 +33,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "warning: chromium not installed; the report-in-browser test will skip"
 
-test: install-test chromium
+test: install-test models chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadscope -q
 

@@ -1,13 +1,13 @@
 """Evaluate any model: the :class:`Predictor` protocol and :func:`evaluate`.
 
 A predictor gets a batch of RGB uint8 images (original image pixels, any size) plus ground-truth-derived boxes
-(:class:`FaceBoxes`: 3DDFA's crop box and the tight box of the 68 ground-truth points — boxes come from ground truth
-as in the field's benchmarks) and returns (N, 68, 2|3) landmarks in original image pixels, either as an array or as a
-:class:`Prediction` (optionally with dense points and head pose). A predictor may also be *staged*:
-``prepare(images, boxes)`` (thread-safe pre-processing) and ``infer(prepared, boxes)``; a staged predictor that
-also has ``infer_concurrent(prepared, boxes)`` (thread-safe, one core per call) lets :func:`evaluate` run whole
-batches in its worker threads; its ``prepare`` must not keep references to the images (the worker reuses their
-memory for its next batch).
+(:class:`FaceBoxes`: 3DDFA's crop box and the tight boxes of the 68 and of the 51 inner ground-truth points — boxes
+come from ground truth as in the field's benchmarks) and returns (N, 68, 2|3) landmarks in original image pixels,
+either as an array or as a :class:`Prediction` (optionally with dense points and head pose). A predictor may also
+be *staged*: ``prepare(images, boxes)`` (thread-safe pre-processing) and ``infer(prepared, boxes)``; a staged
+predictor that also has ``infer_concurrent(prepared, boxes)`` (thread-safe, one core per call) lets :func:`evaluate`
+run whole batches in its worker threads; its ``prepare`` must not keep references to the images (the worker reuses
+their memory for its next batch).
 
 :func:`evaluate` runs a predictor over the splits of a built HDF5 store (or the clean split of an AFLW2000-3D
 folder), validates every output (shape, dtype, finiteness: errors name the sample), scores every split and, with
@@ -50,11 +50,15 @@ class FaceBoxes:
         ids: (N,) sample ids (for error messages).
         roi: (N, 4) 3DDFA crop boxes ``[sx, sy, ex, ey]`` (same box for every variant of a source image) or None.
         face: (N, 4) tight box ``[l, t, r, b]`` of the 68 ground-truth points' x/y.
+        inner: (N, 4) tight box of the 51 inner ground-truth points (17–67: no jaw line), or None.
+
+    Boxes are in the ground truth's pixel frame (1-based, like ``pt3d_68``).
     """
 
     ids: np.ndarray
     roi: np.ndarray | None
     face: np.ndarray
+    inner: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -289,16 +293,18 @@ class EvaluationResult:
 
         frames = []
         for name, res in self.splits.items():
-            for proto, sc in res.scores.items():
+            for sc in res.scores.values():
                 df = getattr(sc, what)().copy()
-                df = df.drop(columns=[c for c in ("split", "protocol") if c in df.columns])
-                df.insert(0, "protocol", proto)
+                df = df.drop(columns=[c for c in ("split", "protocol", "points") if c in df.columns])
+                df.insert(0, "points", sc.conventions.get("points", ""))
+                df.insert(0, "protocol", sc.protocol)
                 df.insert(0, "split", name)
                 frames.append(df)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def summary(self) -> Any:
-        """Every split × protocol's reported numbers in one DataFrame (``split``, ``protocol`` first)."""
+        """Every split × protocol × point set's reported numbers in one DataFrame (``split``, ``protocol``,
+        ``points`` first; ``points`` is empty for protocols without that convention)."""
         return self._frames("summary")
 
     def per_sample(self) -> Any:
@@ -318,13 +324,19 @@ class EvaluationResult:
 class _Task:
     """One batch of work: rows of (possibly several) splits, ordered by source image."""
 
-    __slots__ = ("ids", "items", "roi", "face")
+    __slots__ = ("ids", "items", "roi", "face", "inner")
 
-    def __init__(self, items: list[tuple[int, int]], ids: np.ndarray, roi: np.ndarray | None, face: np.ndarray):
+    def __init__(
+        self, items: list[tuple[int, int]], ids: np.ndarray, roi: np.ndarray | None, face: np.ndarray, inner: np.ndarray
+    ):
         self.items = items
         self.ids = ids
         self.roi = roi
         self.face = face
+        self.inner = inner
+
+    def boxes(self) -> FaceBoxes:
+        return FaceBoxes(ids=self.ids, roi=self.roi, face=self.face, inner=self.inner)
 
 
 def _plan(split_objs: list[Any], gts: list[GroundTruth], batch_size: int) -> list[_Task]:
@@ -337,6 +349,7 @@ def _plan(split_objs: list[Any], gts: list[GroundTruth], batch_size: int) -> lis
     rows.sort()
     ids = [np.asarray(sp.ids).astype(str) for sp in split_objs]
     faces = [landmark_box(g.landmarks) for g in gts]
+    inners = [landmark_box(g.landmarks[:, 17:]) for g in gts]
     rois = []
     for sp in split_objs:
         r = getattr(sp, "roi_boxes", None)
@@ -347,10 +360,11 @@ def _plan(split_objs: list[Any], gts: list[GroundTruth], batch_size: int) -> lis
         chunk = [(k, i) for _, k, i in rows[start : start + batch_size]]
         t_ids = np.array([ids[k][i] for k, i in chunk])
         face = np.stack([faces[k][i] for k, i in chunk])
+        inner = np.stack([inners[k][i] for k, i in chunk])
         roi = None
         if all(rois[k] is not None for k, _ in chunk):
             roi = np.stack([rois[k][i] for k, i in chunk])  # type: ignore[index]
-        tasks.append(_Task(chunk, t_ids, roi, face))
+        tasks.append(_Task(chunk, t_ids, roi, face, inner))
     return tasks
 
 
@@ -518,7 +532,7 @@ def _run(
         # concurrent: prepare + infer_concurrent are done with the images when this returns, so this thread may
         # reuse their memory for its next batch
         images = _load_images(split_objs, task.items, bulk, reader, reuse=concurrent)
-        boxes = FaceBoxes(ids=task.ids, roi=task.roi, face=task.face)
+        boxes = task.boxes()
         if not staged:
             return task, images
         prepared = predictor.prepare(images, boxes)
@@ -540,7 +554,7 @@ def _run(
                 nxt = next(it, None)
                 if nxt is not None:
                     pending.append(pool.submit(load, nxt))
-                boxes = FaceBoxes(ids=task.ids, roi=task.roi, face=task.face)
+                boxes = task.boxes()
                 if concurrent:
                     raw = payload
                 else:
@@ -592,6 +606,17 @@ def _pose_decoding(predictor: Any) -> str | None:
     return value if isinstance(value, str) and value in POSE_DECODINGS else None
 
 
+def score_variants(protocol: str) -> list[tuple[str, Any]]:
+    """(key, conventions) of every scoring of one protocol: the default conventions under the protocol's name, and
+    for the sparse protocols the ``inner-51`` point set too, under ``"<protocol> points=inner-51"``."""
+    from .protocols import Conventions, get_protocol
+
+    out: list[tuple[str, Any]] = [(protocol, Conventions())]
+    if "points" in get_protocol(protocol).uses:
+        out.append((f"{protocol} points=inner-51", Conventions(points="inner-51")))
+    return out
+
+
 def _protocols_for(requested: str | Sequence[str] | None, dims: int, has_pose: bool) -> list[str]:
     if requested is not None:
         return [requested] if isinstance(requested, str) else list(requested)
@@ -630,7 +655,8 @@ def evaluate(
         batch_size: images per predictor call.
         threads: worker threads (loading, pre-processing and, for ``infer_concurrent`` predictors, inference).
         protocols: scoring protocols; default sparse-2d, plus sparse-3d for 3D landmarks and pose when
-            the model predicts angles.
+            the model predicts angles. The sparse protocols are scored under both point sets (``points=68`` and
+            ``points=inner-51``; see :func:`score_variants`).
         seed: bootstrap seed of the scorer. n_boot: bootstrap resamples.
         progress: show a tqdm progress bar.
         model_spec: the model spec string, recorded in ``meta.json``.
@@ -669,7 +695,8 @@ def evaluate(
             ids=ids, landmarks=lms, angles_deg=ang, dense=dense, source=f"<{name}:{s}>", pose_decoding=decoding
         )
         for proto in _protocols_for(protocols, lms.shape[2], ang is not None):
-            res.scores[proto] = score(preds, gt, protocol=proto, seed=seed, n_boot=n_boot)
+            for key, conv in score_variants(proto):
+                res.scores[key] = score(preds, gt, protocol=proto, seed=seed, n_boot=n_boot, conventions=conv)
         res.pose_decoding = decoding
         result.splits[s] = res
     result.seconds = time.perf_counter() - t0

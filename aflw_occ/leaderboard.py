@@ -3,7 +3,8 @@
 ``aflw-occ leaderboard RESULTS_DIR... --readme README.md`` rewrites the block between
 ``<!-- leaderboard:start -->`` and ``<!-- leaderboard:end -->`` (never typed by hand): every model × every split,
 sparse-2d NME per yaw bin, the balanced mean with its 95% bootstrap CI, and on occluded splits the NME over occluded
-and over visible landmarks (balanced means).
+and over visible landmarks (balanced means), all under ``points=68``; then the balanced means under ``points=inner-51``
+(the 51 inner points, no jaw line), for models whose landmark scheme matches iBUG's only approximately on the jaw.
 """
 
 from __future__ import annotations
@@ -62,10 +63,16 @@ class Results:
             raise ResultsError(f"{p}: per-sample table is missing")
         return pd.read_csv(p, dtype={"id": str, "split": str, "source_id": str})
 
-    def value(self, split: str, metric: str, protocol: str = "sparse-2d") -> tuple[float, float, float]:
-        """(value, ci_low, ci_high) of a metric, NaNs when absent."""
+    def value(
+        self, split: str, metric: str, protocol: str = "sparse-2d", points: str = "68"
+    ) -> tuple[float, float, float]:
+        """(value, ci_low, ci_high) of a metric under a point-set convention (ignored by protocols without one),
+        NaNs when absent."""
         df = self.scores
-        row = df[(df["split"] == split) & (df["protocol"] == protocol) & (df["metric"] == metric)]
+        sel = (df["split"] == split) & (df["protocol"] == protocol) & (df["metric"] == metric)
+        if "points" in df.columns:  # results written before the convention existed have all 68 points only
+            sel &= df["points"].fillna("").astype(str).isin([points, ""])
+        row = df[sel]
         if row.empty:
             return (math.nan, math.nan, math.nan)
         r = row.iloc[0]
@@ -88,7 +95,7 @@ def load_results(path: str | Path) -> Results:
     except (OSError, json.JSONDecodeError) as exc:
         raise ResultsError(f"{meta_p}: not valid JSON ({exc})") from None
     try:
-        scores = pd.read_csv(scores_p)
+        scores = pd.read_csv(scores_p, dtype={"points": str})
     except Exception as exc:
         raise ResultsError(f"{scores_p}: unreadable ({exc})") from None
     need = {"split", "protocol", "metric", "value", "ci_low", "ci_high"}
@@ -135,9 +142,12 @@ def balanced_or_plain(r: Results, split: str, prefix: str) -> str:
     return f"{_fmt(p)} (plain)" if math.isfinite(p) else "–"
 
 
-def _overview_cell(r: Results, split: str) -> str:
-    v = r.value(split, "nme_balanced")
-    return _ci(v) if math.isfinite(v[0]) else balanced_or_plain(r, split, "nme")
+def _overview_cell(r: Results, split: str, points: str = "68") -> str:
+    v = r.value(split, "nme_balanced", points=points)
+    if math.isfinite(v[0]):
+        return _ci(v)
+    plain = r.value(split, "nme_plain", points=points)[0]
+    return f"{_fmt(plain)} (plain)" if math.isfinite(plain) else "–"
 
 
 def check_same_data(results: list[Results]) -> None:
@@ -163,7 +173,7 @@ def leaderboard_markdown(results: list[Results]) -> str:
     versions = sorted({f"{r.meta.get('data_version', '?')}" for r in results})
     manifests = sorted({str(r.meta.get("manifest_sha256", ""))[:12] for r in results} - {""})
     lines = [
-        f"Protocol sparse-2d ({REGISTRY['sparse-2d'].short}, original `pt3d_68` ground truth, "
+        f"Protocol sparse-2d points=68 ({REGISTRY['sparse-2d'].short}, original `pt3d_68` ground truth, "
         f"ground-truth crop boxes). Data version {', '.join(versions)}"
         + (f", manifest {', '.join(manifests)}" if manifests else "")
         + ". Balanced = mean of the three yaw-bin means (– when a bin is empty); [95% stratified bootstrap CI]; "
@@ -176,6 +186,19 @@ def leaderboard_markdown(results: list[Results]) -> str:
     for r in results:
         cells = [_overview_cell(r, s) if s in r.splits else "–" for s in splits]
         lines.append(f"| {r.model} | " + " | ".join(cells) + " |")
+    inner = [r for r in results if any(math.isfinite(r.value(s, "nme_plain", points="inner-51")[0]) for s in r.splits)]
+    if inner:
+        lines += [
+            "",
+            "Protocol sparse-2d points=inner-51: the same, averaged over the 51 inner points 17–67 only (no jaw line; "
+            "same normaliser, the 68-point box). Balanced [95% CI].",
+            "",
+            "| model | " + " | ".join(SPLIT_TITLES.get(s, s) for s in splits) + " |",
+            "|---|" + "---|" * len(splits),
+        ]
+        for r in inner:
+            cells = [_overview_cell(r, s, "inner-51") if s in r.splits else "–" for s in splits]
+            lines.append(f"| {r.model} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "| model | split | n | [0,30] | (30,60] | >60 | balanced [95% CI] | plain | occluded lms | visible lms |",

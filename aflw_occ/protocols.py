@@ -24,7 +24,7 @@ from .errors import AflwOccError, PredictionError
 from .metrics.bins import BIN_LABELS, N_BINS, bin_counts, bin_mean_std, bin_means, yaw_bins, yaw_bins_carry_over
 from .metrics.bootstrap import percentile_ci, resample_means
 from .metrics.ced import auc_at, failure_rate
-from .metrics.nme import nme_dense, nme_dense_2d, nme_from_point_errors, point_errors
+from .metrics.nme import POINT_SETS, nme_dense, nme_dense_2d, nme_from_point_errors, point_errors
 from .metrics.pose import ANGLE_NAMES, angle_errors, pose_mask
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +59,7 @@ YawSource = Literal["pose-para", "aflw-labels"]
 Binning = Literal["3ddfa", "sadrnet"]
 PoseMae = Literal["wrapped", "raw"]
 PoseDecoding = Literal["as-given", "aflw2000-3d", "synergynet"]
+PointSet = Literal["68", "inner-51"]
 
 
 class ScoringError(AflwOccError):
@@ -116,6 +117,16 @@ CONVENTIONS: tuple[ConventionSpec, ...] = (
         ),
     ),
     ConventionSpec(
+        "points",
+        "--points",
+        "points",
+        ("68", "inner-51"),
+        (
+            "all 68 points",
+            "the 51 inner points 17-67 (0-based; no jaw line), normaliser still the 68-point box",
+        ),
+    ),
+    ConventionSpec(
         "pose_mae",
         "--pose-mae",
         "mae",
@@ -144,6 +155,7 @@ class Conventions:
     gt: GtSource = "original"
     yaw_source: YawSource = "pose-para"
     bins: Binning = "3ddfa"
+    points: PointSet = "68"
     pose_mae: PoseMae = "wrapped"
     pose_decoding: PoseDecoding = "as-given"
 
@@ -215,10 +227,12 @@ class PerImage:
         evaluated: (M,) rows that enter the summary (pose: all |angles| ≤ 99°), or None for all.
         angle_errors: (M, 3) per-angle errors (pose), or None.
         label: conventions to print beside each number (pose: decoding and MAE mode).
+        points: (K,) indices into the 68 landmarks of the columns of ``point_errors`` (None: all of them).
     """
 
     errors: np.ndarray
     point_errors: np.ndarray | None = None
+    points: np.ndarray | None = None
     evaluated: np.ndarray | None = None
     angle_errors: np.ndarray | None = None
     label: str = ""
@@ -470,10 +484,17 @@ class LandmarkProtocol(Protocol):
         return _nme_rows({"nme": per.errors, **extra}, bins, n_boot, seed, level)
 
 
+def points_suffix(conv: Conventions) -> str:
+    """Per-sample column suffix of a point set: ``""`` for all 68 points, else ``_inner51``."""
+    return "" if conv.points == "68" else "_" + conv.points.replace("-", "")
+
+
 class SparseProtocol(LandmarkProtocol):
-    """Shared by ``sparse-2d`` and ``sparse-3d``: the 68 landmarks, normaliser √(w·h) of the ground-truth box."""
+    """Shared by ``sparse-2d`` and ``sparse-3d``: the 68 landmarks (or a named subset, the ``points`` convention),
+    normaliser √(w·h) of the ground-truth 68-point box."""
 
     needs = "landmarks"
+    uses = ("gt", "yaw_source", "bins", "points")
     dims: ClassVar[int]
 
     def _gt_array(self, g: GroundTruth, conv: Conventions) -> np.ndarray:
@@ -489,9 +510,14 @@ class SparseProtocol(LandmarkProtocol):
             )
 
     def per_image(self, a: Aligned, conv: Conventions) -> PerImage:
+        """e_ik over all 68 points (so the normaliser is always the 68-point box), then the convention's subset."""
         assert a.landmarks is not None
         e = point_errors(a.landmarks, a.gt_rows(self._gt_array(a.gt, conv)), dims=self.dims, z_centred=self.dims == 3)
-        return PerImage(errors=nme_from_point_errors(e), point_errors=e)
+        if conv.points == "68":
+            return PerImage(errors=nme_from_point_errors(e), point_errors=e)
+        idx = POINT_SETS[conv.points]
+        e = e[:, idx]
+        return PerImage(errors=nme_from_point_errors(e), point_errors=e, points=idx)
 
     def table_columns(self, a: Aligned, conv: Conventions) -> dict[str, Callable[[], np.ndarray]]:
         out: dict[str, Callable[[], np.ndarray]] = {}
@@ -501,8 +527,9 @@ class SparseProtocol(LandmarkProtocol):
         if self.dims == 2 and a.gt.reannotated is not None:
             sources.append("reannotated")
         for gt in sources:
-            c = Conventions(gt=gt)
-            out[self.column_name(c)] = lambda c=c: a.full(100 * self.per_image(a, c).errors)
+            for points in _SPECS["points"].choices:
+                c = Conventions(gt=gt, points=points)  # type: ignore[arg-type]
+                out[self.column_name(c)] = lambda c=c: a.full(100 * self.per_image(a, c).errors)
         return out
 
 
@@ -519,7 +546,7 @@ class Sparse2D(SparseProtocol):
     evaluated_by_default = True
 
     def column_name(self, conv: Conventions) -> str:
-        return f"nme_sparse2d_{conv.gt}"
+        return f"nme_sparse2d_{conv.gt}{points_suffix(conv)}"
 
 
 @register
@@ -528,6 +555,9 @@ class Sparse3D(SparseProtocol):
     description = "as sparse-2d in 3D, after subtracting each set's mean z (original ground truth only)"
     dims = 3
     column = "nme_sparse3d"
+
+    def column_name(self, conv: Conventions) -> str:
+        return f"{self.column}{points_suffix(conv)}"
 
     def check_predictions(self, pred: Predictions, conv: Conventions) -> None:
         super().check_predictions(pred, conv)

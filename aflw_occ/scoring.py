@@ -435,6 +435,7 @@ def score(
     bins: str | None = None,
     pose_mae: str | None = None,
     pose_decoding: str | None = None,
+    points: str | None = None,
 ) -> ScoreResult:
     """Score predictions against one split's ground truth under a named protocol and conventions.
 
@@ -452,7 +453,8 @@ def score(
         conventions: all conventions at once (overrides ``gt`` and the four keywords below).
         yaw_source: ``pose-para`` (default) | ``aflw-labels``. bins: ``3ddfa`` (default) | ``sadrnet``.
         pose_mae: ``wrapped`` (default) | ``raw``. pose_decoding: ``as-given`` (default) | ``aflw2000-3d`` |
-            ``synergynet`` (decode the predictions' ``rotation``).
+            ``synergynet`` (decode the predictions' ``rotation``). points: ``68`` (default) | ``inner-51`` (the
+            sparse protocols over the 51 inner points 17–67 only; normaliser unchanged).
 
     Returns:
         :class:`ScoreResult`.
@@ -461,7 +463,13 @@ def score(
     conv = _conventions(
         conventions,
         gt,
-        {"yaw_source": yaw_source, "bins": bins, "pose_mae": pose_mae, "pose_decoding": pose_decoding},
+        {
+            "yaw_source": yaw_source,
+            "bins": bins,
+            "pose_mae": pose_mae,
+            "pose_decoding": pose_decoding,
+            "points": points,
+        },
     )
     pred = _as_predictions(predictions)
     proto = check_request(pred, protocol, conv.gt, dense_gt, conv)
@@ -538,6 +546,8 @@ def _sample_columns(
     extra: dict[str, np.ndarray] = {}
     if per.point_errors is not None and g.occluded is not None:
         occ = a.gt_rows(np.asarray(g.occluded, dtype=bool))
+        if per.points is not None:  # a point-set convention: the flags of its points
+            occ = occ[:, per.points]
         extra = {"occluded": masked_nme(per.point_errors, occ), "visible": masked_nme(per.point_errors, ~occ)}
         cols["n_occluded"] = a.full(occ.sum(axis=1).astype(np.float64))
         cols["nme_occluded"] = a.full(100 * extra["occluded"])

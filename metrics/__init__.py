@@ -1,6 +1,7 @@
 """Metrics of aflw-occ: pure, typed numpy functions with their formulas in the docstrings.
 
-* :mod:`.nme` — sparse 2D / 3D and dense normalised mean errors (normaliser √(w·h) of the ground-truth box);
+* :mod:`.nme` — sparse 2D / 3D and dense normalised mean errors (normaliser √(w·h) of the ground-truth box), the
+  named landmark subsets (``68``, ``inner-51``);
 * :mod:`.bins` — yaw bins [0,30] / (30,60] / >60 and balanced / plain means;
 * :mod:`.ced` — cumulative error distribution, AUC up to a cut-off, failure rate;
 * :mod:`.bootstrap` — seeded (yaw-stratified) bootstrap intervals and the paired bootstrap comparison;
@@ -26,6 +27,7 @@ from .bins import (
 from .bootstrap import PairedComparison, bootstrap_ci, paired_bootstrap, percentile_ci, resample_means
 from .ced import auc_at, ced_curve, failure_rate
 from .nme import (
+    POINT_SETS,
     bbox_size,
     masked_nme,
     nme_dense,
@@ -42,6 +44,7 @@ from .table import per_sample_table, table_columns, write_table_csv
 __all__ = [
     "BIN_LABELS",
     "MAE_MODES",
+    "POINT_SETS",
     "POSE_DECODINGS",
     "PairedComparison",
     "angle_errors",

@@ -22,7 +22,15 @@ __all__ = [
     "nme_dense_2d",
     "nme_from_point_errors",
     "masked_nme",
+    "POINT_SETS",
 ]
+
+#: Named subsets of the 68 iBUG landmarks (0-based indices), the ``points`` convention of the sparse protocols:
+#: ``68`` every point; ``inner-51`` the 51 inner points 17–67 (brows 17–26, nose 27–35, eyes 36–47, mouth 48–67),
+#: i.e. without the 17 jaw-line points 0–16, whose definition differs most between landmark schemes (a fixed 3D
+#: vertex in AFLW2000-3D's ``pt3d_68``, the visible contour in 300-W) and which a mapped landmark set (e.g. a mesh)
+#: can only approximate. The normaliser stays √(w·h) of the 68-point box, so the two sets' numbers share a scale.
+POINT_SETS: dict[str, np.ndarray] = {"68": np.arange(68), "inner-51": np.arange(17, 68)}
 
 
 def bbox_size(gt: np.ndarray) -> np.ndarray:

@@ -312,19 +312,6 @@ def test_not_an_onnx_file(tmp_path: Path) -> None:
         load_predictor(f"3ddfa-v2:{f}")
 
 
-def test_dlib_missing_is_a_clear_error() -> None:
-    try:
-        import dlib  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("dlib is installed")
-    from aflw_occ.adapters.spec import load_predictor
-
-    with pytest.raises(PredictionError, match=r"pip install 'aflw-occ\[dlib\]'"):
-        load_predictor("dlib")
-
-
 def test_source_folder_has_only_clean(tmp_path: Path) -> None:
     from aflw_occ.demo import make_source
 
@@ -348,26 +335,6 @@ def test_bulk_store_reads_equal_split_image(tiny_store: Path) -> None:
         got = _load_images(sps, items, {0, 1, 2, 3})
         for (k, i), img in zip(items, got, strict=True):
             np.testing.assert_array_equal(img, sps[k].image(i))
-
-
-def test_dlib_on_real_images(request: pytest.FixtureRequest) -> None:
-    import importlib.util
-
-    pytest.importorskip("dlib")
-    if importlib.util.find_spec("face_recognition_models") is None:
-        pytest.skip("face-recognition-models not installed")
-    real_dataset = request.getfixturevalue("real_dataset")
-    from aflw_occ.adapters.spec import load_predictor
-
-    pred = load_predictor("dlib")
-    idx = list(range(0, 2000, 100))
-    images = [real_dataset[i].read_image() for i in idx]
-    gt = real_dataset.landmarks()[idx]
-    xy = gt[:, :, :2]
-    face = np.concatenate([xy.min(1), xy.max(1)], axis=1)
-    out = pred.predict(images, FaceBoxes(ids=np.array([real_dataset[i].id for i in idx]), roi=None, face=face))
-    assert out.shape == (len(idx), 68, 2)
-    assert np.median(_nme(out, gt)) < 0.08  # driven by ground-truth boxes, dlib lands near the face
 
 
 def test_bulk_reader_falls_back_when_pixels_differ(tiny_store: Path) -> None:

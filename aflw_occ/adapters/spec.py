@@ -8,7 +8,11 @@ Forms:
   68-point basis);
 * ``onnx:PATH[,key=value...]``: a generic ONNX landmark model (see :mod:`aflw_occ.adapters.onnx`);
 * ``dsfnet:PATH[,basis=FILE]``: the DSFNet reference implementation (torch);
-* ``dlib``: dlib's 68-point shape predictor driven by ground-truth boxes (2D protocols only);
+* ``dlib[:box=inner|tight][,model=PATH.dat]``: dlib's 68-point shape predictor (2D protocols only) on the box its
+  own detector would give, predicted from the 51 inner ground-truth points (``box=inner``, default), or on the tight
+  68-point box (``box=tight``, a stress variant; see :mod:`aflw_occ.adapters.dlib_adapter`);
+* ``mediapipe-facemesh[:crop=1.5]``: MediaPipe FaceMesh (468 points mapped to 68; the ``[mediapipe]`` extra and
+  ``aflw-occ models fetch mediapipe-facemesh``; see :mod:`aflw_occ.adapters.facemesh`);
 * ``python:module:attr``: a predictor object, a predictor class (instantiated without arguments) or a
   callable ``f(images, boxes)``.
 """
@@ -21,7 +25,14 @@ from typing import Any
 from ..errors import PredictionError
 from .preprocess import parse_options
 
-SPEC_FORMS = ("3ddfa-v2:PATH.onnx|PATH.pth", "onnx:PATH[,options]", "dsfnet:PATH", "dlib", "python:module:attr")
+SPEC_FORMS = (
+    "3ddfa-v2:PATH.onnx|PATH.pth",
+    "onnx:PATH[,options]",
+    "dsfnet:PATH",
+    "dlib[:box=inner|tight]",
+    "mediapipe-facemesh",
+    "python:module:attr",
+)
 
 
 def load_predictor(spec: str, threads: int = 2) -> Any:
@@ -31,7 +42,15 @@ def load_predictor(spec: str, threads: int = 2) -> Any:
     if kind == "dlib":
         from .dlib_adapter import DlibPredictor
 
-        return DlibPredictor(**{k: v for k, v in parse_options(rest).items() if k == "model"})
+        opts = parse_options(rest)
+        unknown = set(opts) - {"model", "box"}
+        if unknown:
+            raise PredictionError(f"model spec '{spec}': unknown option(s) {', '.join(sorted(unknown))}")
+        return DlibPredictor(**opts)
+    if kind == "mediapipe-facemesh":
+        from .facemesh import FaceMeshPredictor
+
+        return FaceMeshPredictor.from_spec(rest, threads=threads)
     if not rest:
         raise PredictionError(f"model spec '{spec}' has no path (forms: {', '.join(SPEC_FORMS)})")
     if kind == "onnx":

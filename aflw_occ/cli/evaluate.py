@@ -78,9 +78,15 @@ def evaluate(
     click.echo(f"# model={result.model} data={result.data} version={result.data_version} ({result.seconds:.1f} s)")
     df = result.summary()
     keys = ["nme_0_30", "nme_30_60", "nme_60_plus", "nme_balanced", "nme_occluded_balanced", "nme_visible_balanced"]
-    rows = df[(df["protocol"] == "sparse-2d") & df["metric"].isin(keys)]
-    table = rows.pivot(index="split", columns="metric", values="value").reindex(columns=keys).dropna(axis=1, how="all")
-    table = table.reindex(list(result.splits))
-    click.echo("# sparse-2d NME (%) per yaw bin, balanced; occluded/visible landmarks on occluded splits")
-    click.echo(table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="–"))
+    for points in ("68", "inner-51"):
+        rows = df[(df["protocol"] == "sparse-2d") & (df["points"] == points) & df["metric"].isin(keys)]
+        if rows.empty:
+            continue
+        table = rows.pivot(index="split", columns="metric", values="value").reindex(columns=keys)
+        table = table.dropna(axis=1, how="all").reindex(list(result.splits))
+        click.echo(
+            f"# sparse-2d points={points} gt=original: NME (%) per yaw bin, balanced; "
+            "occluded/visible landmarks on occluded splits"
+        )
+        click.echo(table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="–"))
     click.echo(f"wrote {out}")
