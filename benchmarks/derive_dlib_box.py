@@ -6,7 +6,7 @@ ground truth fairly, the ground-truth box must be the box dlib's detector *would
 that relation on the real images, without looking at any landmark error:
 
 1. run the detector on every clean AFLW2000-3D image, upsampled once (``detector(image, 1)``, as in dlib's own
-   landmark example; the box geometry depends on the pyramid level, see ``docs/dlib_box.md``);
+   landmark example; the box geometry depends on the pyramid level, see ``docs/baselines.md``);
 2. keep the images where it fires on the annotated face: the detection whose centre is nearest the centre of the
    tight box of the 68 ground-truth points, if that centre lies inside that box;
 3. relate the detection ``[l, t, r, b]`` (dlib's inclusive pixel indices, 0-based) to the tight box of the

@@ -125,7 +125,7 @@ def test_subset_is_the_committed_rule(real_dataset: Any) -> None:
 
 
 def test_inner_rule_box_geometry() -> None:
-    from aflw_occ.adapters.dlib_adapter import INNER_RULE, inner_rule_box
+    from aflw_occ.adapters.dlib_adapter import inner_rule_box
 
     inner = np.array([[100.0, 120.0, 200.0, 180.0], [10.0, 10.0, 50.0, 90.0]])
     got = inner_rule_box(inner, (1.5, 0.1, -0.2))
@@ -134,8 +134,56 @@ def test_inner_rule_box_geometry() -> None:
     np.testing.assert_allclose(got[:, 3] - got[:, 1], 1.5 * s)
     np.testing.assert_allclose((got[:, 0] + got[:, 2]) / 2, [150 + 8.0, 30 + 6.0])
     np.testing.assert_allclose((got[:, 1] + got[:, 3]) / 2, [150 - 16.0, 50 - 12.0])
-    k, dx, dy = INNER_RULE
-    assert 1.3 < k < 1.5 and abs(dx) < 0.05 and abs(dy) < 0.05  # the derived rule: docs/dlib_box.md
+
+
+def _relation(det: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Medians of (detector side / box side, centre offset x / box side, centre offset y / box side)."""
+    side = (box[:, 2] - box[:, 0] + box[:, 3] - box[:, 1]) / 2
+    rel = [
+        (det[:, 2] - det[:, 0] + det[:, 3] - det[:, 1]) / 2 / side,
+        ((det[:, 0] + det[:, 2]) - (box[:, 0] + box[:, 2])) / 2 / side,
+        ((det[:, 1] + det[:, 3]) - (box[:, 1] + box[:, 3])) / 2 / side,
+    ]
+    return np.median(np.stack(rel, axis=1), axis=0)
+
+
+@pytest.mark.real
+def test_inner_rule_predicts_dlibs_detector_box(real_dataset: Any) -> None:
+    """Where dlib's HOG detector finds the face, the rule's box is the detector's box (same size and centre, in the
+    median; the rule's derivation on all 2000 images: benchmarks/derive_dlib_box.py, docs/baselines.md), while the
+    tight 68-point box is smaller and too low."""
+    from aflw_occ.adapters.dlib_adapter import _inner, _tight
+
+    need("dlib")
+    import dlib
+
+    detector = dlib.get_frontal_face_detector()
+    det, rule, tight = [], [], []
+    for sid in subset_ids()[:40]:  # |yaw| < 60°: beyond, the frontal detector rarely fires
+        sample = real_dataset[sid]
+        pts = sample.landmarks[:, :2]
+        boxes = FaceBoxes(
+            ids=np.array([sid]),
+            roi=None,
+            face=np.r_[pts.min(0), pts.max(0)][None],
+            inner=np.r_[pts[17:].min(0), pts[17:].max(0)][None],
+        )
+        face = boxes.face[0] - 1.0  # dlib's rectangles are 0-based
+        hits = [
+            [r.left(), r.top(), r.right(), r.bottom()]
+            for r in detector(sample.read_image(), 1)
+            if face[0] <= (r.left() + r.right()) / 2 <= face[2] and face[1] <= (r.top() + r.bottom()) / 2 <= face[3]
+        ]
+        if len(hits) == 1:
+            det.append(hits[0])
+            rule.append(_inner(boxes)[0] - 1.0)
+            tight.append(_tight(boxes)[0] - 1.0)
+    assert len(det) >= 25  # it fires on most of these
+    d = np.array(det, dtype=np.float64)
+    ratio, dx, dy = _relation(d, np.array(rule))
+    assert abs(ratio - 1) < 0.05 and abs(dx) < 0.03 and abs(dy) < 0.03, (ratio, dx, dy)
+    ratio_t, _, dy_t = _relation(d, np.array(tight))
+    assert ratio_t > 1.04 and dy_t < -0.06, (ratio_t, dy_t)  # the detector's box is larger and higher
 
 
 def test_dlib_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,3 +344,22 @@ def test_facemesh_on_the_subset(subset: Any) -> None:
     # bit-identical whatever the threads and batches (one image per invoke, one interpreter per thread)
     again = evaluate(load_predictor("mediapipe-facemesh"), subset, n_boot=10, progress=False, threads=1, batch_size=7)
     np.testing.assert_array_equal(again.splits["clean"].landmarks, res.splits["clean"].landmarks)
+
+
+def test_cli_bad_baseline_spec_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    exe = str(Path(sys.executable).parent / "aflw-occ")
+    for spec, start in (
+        ("dlib:box=wide", "error: dlib: unknown box rule 'wide'"),
+        ("mediapipe-facemesh:scale=2", "error: mediapipe-facemesh: unknown option(s) scale"),
+    ):
+        out = tmp_path / "res"
+        r = subprocess.run(
+            [exe, "evaluate", "--model", spec, "--source", str(tmp_path), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 2 and r.stderr.startswith(start) and r.stderr.count("\n") == 1, r.stderr
+        assert not out.exists()

@@ -11,7 +11,7 @@ on. Box rules (``dlib:box=RULE``, :data:`BOX_RULES`):
   points (17–67, no jaw line): with ``s = (w + h)/2`` of that box, a square of side ``1.4143·s`` centred at the inner
   box's centre moved by ``(+0.0213·s, +0.0107·s)``. The three constants (:data:`INNER_RULE`) are the medians of the
   detector's boxes (``detector(image, 1)``) against the inner points on the 1498 clean AFLW2000-3D images where the
-  detector finds the face (``benchmarks/derive_dlib_box.py``; ``docs/dlib_box.md``), measured on boxes alone, never
+  detector finds the face (``benchmarks/derive_dlib_box.py``; ``docs/baselines.md``), measured on boxes alone, never
   tuned on NME.
 * ``tight``: the tight box of the 68 ground-truth points, a stress variant. The 68-point box includes the jaw line,
   which for a turned head projects onto the far cheek, so the box centre slides off the face and dlib's start shape

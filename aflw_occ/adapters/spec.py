@@ -11,8 +11,8 @@ Forms:
 * ``dlib[:box=inner|tight][,model=PATH.dat]``: dlib's 68-point shape predictor (2D protocols only) on the box its
   own detector would give, predicted from the 51 inner ground-truth points (``box=inner``, default), or on the tight
   68-point box (``box=tight``, a stress variant; see :mod:`aflw_occ.adapters.dlib_adapter`);
-* ``mediapipe-facemesh[:crop=1.5]``: MediaPipe FaceMesh (468 points mapped to 68; the ``[mediapipe]`` extra and
-  ``aflw-occ models fetch mediapipe-facemesh``; see :mod:`aflw_occ.adapters.facemesh`);
+* ``mediapipe-facemesh[:model=PATH.tflite]``: MediaPipe FaceMesh (468 points mapped to 68; the ``[mediapipe]``
+  extra and ``aflw-occ models fetch mediapipe-facemesh``; see :mod:`aflw_occ.adapters.facemesh`);
 * ``python:module:attr``: a predictor object, a predictor class (instantiated without arguments) or a
   callable ``f(images, boxes)``.
 """

@@ -14,7 +14,8 @@ from ..protocols import REGISTRY
     "--model",
     "spec",
     required=True,
-    help="3ddfa-v2:PATH.onnx|PATH.pth, onnx:PATH[,key=value...], dsfnet:PATH, dlib, python:module:attr",
+    help="3ddfa-v2:PATH.onnx|PATH.pth, onnx:PATH[,key=value...], dsfnet:PATH, dlib[:box=inner|tight], "
+    "mediapipe-facemesh, python:module:attr",
 )
 @click.option("--data", type=click.Path(path_type=Path), help="Built HDF5 data file (all splits).")
 @click.option(
