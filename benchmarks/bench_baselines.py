@@ -16,8 +16,10 @@ by a timer of the calling thread's CPU time (``time.thread_time``):
 overhead of everything around the model. Wall times are printed too, but on a shared machine only the CPU times and
 the ratios measured in the same run are meaningful. Models are interleaved round by round; medians over rounds.
 
-    .venv/bin/python -m benchmarks.bench_baselines --data STORE.h5 [--onnx mb05.onnx] [--repeat 3] [--threads 2]
+    .venv/bin/python -m benchmarks.bench_baselines [--data STORE.h5] [--onnx mb05.onnx] [--repeat 3] [--threads 2]
         [--models dlib,dlib:box=tight,mediapipe-facemesh,3ddfa-v2]
+
+Without ``--data`` it evaluates the clean split of the shared AFLW2000-3D folder (2000 images; ``make bench``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aflw_occ.paths import shared_dir
+from aflw_occ.paths import default_source, shared_dir
 
 from ._machine import cpu_name
 
@@ -166,23 +168,24 @@ def vector_level() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, required=True, help="a full built store (every split)")
+    ap.add_argument("--data", type=Path, default=None, help="a full built store (default: the clean source folder)")
     ap.add_argument("--onnx", type=Path, default=None, help="3DDFA_V2 mb05 export (default: exported now)")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     specs = [s.strip() for s in args.models.split(",") if s.strip()]
+    data = args.data if args.data is not None else default_source()
     with tempfile.TemporaryDirectory() as tmp:
         onnx = args.onnx if args.onnx is not None or "3ddfa-v2" not in specs else _export(Path(tmp))
         with open("/proc/loadavg") as fh:
             load = fh.read().split()[0]
         print(f"# {cpu_name()} ({vector_level()}), {platform.python_version()}, {versions()}")
-        print(f"# data {args.data}, threads {args.threads}, {args.repeat} rounds, load average at start {load}")
+        print(f"# data {data}, threads {args.threads}, {args.repeat} rounds, load average at start {load}")
         runs: dict[str, list[dict[str, float]]] = {s: [] for s in specs}
         for r in range(args.repeat):
             for spec in specs:
-                got = run_one(spec, args.data, onnx, args.threads)  # type: ignore[arg-type]
+                got = run_one(spec, data, onnx, args.threads)  # type: ignore[arg-type]
                 runs[spec].append(got)
                 print(
                     f"round {r + 1} {spec}: {got['rows']:.0f} rows, {got['items']:.0f} inferred, floor "
