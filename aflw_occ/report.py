@@ -205,7 +205,7 @@ def _encode_png(rgb: np.ndarray) -> str:
 
 def worst_sheets(r: Results, per_sample: Any, data: Any, k: int) -> list[tuple[str, str, list[str]]]:
     """(split, base64 PNG, ids) of the k worst samples of each split of one model, drawn from ``data``."""
-    from .evaluate import open_data
+    from .evaluation.data import open_data
     from .predictions import read_predictions
 
     out: list[tuple[str, str, list[str]]] = []

@@ -95,6 +95,8 @@ def main() -> None:
         hint = f" (see `{ctx.command_path} --help`)" if isinstance(exc, click.UsageError) and ctx else ""
         _fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
     except AflwOccError as exc:
+        if os.environ.get(DEBUG_ENV) == "1" and exc.__cause__ is not None:  # e.g. what a user's model raised
+            traceback.print_exception(exc.__cause__)
         _fail(str(exc), exc.exit_code)
     except OSError as exc:  # disk full, read-only or missing folder, permissions: of a path the user gave
         _fail(describe_os_error(exc), 2)

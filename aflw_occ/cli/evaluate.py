@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..adapters.registry import help_text
 from ..protocols import REGISTRY
 
 
@@ -14,7 +15,7 @@ from ..protocols import REGISTRY
     "--model",
     "spec",
     required=True,
-    help="3ddfa-v2:PATH.onnx|PATH.pth, onnx:PATH[,key=value...], dsfnet:PATH, dlib, python:module:attr",
+    help=help_text(),
 )
 @click.option("--data", type=click.Path(path_type=Path), help="Built HDF5 data file (all splits).")
 @click.option(
@@ -54,9 +55,9 @@ def evaluate(
     no_progress: bool,
 ) -> None:
     """Evaluate a model on a built data file (or the clean AFLW2000-3D folder) and write predictions + scores."""
-    from ..adapters.spec import load_predictor
-    from ..evaluate import SourceData
-    from ..evaluate import evaluate as run
+    from ..adapters.registry import load_predictor
+    from ..evaluation import SourceData
+    from ..evaluation import evaluate as run
 
     if (data is None) == (source is None):
         raise click.UsageError("give exactly one of --data FILE.h5 or --source DIR")
