@@ -23,10 +23,11 @@ install-test: $(BIN)/python
 demo: install
 	$(BIN)/aflw-occ demo --out demo-out
 
-# the HTML report test opens the report in headless Chromium (Debian's package); without it that test skips
+# the HTML report tests open the report in headless Chromium (Debian's package); without it they skip locally and
+# fail under CI (AFLW_OCC_REQUIRE_REAL=1)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
-		|| echo "warning: chromium not installed; the report-in-browser test will skip"
+		|| echo "warning: chromium not installed; the report-in-browser tests skip (and fail under AFLW_OCC_REQUIRE_REAL=1)"
 
 test: install-test chromium
 	$(BIN)/ruff check .
