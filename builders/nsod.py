@@ -5,7 +5,7 @@ Two subsets share this module:
 * **nsod** (split ``nsod``) — one occluder drawn uniformly with replacement from the library given by
   ``--occluders`` (default: the selected tuxpaint stamps + the CC0 pack), composited by
   :func:`aflw_occ.builders.natocc.composite` inside the face region P;
-* **randocc** (split ``randocc``, opt-in: ``--subsets randocc``) — a random textured Bézier blob
+* **randocc** (split ``randocc``, opt-in: ``--subset randocc``) — a random textured Bézier blob
   (:func:`aflw_occ.builders.occluders.randocc.random_blob`), composited the same way.
 
 Draw order per sample (one generator, seeded from ``(seed, "nsod", variant, source id)``): the occluder index (natocc)

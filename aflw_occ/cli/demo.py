@@ -13,9 +13,15 @@ DEMO_LAYOUT = frozenset({DEMO_MARKER, "build", "source", "sheet.png"})
 
 
 @click.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("demo-out"),
+    show_default=True,
+    help="Demo folder (replaced on the next run; refused if it holds anything else).",
+)
 @click.option("--n", type=int, default=24, show_default=True, help="Synthetic images to draw.")
-@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True, help="Build worker processes.")
 def demo(out: Path, n: int, workers: int) -> None:
     """Draw a synthetic AFLW2000-3D-style source, build CSOD/NSOD/RandOcc, score a simple predictor, write a sheet."""
     from ..demo import run_demo

@@ -15,7 +15,9 @@ import click
     type=click.Path(path_type=Path),
     help="Data the results were computed on (default: the path recorded in each meta.json).",
 )
-@click.option("--worst", "worst_k", default=8, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--worst", "worst_k", default=8, show_default=True, type=click.IntRange(min=0), help="Worst samples per split."
+)
 def report(results: tuple[Path, ...], out: Path, data: Path | None, worst_k: int) -> None:
     """One self-contained HTML report from one or more `aflw-occ evaluate` results folders."""
     from ..report import build_report
