@@ -24,8 +24,10 @@ from .base import (
     Builder,
     BuilderConfig,
     Example,
+    Occluder,
     SourceSample,
     covered_fraction,
+    hex_colour,
     landmark_flags,
     landmark_hull_region,
 )
@@ -56,6 +58,16 @@ class NSOD(Builder):
         self.prepare()
         assert self._library is not None
         return self._library
+
+    @classmethod
+    def describe_occluder(cls, params: dict[str, Any]) -> Occluder:
+        occ = params.get("occluder", {})
+        blob = occ.get("blob")
+        if blob is not None:  # RandOcc: a textured blob, its texture's colours
+            texture = blob.get("texture", {})
+            colours = "+".join(hex_colour(c) for c in texture.get("colours", []))
+            return Occluder("blob", str(texture.get("kind", "")), colours)
+        return Occluder(str(occ.get("category", "")), str(occ.get("id", "")))  # a photograph: no one colour
 
     def provenance(self) -> dict[str, str]:
         lib = self.library
