@@ -160,14 +160,20 @@ DEMO_SUBSETS = ("csod", "nsod", "randocc")
 TRAIN_FACES = 60
 
 
-def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] = DEMO_SUBSETS) -> list[str]:
+def run_demo(
+    out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] = DEMO_SUBSETS, progress: bool | None = None
+) -> list[str]:
     """Make a synthetic source, build ``subsets``, train a small pixel-aware model
     (:mod:`aflw_occ.patch_regression`) on other procedural faces, score it and the mean shape on every split, and
     write a contact sheet. Returns the printed lines.
 
     NSOD uses the CC0 occluder pack shipped in the package (the tuxpaint stamps may not be installed); NOD needs the
     release's dense face mesh (``Code/Model_Shape_Sim.mat``), which a synthetic source does not have, so the demo
-    leaves it out."""
+    leaves it out. ``progress``: a bar on stderr that is erased when done (None: only when stderr is a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
     from .builders import BuildOptions
     from .patch_regression import landmark_boxes, train
     from .pipeline import BuildPlan, build
@@ -176,7 +182,12 @@ def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] 
     from .sheet import annotate, grid, save_png
     from .store import CURRENT_VERSION, open_store
 
+    steps = ["draw the source", "build", "train the model", "score"]
+    bar = tqdm(steps, desc="demo", leave=False, file=sys.stderr, disable=None if progress is None else not progress)
+    bar.set_postfix_str(steps[0])
     src = make_source(out / "source", n=n)
+    bar.update()
+    bar.set_postfix_str(steps[1])
     plan = BuildPlan(
         source=src,
         out=out / "build",
@@ -189,7 +200,11 @@ def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] 
     )
     result = build(plan)
     assert result.path is not None
+    bar.update()
+    bar.set_postfix_str(steps[2])
     model = train(*training_faces(TRAIN_FACES))
+    bar.update()
+    bar.set_postfix_str(steps[3])
     lines = [f"built {result.path}: " + ", ".join(f"{k} {v}" for k, v in result.splits.items())]
     lines.append(f"model: {model.describe()}")
     faces = f"{model.trained_on} other procedural faces"
@@ -218,6 +233,8 @@ def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] 
                 tiles.append(annotate(images[i], gt.landmarks[i], occ, sp.mask(i), label=str(sp.ids[i])))
     sheet = out / "sheet.png"
     save_png(sheet, grid(tiles, ncols=4))
+    bar.update()
+    bar.close()
     lines += table
     occluded = [v[0] for k, v in plain.items() if k != "clean"]
     if "clean" in plain and occluded:
