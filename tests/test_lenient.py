@@ -140,3 +140,32 @@ def test_builder_warnings_are_summarised_once(real_source: Path, tmp_path: Path)
     ]
     listed = [ln for ln in notes.read_text().splitlines() if ln.startswith("warning ")]
     assert [ln.split(":")[0] for ln in listed] == [f"warning nod/{i}" for i in ids.split(",")[:3]]
+
+
+@pytest.mark.real
+def test_lenient_build_of_the_real_data_against_the_committed_manifest(
+    real_source: Path, real_eval_dir: Path, tmp_path: Path
+) -> None:
+    """A corrupt copy of a real image: left out by the driver's checksum check, recorded, and named by `verify`
+    against manifests/2.0.0 (which lists it)."""
+    ids = ["image00002", "image00004", "image00006", "image00008"]
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Code").symlink_to(real_source / "Code")  # the face mesh of the face region
+    for i in ids:
+        for suffix in (".jpg", ".mat"):
+            (src / f"{i}{suffix}").symlink_to(real_source / f"{i}{suffix}")
+    bad = src / "image00006.jpg"
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # markers intact: only the checksum sees it
+    bad.unlink()
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    r = build(src, out, "--lenient", "--workers", "1", "--eval-dir", str(real_eval_dir))
+    assert r.returncode == 0 and "first: image00006 (image00006.jpg: sha256" in r.stderr, r.stderr
+    manifest = Path(__file__).resolve().parents[1] / "manifests" / "2.0.0"
+    r = run("verify", str(out), "--manifest", str(manifest), "--partial", "--workers", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    note = "built with --lenient: 1 source image(s) left out of every split: image00006 (image00006.jpg: sha256"
+    assert note in r.stdout
+    assert "12 samples checked, 0 mismatch(es)" in r.stdout.splitlines()[0]
