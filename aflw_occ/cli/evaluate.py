@@ -8,9 +8,11 @@ import click
 
 from ..adapters.registry import help_text
 from ..protocols import REGISTRY
+from .options import comma_list, deprecated_alias
 
 
 @click.command()
+@deprecated_alias("--splits", "--split", "splits", multiple=True)
 @click.option(
     "--model",
     "spec",
@@ -26,10 +28,17 @@ from ..protocols import REGISTRY
     type=click.Path(path_type=Path),
     help="3DDFA evaluation folder with --source (crop boxes, re-annotations); default: beside the source.",
 )
-@click.option("--splits", default="all", show_default=True, help="'all' or a comma list of split names.")
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    help="Splits to evaluate: a comma list (clean,csod-single), repeatable; default: all.",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Results folder to write.")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
-@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1), help="Images per model call.")
+@click.option(
+    "--threads", default=2, show_default=True, type=click.IntRange(min=1), help="Cores for loading and inference."
+)
 @click.option(
     "--protocol",
     "protocols",
@@ -45,7 +54,7 @@ def evaluate(
     data: Path | None,
     source: Path | None,
     eval_dir: Path | None,
-    splits: str,
+    splits: tuple[str, ...],
     out: Path,
     batch_size: int,
     threads: int,
@@ -66,7 +75,7 @@ def evaluate(
     result = run(
         predictor,
         target,
-        splits=splits,
+        splits=",".join(comma_list(splits)) or "all",
         out_dir=out,
         batch_size=batch_size,
         threads=threads,

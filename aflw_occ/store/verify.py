@@ -180,7 +180,8 @@ def _embedded(store: DataStore, report: VerifyReport) -> Manifest | None:
 
 def _check_attrs(store: DataStore, man: Manifest | None, report: VerifyReport) -> None:
     """Every declared root attribute present (format 1 stores had ``created_with`` for ``environment``) and equal
-    to what the embedded manifest says."""
+    to what the embedded manifest says; the list of images a ``--lenient`` build left out (attribute ``skipped``)
+    equal to the manifest's ``source.skipped`` (both absent when nothing was left out)."""
     attrs = store.file.attrs
     legacy = attrs.get("format") == "aflw-occ/hdf5-1"
     for name in schema.ROOT_ATTRS:
@@ -188,14 +189,34 @@ def _check_attrs(store: DataStore, man: Manifest | None, report: VerifyReport) -
             report.add(STORE, "attributes", f"attribute {name!r} is missing")
     if man is None:
         return
+    source = man.header.get("source") or {}
     expect = {
         "builders": man.header.get("builders"),
         "options": man.header.get("options"),
-        "source_sha256": (man.header.get("source") or {}).get("sha256"),
+        "source_sha256": source.get("sha256"),
     }
     for name, value in expect.items():
         if name in attrs and _attr_value(attrs[name]) != value:
             report.add(STORE, "attributes", f"attribute {name!r} differs from the embedded manifest")
+    stored = _attr_value(attrs[schema.SKIPPED_ATTR]) if schema.SKIPPED_ATTR in attrs else None
+    if stored != source.get("skipped"):
+        report.add(STORE, "attributes", f"attribute {schema.SKIPPED_ATTR!r} (images left out by --lenient) differs "
+                                        "from the embedded manifest's source.skipped")  # fmt: skip
+
+
+def _skipped(store: DataStore, report: VerifyReport) -> dict[str, schema.Skip]:
+    """Source id → why a ``--lenient`` build left it out (the store's ``skipped`` attribute), with a note."""
+    if schema.SKIPPED_ATTR not in store.file.attrs:
+        return {}
+    try:
+        skips = [schema.Skip.from_json(v) for v in json.loads(str(store.file.attrs[schema.SKIPPED_ATTR]))]
+    except (ValueError, TypeError) as exc:
+        report.add(STORE, "attributes", f"attribute {schema.SKIPPED_ATTR!r} is not a skip list ({_brief(exc)})")
+        return {}
+    if skips:
+        shown = ", ".join(str(k) for k in skips[:3]) + (f", … ({len(skips) - 3} more)" if len(skips) > 3 else "")
+        report.notes.append(f"built with --lenient: {len(skips)} source image(s) left out of every split: {shown}")
+    return {k.id: k for k in skips}
 
 
 def _attr_value(value: Any) -> Any:
@@ -253,7 +274,22 @@ class _Target:
     strict: bool
 
 
-def _compare_rows(name: str, results: list[RowResult], targets: list[_Target], report: VerifyReport) -> None:
+def _absent(name: str, sid: str, label: str, man: Manifest, skipped: dict[str, schema.Skip]) -> str:
+    """Why a row of manifest ``label`` is not in the store: the source image a --lenient build left out, if so."""
+    line = man.splits.get(name, {}).get(sid, {})
+    source = line.get("source_id", sid) if name != "base" else sid
+    skip = skipped.get(str(source))
+    why = f": the build left out its source image with --lenient ({skip.file}: {skip.reason})" if skip else ""
+    return f"listed in the {label} manifest, absent from the store{why}"
+
+
+def _compare_rows(
+    name: str,
+    results: list[RowResult],
+    targets: list[_Target],
+    report: VerifyReport,
+    skipped: dict[str, schema.Skip] | None = None,
+) -> None:
     seen: set[str] = set()
     for res in results:
         problems = list(res.problems)
@@ -276,7 +312,7 @@ def _compare_rows(name: str, results: list[RowResult], targets: list[_Target], r
         for dup in t.man.duplicates.get(name, []):
             report.add(name, dup, f"listed twice in the {t.label} manifest")
         for missing in sorted(set(t.man.splits.get(name, {})) - seen) if t.strict else []:
-            report.add(name, missing, f"listed in the {t.label} manifest, absent from the store")
+            report.add(name, missing, _absent(name, missing, t.label, t.man, skipped or {}))
 
 
 def _jobs(
@@ -348,6 +384,7 @@ def _verify(
     _check_identity(store, man, origin)
     report.manifest_sha256, report.manifest_origin = man.sha256, origin
     _check_attrs(store, embedded, report)
+    skipped = _skipped(store, report)
     targets = [_Target(man, "embedded" if manifest is None else "given", manifest is None or not partial)]
     if manifest is not None and embedded is not None:
         targets.append(_Target(embedded, "embedded", True))
@@ -372,7 +409,7 @@ def _verify(
     for name, results in _run(store, groups, _jobs(store, groups, names, report), workers, progress):
         collected[name].extend(results)
     for name in names:
-        _compare_rows(name, collected[name], targets, report)
+        _compare_rows(name, collected[name], targets, report, skipped)
     order = {n: i for i, n in enumerate(names)}
     report.mismatches.sort(key=lambda m: (order.get(m.split, -1), m.id))
     return report
