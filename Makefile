@@ -11,10 +11,11 @@ CONSTRAINTS := .ci/constraints-high.txt
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -qq --upgrade pip
 
+# -qq: errors only (`make demo` fits one screen, install included)
 install: $(BIN)/python
-	$(BIN)/pip install -q -e . -c $(CONSTRAINTS)
+	$(BIN)/pip install -qq -e . -c $(CONSTRAINTS)
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_PIN)

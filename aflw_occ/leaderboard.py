@@ -1,4 +1,4 @@
-"""The leaderboard: results folders of :func:`aflw_occ.evaluate.evaluate` → a Markdown block in a README.
+"""The leaderboard: results folders of :func:`aflw_occ.evaluation.evaluate` → a Markdown block in a README.
 
 ``aflw-occ leaderboard RESULTS_DIR... --readme README.md`` rewrites the block between
 ``<!-- leaderboard:start -->`` and ``<!-- leaderboard:end -->`` (never typed by hand): every model × every split,
@@ -16,7 +16,7 @@ from typing import Any
 
 from .atomic import write_text_atomic
 from .errors import AflwOccError
-from .evaluate import ALL_SPLITS
+from .evaluation.data import ALL_SPLITS
 from .protocols import REGISTRY
 
 START = "<!-- leaderboard:start -->"

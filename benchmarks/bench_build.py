@@ -60,6 +60,7 @@ def build_once(source: Path, workers: int, subsets: str, exe: Path | None = None
     """Wall time of a cold ``aflw-occ build`` process and its peak RSS (MB, its largest process)."""
     exe = exe or Path(sys.executable).parent / "aflw-occ"
     with tempfile.TemporaryDirectory() as out:
+        # --subsets: the spelling every release understands (--against runs older ones; now a deprecated alias)
         cmd = [str(exe), "build", "--source", str(source), "--out", out, "--subsets", subsets]
         cmd += ["--workers", str(workers), "--quiet"]
         # from the output folder and without PYTHONPATH: the current directory must not put this checkout's modules

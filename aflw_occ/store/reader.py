@@ -221,6 +221,12 @@ class DataStore:
         return dict(self.file.attrs)
 
     @cached_property
+    def skipped(self) -> list[schema.Skip]:
+        """The source images a ``--lenient`` build left out of every split (id, file, reason); empty if none."""
+        text = self.file.attrs.get(schema.SKIPPED_ATTR)
+        return [] if text is None else [schema.Skip.from_json(v) for v in json.loads(str(text))]
+
+    @cached_property
     def splits(self) -> list[str]:
         return list(json.loads(self.file.attrs["splits"]))
 
