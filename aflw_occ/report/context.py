@@ -8,6 +8,7 @@ Results are read from the files ``aflw-occ evaluate`` writes (``meta.json``, ``s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,12 @@ class ReportContext:
                     out = ([str(i) for i in np.asarray(pred.ids).tolist()], pred.landmarks)
             self._cache[key] = out
         return self._cache[key]  # type: ignore[no-any-return]
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per key for the whole report (sections share derived values this way)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def step(self, n: int = 1) -> None:
         """Advance the progress bar by ``n`` units of work."""

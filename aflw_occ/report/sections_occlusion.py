@@ -49,7 +49,7 @@ def _pair_note(ctx: ReportContext) -> str:
             "and yaw bin. Δ = occluded − clean of the per-image error. Interval: percentile interval of "
             f"{o.n_boot} bootstrap resamples of the pairs (seed {o.seed}), drawn within each yaw bin for the "
             "<i>balanced</i> statistic (mean of the three bin means; each bin keeps its size) and over all pairs for "
-            "<i>plain</i> (used by pose, and where a yaw bin has no pair, e.g. NOD); p: two-sided bootstrap "
+            "<i>plain</i> (used by pose, and where a yaw bin has no pair); p: two-sided bootstrap "
             "p-value of Δ = 0."
         )
     )
@@ -77,20 +77,17 @@ def _drop_protocols(ctx: ReportContext) -> list[str]:
 
 
 def drop(ctx: ReportContext, k: int, split: str, protocol: str) -> Drop | None:
-    """Model k's paired drop on one split under one protocol (cached)."""
-    key = ("drop", k, split, protocol)
-    if key not in ctx._cache:
-        p = ctx.paired(k, split, protocol)
-        proto = ctx.protocol(protocol)
-        o = ctx.options
-        ctx._cache[key] = (
-            None
-            if p is None or proto is None
-            else paired_drop(
-                p.occluded, p.clean, p.bins, proto.paired_statistic, n_boot=o.n_boot, seed=o.seed, level=o.level
-            )
+    """Model k's paired drop on one split under one protocol (computed once per report)."""
+
+    def compute() -> Drop | None:
+        p, proto, o = ctx.paired(k, split, protocol), ctx.protocol(protocol), ctx.options
+        if p is None or proto is None:
+            return None
+        return paired_drop(
+            p.occluded, p.clean, p.bins, proto.paired_statistic, n_boot=o.n_boot, seed=o.seed, level=o.level
         )
-    return ctx._cache[key]  # type: ignore[no-any-return]
+
+    return ctx.memo(("drop", k, split, protocol), compute)  # type: ignore[no-any-return]
 
 
 def _units_drops(ctx: ReportContext) -> int:
@@ -294,15 +291,15 @@ def occluders_section(ctx: ReportContext) -> str:
 
 def _shape(ctx: ReportContext) -> np.ndarray | None:
     """The mean face of the clean ground truth (frontal images, |yaw| ≤ 30°, when there are any)."""
-    if "shape" not in ctx._cache:
+
+    def compute() -> np.ndarray | None:
         sd = ctx.data("clean")
         if sd is None or len(sd) == 0:
-            ctx._cache["shape"] = None
-        else:
-            frontal = np.abs(sd.yaw_deg) <= 30
-            pts = sd.landmarks[frontal] if frontal.any() else sd.landmarks
-            ctx._cache["shape"] = mean_shape(pts)
-    return ctx._cache["shape"]  # type: ignore[no-any-return]
+            return None
+        frontal = np.abs(sd.yaw_deg) <= 30
+        return mean_shape(sd.landmarks[frontal] if frontal.any() else sd.landmarks)
+
+    return ctx.memo(("shape",), compute)  # type: ignore[no-any-return]
 
 
 def _landmark_units(ctx: ReportContext) -> int:
