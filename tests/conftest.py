@@ -97,12 +97,13 @@ def readme_python(contains: str) -> str:
 
 @pytest.fixture(scope="session")
 def real_store(real_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small real store: every subset of the 100 reproducibility ids (tests/data/repro_ids.txt), built by the CLI."""
+    """A small real store: every subset of the README test's 48 ids (tests/data/readme_ids.txt: two journal blocks,
+    every yaw bin, 6 NOD images), built by the CLI."""
     import subprocess
     import sys
 
     out = tmp_path_factory.mktemp("real-store") / "out"
-    ids = Path(__file__).parent / "data" / "repro_ids.txt"
+    ids = Path(__file__).parent / "data" / "readme_ids.txt"
     exe = Path(sys.executable).parent / "aflw-occ"
     cmd = [str(exe), "build", "--source", str(real_source), "--out", str(out), "--ids", f"@{ids}", "--subset", "all",
            "--workers", "2", "--quiet"]  # fmt: skip
