@@ -196,7 +196,7 @@ def test_cli_python_spec(tiny_store: Path, tmp_path: Path, monkeypatch: pytest.M
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "res"
-    args = ["evaluate", "--model", "python:my_models:Model", "--data", str(tiny_store), "--splits", "clean,csod-single"]
+    args = ["evaluate", "--model", "python:my_models:Model", "--data", str(tiny_store), "--split", "clean,csod-single"]
     r = CliRunner().invoke(cli, [*args, "--out", str(out), "--no-progress", "--n-boot", "20"])
     assert r.exit_code == 0, r.output
     assert "csod-single" in r.output and (out / "predictions" / "csod-single.npz").is_file()

@@ -65,7 +65,9 @@ def export_onnx(weights: str | Path, out: str | Path, model_dir: str | Path | No
     help="folder with param_mean_std_62d_120x120.pkl, u_base.txt, w_shp_base.txt, w_exp_base.txt "
     "(default: beside the weights, else the shared model folder)",
 )
-@click.option("--opset", default=17, show_default=True, type=int)
+@click.option(
+    "--opset", default=17, show_default=True, type=click.IntRange(min=7), help="ONNX opset version to export with."
+)
 def export_3ddfa_v2(weights: str, out: str, basis: str | None, opset: int) -> None:
     """Export 3DDFA_V2 MobileNet-x0.5 (network + 68-point decoding) to ONNX."""
     path = export_onnx(weights, out, basis, opset)
