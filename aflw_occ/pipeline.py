@@ -128,7 +128,10 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any) -> None:
     import cv2
 
+    from .heap import keep_freed_memory
+
     cv2.setNumThreads(1)
+    keep_freed_memory()  # temporary arrays reuse freed memory instead of new zeroed pages (aflw_occ.heap)
     _WORKER.clear()
     _WORKER["region_fn"] = region_fn
     builders: list[Builder] = []
