@@ -15,7 +15,7 @@ def models() -> None:
 @models.command("list")
 def list_models() -> None:
     """Every fetchable model, whether it is in the cache, and where it comes from."""
-    from ..models import MODELS, is_fetched, cache_dir
+    from ..models import MODELS, cache_dir, is_fetched
 
     click.echo(f"model cache: {cache_dir()}")
     for model in MODELS.values():
