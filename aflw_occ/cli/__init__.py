@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "leaderboard": "aflw_occ.cli.report:leaderboard",
     "occluders": "aflw_occ.cli.occluders:occluders",
     "models": "aflw_occ.cli.models:models",
+    "detect": "aflw_occ.cli.detect:detect",
 }
 
 
