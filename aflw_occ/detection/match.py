@@ -7,12 +7,12 @@
 candidate is a *miss*, whatever else the detector found (a box on another face or on an occluder is not the face).
 
 **Why 0.3, not the usual 0.5.** The detectors' boxes follow their own conventions, not the 68-point box: dlib's HOG
-box is smaller than the 68-point box and slides toward the nose on turned faces (on the clean split its IoU with the
-68-point box has median 0.68 and is below 0.5 for 155 of dlib's 1508 images with a candidate, every one of them a box
-that holds the whole face). The best-candidate IoUs of both detectors on the clean split leave an empty valley
-between 0.1 and 0.3 (BlazeFace: 2 of 1977 images with a candidate fall between 0.1 and 0.35; dlib: 3 of 1508), and
-the boxes below it lie on another face or off the face (checked by eye); the second-best candidate never reaches
-0.23. Numbers: docs/benchmarks.md, *Detector-in-the-loop*.
+box covers the forehead rather than the chin and slides toward the nose on turned faces; on the clean split its IoU
+with the 68-point box has median 0.68 and is below 0.5 for 147 of its 1500 matches, every one of them a box on the
+face. The best candidates' IoUs are bimodal, with an almost empty valley below 0.35: dlib has 8 of its 1508 images
+with a candidate below 0.2 and 1 between 0.2 and 0.35, BlazeFace 2 of 1977 below 0.2 and 1 between 0.2 and 0.35;
+the boxes below the threshold lie on another face, or far off the face (checked by eye). The second-best candidate
+of an image never reaches 0.23. Numbers: docs/benchmarks.md, *Detector-in-the-loop*.
 """
 
 from __future__ import annotations

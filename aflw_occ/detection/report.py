@@ -37,8 +37,8 @@ def rates_text(run: Any, store_path: str | Path, n_boot: int = 1000, seed: int =
                 f"{rows['detection_rate_plain'].value:>6.1f}"
             )
     if run.images:
-        lines.append(
-            f"# detector time: {1000 * run.cpu_seconds / run.images:.1f} ms CPU per image over {run.images} images "
-            f"(kept from an earlier run: {', '.join(run.kept) or 'none'})"
-        )
+        ms = 1000 * run.cpu_seconds / run.images
+        lines.append(f"# detector time: {ms:.1f} ms CPU per image over {run.images} images")
+    if run.kept:
+        lines.append(f"# kept from an earlier run: {', '.join(run.kept)}")
     return "\n".join(lines)
