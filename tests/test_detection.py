@@ -319,3 +319,36 @@ def test_detection_file_of_other_data_is_refused() -> None:
         check_store(det, "2.0.0", "ab" * 32, "nsod", det.ids)
     with pytest.raises(DetectionFileError, match="ids are not the 3 ids"):
         check_store(det, "2.0.0", "ab" * 32, "clean", det.ids[:3])
+
+
+def test_box_protocol_parsing_and_detector_boxes(tmp_path) -> None:
+    from aflw_occ.detection.calibration import CONVENTIONS
+    from aflw_occ.detection.protocol import DetectorBoxes, detector_face_boxes, parse_boxes
+
+    assert parse_boxes(None) is None and parse_boxes("ground-truth") is None and parse_boxes("gt") is None
+    for bad in ("detector", "detector:", "boxes:x", "dlib"):
+        with pytest.raises(DetectionFileError, match="'detector:DIR'"):
+            parse_boxes(bad)
+    with pytest.raises(DetectionFileError, match="no such detection folder"):
+        parse_boxes(f"detector:{tmp_path / 'none'}")
+    det = fake_detections()
+    write_detections(tmp_path / "clean.npz", det)
+    boxes = parse_boxes(f"detector:{tmp_path}")
+    assert isinstance(boxes, DetectorBoxes)
+    got = boxes.load("clean", "2.0.0", "ab" * 32, det.ids)
+    assert boxes.detector == "blazeface" and got.detected.sum() == 3
+    with pytest.raises(DetectionFileError, match=r"nsod\.npz: no detections of split 'nsod'.*aflw-occ detect"):
+        boxes.load("nsod", "2.0.0", "ab" * 32, det.ids)
+    other = fake_detections(split="nsod")
+    meta = {**other.meta, "detector_version": "v2"}
+    write_detections(tmp_path / "nsod.npz", SplitDetections(**{**other.__dict__, "meta": meta}))
+    with pytest.raises(DetectionFileError, match="another detector run"):
+        boxes.load("nsod", "2.0.0", "ab" * 32, det.ids)
+    fb = detector_face_boxes(got, np.array([0, 2]))
+    np.testing.assert_array_equal(fb.detected, det.box[[0, 2]])
+    np.testing.assert_allclose(fb.face, CONVENTIONS["blazeface"].to_face(det.box[[0, 2]]))
+    np.testing.assert_allclose(fb.roi, roi_from_face(fb.face))
+    with pytest.raises(DetectionFileError, match="has no detection"):
+        detector_face_boxes(got, np.array([1]))
+    single = DetectorBoxes(tmp_path / "clean.npz")  # one file: one split
+    assert single.file_for("clean") == tmp_path / "clean.npz"

@@ -5,23 +5,19 @@
 ``[0.5, W + 0.5] × [0.5, H + 0.5]``). A box covers whole pixels: the box of pixel columns ``i..j`` (0-based indices,
 inclusive) is ``[i + 0.5, j + 1.5]``.
 
-Conversions (``e`` = edge coordinates, 0 at the left edge of pixel column 0, as used by
-:func:`aflw_occ.crops.crop_resize`'s ``affine`` method; ``b`` = the 1-based box frame above):
+Conversions into it:
 
-* edge → box frame: ``b = e + 0.5``;
 * a dlib ``rectangle(l, t, r, b)`` (inclusive 0-based pixel indices) → ``[l + 0.5, t + 0.5, r + 1.5, b + 1.5]``,
-  and back exactly by :func:`to_dlib_ltrb`.
+  and back exactly by :func:`to_dlib_ltrb`;
+* MediaPipe's coordinates (0-based pixel centres, ``relative_bounding_box`` × image size) → ``+ 1``
+  (:mod:`.blazeface`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EDGE_TO_BOX", "iou", "iou_matrix", "from_dlib_ltrb", "to_dlib_ltrb", "valid_boxes"]
-
-#: add to edge coordinates (0 at the left edge of pixel column 0) to get the 1-based box frame
-EDGE_TO_BOX = 0.5
-
+__all__ = ["iou", "iou_matrix", "from_dlib_ltrb", "to_dlib_ltrb", "valid_boxes"]
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every box of ``a`` with every box of ``b``.

@@ -15,8 +15,8 @@ left/right-symmetric detector has no horizontal offset; the signed median only r
 left- vs right-turned faces). Medians of box geometry only, never tuned on any landmark error.
 
 **3DDFA's roi box** from a 68-point box (:func:`roi_from_face`): the square of side ``√2 · max(w, h)`` with the same
-centre — the rule of 3DDFA's ``parse_roi_box_from_landmark``, which reproduces the shipped
-``AFLW2000-3D_crop.roi_box.npy`` (side ratio: median 0.9999, 1st–99th percentile 0.982–1.002).
+centre — the rule of 3DDFA's ``parse_roi_box_from_landmark``; from the 68 ground-truth points it reproduces the shipped
+``AFLW2000-3D_crop.roi_box.npy``: IoU median 0.996, at least 0.95 for 1980 of the 2000 images.
 """
 
 from __future__ import annotations
