@@ -31,8 +31,11 @@ __all__ = [
     "GROUND_TRUTH",
     "DetectorBoxes",
     "DetectorFaceBoxes",
+    "SplitBoxes",
+    "box_protocol_label",
     "detector_face_boxes",
     "parse_boxes",
+    "split_boxes",
 ]
 
 GROUND_TRUTH = "ground-truth"
@@ -129,3 +132,61 @@ def detector_face_boxes(det: SplitDetections, rows: np.ndarray) -> DetectorFaceB
         raise DetectionFileError(f"{det.path}: a requested row has no detection")
     face = convention(det.detector).to_face(raw)
     return DetectorFaceBoxes(face=face, roi=roi_from_face(face), detected=raw)
+
+
+@dataclass(frozen=True)
+class SplitBoxes:
+    """What one split contributes to an evaluation under a box protocol: the rows the model runs on and, row-aligned
+    with the whole split, the boxes it gets (NaN rows for faces the detector missed).
+
+    Attributes:
+        rows: (M,) the split rows to run (every row under the ground-truth protocol, the detected ones otherwise).
+        face: (N, 4) the face boxes (tight 68-point box, or its estimate from the detector's box).
+        roi: (N, 4) 3DDFA roi boxes, or None (no finite roi box: a store built without 3DDFA's files).
+        detected: (N, 4) the detector's own boxes, or None under the ground-truth protocol.
+        detector: the detector's name, or None.
+        detections: the split's :class:`SplitDetections`, or None.
+    """
+
+    rows: np.ndarray
+    face: np.ndarray
+    roi: np.ndarray | None
+    detected: np.ndarray | None = None
+    detector: str | None = None
+    detections: SplitDetections | None = None
+
+
+def split_boxes(
+    boxes: DetectorBoxes | None,
+    split: str,
+    ids: np.ndarray,
+    landmarks: np.ndarray,
+    roi_boxes: np.ndarray | None,
+    data_version: str,
+    manifest_sha256: str,
+) -> SplitBoxes:
+    """The :class:`SplitBoxes` of one split (``landmarks``: (N, 68, 2|3) ground truth; ``roi_boxes``: (N, 4) or
+    None)."""
+    from ..crops import landmark_box
+
+    n = len(ids)
+    if boxes is None:
+        roi = None if roi_boxes is None else np.asarray(roi_boxes, dtype=np.float64)
+        if roi is not None and not np.isfinite(roi).all():
+            roi = None
+        return SplitBoxes(np.arange(n), landmark_box(landmarks), roi)
+    det = boxes.load(split, data_version, manifest_sha256, np.asarray(ids).astype(str))
+    rows = np.flatnonzero(det.detected)
+    face = np.full((n, 4), np.nan)
+    roi = np.full((n, 4), np.nan)
+    if len(rows):
+        made = detector_face_boxes(det, rows)
+        face[rows], roi[rows] = made.face, made.roi
+    return SplitBoxes(rows, face, roi, det.box.copy(), det.detector, det)
+
+
+def box_protocol_label(boxes: DetectorBoxes | None) -> str:
+    """``ground-truth``, or ``detector:<name>`` once the detections are loaded."""
+    if boxes is None:
+        return GROUND_TRUTH
+    return f"{DETECTOR}:{boxes.detector or '?'}"
