@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -186,3 +187,115 @@ def test_detect_errors_are_one_line(real_store: Path, tmp_path: Path) -> None:
     r = run("detect", str(real_store), "--detector", "dlib-hog", "--out", str(out), "--splits", "nsod")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "split 'nsod' is not in the data" in r.stderr
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def bf_dir(real_store: Path, blazeface_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from aflw_occ.detection.run import detect_store
+
+    out = tmp_path_factory.mktemp("bf-det")
+    detect_store(make_detector("blazeface"), real_store, out, progress=False)
+    return out
+
+
+class Recorder:
+    """A predictor that puts a fixed 68-point pattern into the face box it is given and records every batch."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list = []
+
+    def predict(self, images, boxes):
+        self.seen.append(boxes)
+        t = np.stack([np.linspace(0.05, 0.95, 68), 0.5 + 0.4 * np.sin(np.linspace(0, 6, 68))], axis=1)
+        size = boxes.face[:, 2:] - boxes.face[:, :2]
+        return boxes.face[:, None, :2] + t[None] * size[:, None, :]
+
+
+def test_evaluate_under_the_detector_protocol(real_store: Path, bf_dir: Path, tmp_path: Path) -> None:
+    from aflw_occ.detection.calibration import roi_from_face
+    from aflw_occ.evaluate import evaluate
+    from aflw_occ.predictions import read_predictions
+    from aflw_occ.store import open_store
+
+    model = Recorder()
+    res = evaluate(model, real_store, out_dir=tmp_path / "r", boxes=f"detector:{bf_dir}", n_boot=50, progress=False)
+    assert res.box_protocol == "detector:blazeface" and "detector=blazeface" in res.detections
+    with open_store(real_store) as st:
+        gts = {s: st.split(s).ground_truth() for s in st.splits}
+    dets = {s: read_detections(bf_dir / f"{s}.npz") for s in gts}
+    seen = {i: k for b in model.seen for k, i in enumerate(b.ids.tolist())}
+    run_ids = {i for b in model.seen for i in b.ids.tolist()}
+    assert run_ids == {i for d in dets.values() for i in d.ids[d.detected].tolist()}  # the misses are never run
+    for b in model.seen:
+        assert b.detector == "blazeface"
+        for k, sid in enumerate(b.ids.tolist()):
+            split = "clean" if "." not in sid else next(s for s in dets if sid in dets[s].ids)
+            d = dets[split]
+            row = int(np.flatnonzero(d.ids == sid)[0])
+            np.testing.assert_array_equal(b.detected[k], d.box[row])
+            np.testing.assert_allclose(b.face[k], CONVENTIONS["blazeface"].to_face(d.box[row][None])[0])
+            np.testing.assert_allclose(b.roi[k], roi_from_face(b.face[k][None])[0])
+    assert seen
+    for split, gt in gts.items():
+        d, sr = dets[split], res.splits[split]
+        sc = sr.scores["sparse-2d"]
+        assert sc.n_scored == d.detected.sum() and sorted(sc.missing_ids) == sorted(d.ids[~d.detected].tolist())
+        # independent: NME of the detected faces, misses at +inf
+        pred = read_predictions(tmp_path / "r" / "predictions" / f"{split}.npz")
+        assert pred.ids.tolist() == d.ids[d.detected].tolist()
+        g = gt.landmarks[d.detected]
+        wh = g[:, :, :2].max(1) - g[:, :, :2].min(1)
+        nme = np.linalg.norm(pred.landmarks[:, :, :2] - g[:, :, :2], axis=2).mean(1) / np.sqrt(wh[:, 0] * wh[:, 1])
+        errors = np.full(len(d), np.inf)
+        errors[d.detected] = nme
+        rows = {r.key: r for r in sr.detection}
+        assert rows["detection_rate_plain"].value == pytest.approx(100 * d.detected.mean())
+        assert rows["failure_10_with_misses_plain"].value == pytest.approx(100 * np.mean(errors > 0.10))
+        auc = np.mean([max(0.0, 1 - e / 0.07) for e in errors])
+        assert rows["auc_7_with_misses_plain"].value == pytest.approx(auc)
+        assert sc["nme_plain"] == pytest.approx(100 * nme.mean())
+    summary = res.summary()
+    assert set(summary["box_protocol"]) == {"detector:blazeface"} and "detection" in set(summary["protocol"])
+    meta = json.loads((tmp_path / "r" / "meta.json").read_text())
+    assert meta["box_protocol"] == "detector:blazeface"
+    assert meta["n_detected"]["clean"] == int(dets["clean"].detected.sum())
+    gt_res = evaluate(Recorder(), real_store, splits="clean", n_boot=50, progress=False)
+    assert gt_res.box_protocol == "ground-truth" and gt_res.splits["clean"].scores["sparse-2d"].n_scored == len(IDS)
+    assert set(gt_res.summary()["box_protocol"]) == {"ground-truth"} and gt_res.splits["clean"].detection is None
+
+
+def test_evaluate_refuses_detections_of_other_data(real_store: Path, bf_dir: Path, tmp_path: Path) -> None:
+    from aflw_occ.detection.files import SplitDetections, write_detections
+
+    (tmp_path / "my_model.py").write_text(
+        "import numpy as np\n"
+        "def predict(images, boxes):\n"
+        "    return np.repeat(boxes.face[:, None, :2], 68, axis=1)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in bf_dir.iterdir():
+        d = read_detections(f)
+        write_detections(other / f.name, SplitDetections(**{**d.__dict__, "meta": {**d.meta, "data_version": "1.0.0"}}))
+    out = tmp_path / "out"
+    base = ["evaluate", "--model", "python:my_model:predict", "--out", str(out), "--no-progress", "--n-boot", "20"]
+    r = run(*base, "--data", str(real_store), "--boxes", f"detector:{other}", env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    for text in ("detections of data 1.0.0", "store is data 2.0.0", "aflw-occ detect"):
+        assert text in r.stderr
+    assert not out.exists()
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "clean.npz").write_bytes((bf_dir / "clean.npz").read_bytes())
+    r = run(*base, "--data", str(real_store), "--boxes", f"detector:{partial}", env=env)
+    assert r.returncode == 2 and "no detections of split 'csod-single'" in r.stderr and not out.exists()
+    r = run(*base, "--data", str(real_store), "--boxes", f"detector:{partial}", "--splits", "clean", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "box_protocol=detector:blazeface" in r.stdout and "detection_rate_balanced" in r.stdout
+    r = run(*base, "--source", str(tmp_path), "--boxes", f"detector:{partial}", env=env)
+    assert r.returncode == 2 and "needs a built store (--data)" in r.stderr
+    r = run(*base, "--data", str(real_store), "--boxes", "faces:x", env=env)
+    assert r.returncode == 2 and "'detector:DIR'" in r.stderr
