@@ -261,9 +261,21 @@ def test_evaluate_under_the_detector_protocol(real_store: Path, bf_dir: Path, tm
     meta = json.loads((tmp_path / "r" / "meta.json").read_text())
     assert meta["box_protocol"] == "detector:blazeface"
     assert meta["n_detected"]["clean"] == int(dets["clean"].detected.sum())
-    gt_res = evaluate(Recorder(), real_store, splits="clean", n_boot=50, progress=False)
+    gt_res = evaluate(Recorder(), real_store, splits="clean", n_boot=50, progress=False, out_dir=tmp_path / "g")
     assert gt_res.box_protocol == "ground-truth" and gt_res.splits["clean"].scores["sparse-2d"].n_scored == len(IDS)
     assert set(gt_res.summary()["box_protocol"]) == {"ground-truth"} and gt_res.splits["clean"].detection is None
+
+    from aflw_occ.leaderboard import leaderboard_markdown, load_results
+
+    md = leaderboard_markdown([load_results(tmp_path / "r"), load_results(tmp_path / "g")])
+    gt_part, _, det_part = md.partition("**Box protocol: detector `blazeface`**")
+    assert gt_part.startswith("Protocol sparse-2d") and det_part  # ground truth first, then the detector's own table
+    clean = {r.key: r for r in res.splits["clean"].detection}
+    row = next(line for line in det_part.splitlines() if line.startswith("| recorder | clean |"))
+    rate, fail = clean["detection_rate_balanced"], clean["failure_10_with_misses_balanced"]
+    assert f"| {rate.value:.1f} [{rate.ci_low:.1f}, {rate.ci_high:.1f}] |" in row
+    assert row.endswith(f"| {fail.value:.1f} [{fail.ci_low:.1f}, {fail.ci_high:.1f}] |")
+    assert "recorder" in gt_part and "detection" not in gt_part
 
 
 def test_evaluate_refuses_detections_of_other_data(real_store: Path, bf_dir: Path, tmp_path: Path) -> None:
