@@ -352,3 +352,86 @@ def test_box_protocol_parsing_and_detector_boxes(tmp_path) -> None:
         detector_face_boxes(got, np.array([1]))
     single = DetectorBoxes(tmp_path / "clean.npz")  # one file: one split
     assert single.file_for("clean") == tmp_path / "clean.npz"
+
+
+class FakeDetector:
+    """A deterministic stand-in detector: one box around the image centre, scored by the mean pixel value; it can be
+    told to raise KeyboardInterrupt at its n-th call."""
+
+    name = "blazeface"  # a registered name, so the box convention exists
+    version = "fake 1"
+
+    def __init__(self, stop_at: int | None = None, settings: dict | None = None) -> None:
+        self.calls = 0
+        self.stop_at = stop_at
+        self.settings = settings or {"min_score": 0.5}
+
+    def detect(self, image):
+        from aflw_occ.detection import Candidates
+
+        self.calls += 1
+        if self.stop_at is not None and self.calls >= self.stop_at:
+            raise KeyboardInterrupt
+        h, w = image.shape[:2]
+        return Candidates(np.array([[w * 0.25, h * 0.25, w * 0.75, h * 0.75]]), np.array([image.mean() / 255]))
+
+
+@pytest.fixture(scope="module")
+def synthetic_store(tmp_path_factory: pytest.TempPathFactory):
+    from aflw_occ.builders import BuildOptions
+    from aflw_occ.demo import make_source
+    from aflw_occ.pipeline import BuildPlan, build
+
+    root = tmp_path_factory.mktemp("detstore")
+    plan = BuildPlan(
+        source=make_source(root / "source", n=6),
+        out=root / "build",
+        version="2.0.0",
+        subsets=("csod",),
+        options=BuildOptions(seed=0),
+        workers=1,
+        progress=False,
+    )
+    return build(plan).path
+
+
+def test_detect_store_writes_resumes_refuses_and_keeps_finished_splits(synthetic_store, tmp_path) -> None:
+    from aflw_occ.crops import landmark_box
+    from aflw_occ.detection.run import detect_store
+    from aflw_occ.errors import AflwOccError, Interrupted
+    from aflw_occ.store import open_store
+
+    out = tmp_path / "det"
+    run = detect_store(FakeDetector(), synthetic_store, out, progress=False)
+    assert run.computed == ["clean", "csod-single", "csod-double", "csod-column"] and run.images == 24
+    with open_store(synthetic_store) as st:
+        sp = st.split("csod-double")
+        faces = landmark_box(sp.ground_truth().landmarks)
+        shapes = [sp.image(i).shape for i in range(len(sp))]
+    det = read_detections(out / "csod-double.npz")
+    for i, (h, w, _) in enumerate(shapes):  # the one candidate, matched exactly when its IoU reaches 0.3
+        box = np.array([w * 0.25, h * 0.25, w * 0.75, h * 0.75])
+        o = iou_matrix(box, faces[i])[0, 0]
+        assert det.iou[i] == pytest.approx(o)
+        assert det.detected[i] == (o >= IOU_THRESHOLD)
+        np.testing.assert_array_equal(det.cand_boxes[i], box)
+    assert det.meta["detector"] == "blazeface" and det.meta["data_version"] == "2.0.0"
+
+    again = detect_store(FakeDetector(), synthetic_store, out, resume=True, progress=False)
+    assert again.kept == run.computed and again.computed == [] and again.images == 0
+
+    with pytest.raises(AflwOccError, match="holds detections of another run"):
+        detect_store(FakeDetector(settings={"min_score": 0.7}), synthetic_store, out, progress=False)
+
+    stopped = tmp_path / "stopped"
+    with pytest.raises(Interrupted, match=r"finished splits kept in .*stopped: clean, csod-single \(run again"):
+        detect_store(FakeDetector(stop_at=14), synthetic_store, stopped, progress=False)
+    assert sorted(p.name for p in stopped.iterdir()) == ["clean.npz", "csod-single.npz"]  # no half-written file
+    resumed = detect_store(FakeDetector(), synthetic_store, stopped, resume=True, progress=False)
+    assert resumed.kept == ["clean", "csod-single"] and resumed.computed == ["csod-double", "csod-column"]
+    column = read_detections(stopped / "csod-column.npz").box
+    np.testing.assert_array_equal(column, read_detections(out / "csod-column.npz").box)
+
+    replaced = detect_store(FakeDetector(settings={"min_score": 0.7}), synthetic_store, out, "clean", overwrite=True,
+                            progress=False)  # fmt: skip
+    assert replaced.computed == ["clean"] and [p.name for p in out.iterdir()] == ["clean.npz"]
