@@ -435,3 +435,28 @@ def test_detect_store_writes_resumes_refuses_and_keeps_finished_splits(synthetic
     replaced = detect_store(FakeDetector(settings={"min_score": 0.7}), synthetic_store, out, "clean", overwrite=True,
                             progress=False)  # fmt: skip
     assert replaced.computed == ["clean"] and [p.name for p in out.iterdir()] == ["clean.npz"]
+
+
+def test_evaluate_when_the_detector_finds_no_face(synthetic_store, tmp_path) -> None:
+    from aflw_occ.detection import Candidates
+    from aflw_occ.detection.run import detect_store
+    from aflw_occ.evaluate import evaluate
+
+    class Blind(FakeDetector):
+        def detect(self, image):
+            return Candidates.none()
+
+    detect_store(Blind(), synthetic_store, tmp_path / "det", "clean,csod-single", progress=False)
+
+    def never(images, boxes):
+        raise AssertionError("a missed face must not be run")
+
+    boxes = f"detector:{tmp_path / 'det'}"
+    res = evaluate(never, synthetic_store, "clean,csod-single", tmp_path / "r", boxes=boxes, n_boot=20, progress=False)
+    for split in ("clean", "csod-single"):
+        rows = {r.key: r.value for r in res.splits[split].detection}
+        assert rows["detection_rate_plain"] == 0.0 and rows["failure_10_with_misses_plain"] == 100.0
+        assert rows["auc_7_with_misses_plain"] == 0.0 and res.splits[split].scores == {}
+    assert list((tmp_path / "r" / "predictions").iterdir()) == []
+    per = res.per_sample()
+    assert len(per) == 12 and per["missing"].all() and set(per["box_protocol"]) == {"detector:blazeface"}
