@@ -28,7 +28,7 @@ def detect(
     """Detect faces in every sample of STORE (a built .h5 or its folder), match each to its ground-truth face, write
     OUT/<split>.npz per split and print the detection rate per split and yaw bin."""
     from ..detection.base import make_detector
-    from ..detection.report import rates_text
+    from ..detection.rates import rates_text
     from ..detection.run import detect_store
 
     found = make_detector(detector)  # a missing library or model file fails before any data is read
