@@ -8,7 +8,10 @@ protocol a real detector that ships offline finds the face first; a face it miss
 * :mod:`.boxes` — the box frame (1-based image pixels, like the ground truth), IoU, dlib conversions;
 * :mod:`.match` — which candidate is the ground-truth face (IoU ≥ 0.3 with the 68-point box, at most one);
 * :mod:`.calibration` — each detector's box convention, to drive a model with the crop rule it uses on ground truth;
-* :mod:`.files` — the detection file of one split; :mod:`.run` — a detector over every split of a store;
+* :mod:`.files` — the detection file of one split; :mod:`.run` — a detector over every split of a store
+  (``aflw-occ detect``); :mod:`.rates` — its detection-rate table;
+* :mod:`.protocol` — the two box protocols of ``aflw-occ evaluate`` (``--boxes ground-truth|detector:DIR``) and the
+  boxes a model gets under each;
 * :mod:`.scoring` — detection rate and the figures that count misses as failures (:mod:`aflw_occ.metrics.detection`).
 """
 
