@@ -129,7 +129,7 @@ def detect_store(
     with ``resume``); files of another detector or data are refused unless ``overwrite`` (then they are removed once
     this run has written its own).
     """
-    from ..evaluate import resolve_splits
+    from ..evaluation import resolve_splits
     from ..store import open_store
 
     out = Path(out_dir)
