@@ -460,3 +460,20 @@ def test_evaluate_when_the_detector_finds_no_face(synthetic_store, tmp_path) -> 
     assert list((tmp_path / "r" / "predictions").iterdir()) == []
     per = res.per_sample()
     assert len(per) == 12 and per["missing"].all() and set(per["box_protocol"]) == {"detector:blazeface"}
+
+
+def test_dlib_rectangles_per_box_protocol() -> None:
+    from aflw_occ.detection.calibration import CONVENTIONS
+    from aflw_occ.detection.protocol import dlib_rectangles
+    from aflw_occ.evaluation import FaceBoxes
+
+    ids = np.array(["a", "b"])
+    face = np.array([[100.0, 120.0, 260.0, 300.0], [50.0, 60.0, 150.0, 170.0]])
+    assert dlib_rectangles(FaceBoxes(ids, None, face)) is None  # ground truth: the adapter's own rule
+    own = from_dlib_ltrb(np.array([[108, 136, 367, 395], [10, 20, 89, 99]]))
+    got = dlib_rectangles(FaceBoxes(ids, None, face, detected=own, detector="dlib-hog"))
+    np.testing.assert_array_equal(got, [[108, 136, 367, 395], [10, 20, 89, 99]])  # dlib's own boxes, exactly
+    other = dlib_rectangles(FaceBoxes(ids, None, face, detected=face, detector="blazeface"))
+    np.testing.assert_array_equal(other, to_dlib_ltrb(CONVENTIONS["dlib-hog"].from_face(face)))
+    back = CONVENTIONS["dlib-hog"].to_face(from_dlib_ltrb(other))  # the box dlib's detector would give there
+    np.testing.assert_allclose((back[:, :2] + back[:, 2:]) / 2, (face[:, :2] + face[:, 2:]) / 2, atol=1.0)

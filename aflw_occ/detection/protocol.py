@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .boxes import to_dlib_ltrb
 from .calibration import convention, roi_from_face
 from .files import DetectionFileError, SplitDetections, check_store, read_detections, split_file
 
@@ -34,6 +36,7 @@ __all__ = [
     "SplitBoxes",
     "box_protocol_label",
     "detector_face_boxes",
+    "dlib_rectangles",
     "parse_boxes",
     "split_boxes",
 ]
@@ -190,3 +193,22 @@ def box_protocol_label(boxes: DetectorBoxes | None) -> str:
     if boxes is None:
         return GROUND_TRUTH
     return f"{DETECTOR}:{boxes.detector or '?'}"
+
+
+def dlib_rectangles(boxes: Any) -> np.ndarray | None:
+    """dlib's rectangles for a batch under the detector box protocol, None under the ground-truth protocol.
+
+    dlib's shape predictor was trained on its HOG detector's boxes: with ``dlib-hog`` detections it gets the
+    detector's own boxes exactly (:func:`~.boxes.to_dlib_ltrb`); with another detector, the box dlib's detector would
+    give around the estimated 68-point box (the ``dlib-hog`` box convention, inverted:
+    :meth:`~.calibration.BoxConvention.from_face`).
+
+    Returns:
+        (N, 4) int64 ``(left, top, right, bottom)`` (0-based inclusive pixel indices), or None.
+    """
+    detector = getattr(boxes, "detector", None)
+    if detector is None:
+        return None
+    if detector == "dlib-hog":
+        return to_dlib_ltrb(boxes.detected)
+    return to_dlib_ltrb(convention("dlib-hog").from_face(boxes.face))
