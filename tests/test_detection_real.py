@@ -167,7 +167,7 @@ def test_detect_command_on_a_real_store(real_store: Path, blazeface_model: Path,
     assert other.returncode == 2 and other.stdout == ""
     assert other.stderr.count("\n") == 1 and other.stderr.startswith("error: ")
     assert "holds detections of another run" in other.stderr and "--overwrite" in other.stderr
-    replaced = run("detect", str(real_store), "--detector", "dlib-hog", "--out", str(out), "--splits", "clean",
+    replaced = run("detect", str(real_store), "--detector", "dlib-hog", "--out", str(out), "--split", "clean",
                    "--overwrite", "--no-progress")  # fmt: skip
     assert replaced.returncode == 0, replaced.stderr
     assert [p.name for p in out.iterdir()] == ["clean.npz"]  # the other run's files are gone
@@ -184,7 +184,7 @@ def test_detect_errors_are_one_line(real_store: Path, tmp_path: Path) -> None:
     assert not out.exists()
     r = run("detect", str(tmp_path / "nothing.h5"), "--detector", "dlib-hog", "--out", str(out))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nothing.h5: store file does not exist" in r.stderr
-    r = run("detect", str(real_store), "--detector", "dlib-hog", "--out", str(out), "--splits", "nsod")
+    r = run("detect", str(real_store), "--detector", "dlib-hog", "--out", str(out), "--split", "nsod")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "split 'nsod' is not in the data" in r.stderr
     assert not out.exists()
 
@@ -304,7 +304,7 @@ def test_evaluate_refuses_detections_of_other_data(real_store: Path, bf_dir: Pat
     (partial / "clean.npz").write_bytes((bf_dir / "clean.npz").read_bytes())
     r = run(*base, "--data", str(real_store), "--boxes", f"detector:{partial}", env=env)
     assert r.returncode == 2 and "no detections of split 'csod-single'" in r.stderr and not out.exists()
-    r = run(*base, "--data", str(real_store), "--boxes", f"detector:{partial}", "--splits", "clean", env=env)
+    r = run(*base, "--data", str(real_store), "--boxes", f"detector:{partial}", "--split", "clean", env=env)
     assert r.returncode == 0, r.stderr
     assert "box_protocol=detector:blazeface" in r.stdout and "detection_rate_balanced" in r.stdout
     r = run(*base, "--source", str(tmp_path), "--boxes", f"detector:{partial}", env=env)
