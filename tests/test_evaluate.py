@@ -336,13 +336,8 @@ def test_not_an_onnx_file(tmp_path: Path) -> None:
         load_predictor(f"3ddfa-v2:{f}")
 
 
-def test_dlib_missing_is_a_clear_error() -> None:
-    try:
-        import dlib  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("dlib is installed")
+def test_dlib_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dlib", None)  # `import dlib` fails as if it were not installed
     from aflw_occ.adapters.registry import load_predictor
 
     with pytest.raises(PredictionError, match=r"pip install 'aflw-occ\[dlib\]'"):

@@ -135,7 +135,7 @@ def reference_table() -> dict[str, set[str]]:
     text = README.read_text(encoding="utf-8").split("## Command-line reference", 1)[1]
     rows: dict[str, set[str]] = {}
     for line in text.split("\n\n**`export-table`**", 1)[0].splitlines():
-        m = re.match(r"^\| `([a-z0-9 -]+?)(?: [A-Z]+)?` \| .* \| ((?:`--[a-z0-9-]+` ?)+) \|$", line)
+        m = re.match(r"^\| `([a-z0-9 -]+?)(?: [A-Z]+)?` \| .* \| ((?:`--[a-z0-9-]+` ?)+|–) \|$", line)  # – : none
         if m:
             rows[m.group(1)] = set(re.findall(r"`(--[a-z0-9-]+)`", m.group(2)))
     return rows

@@ -64,9 +64,13 @@ class DlibPredictor:
         self.name = "dlib-68"
 
     def predict(self, images: Sequence[np.ndarray], boxes: Any) -> np.ndarray:
+        from ..detection.protocol import dlib_rectangles
+
+        own = dlib_rectangles(boxes)  # detector box protocol: its own detector's boxes (or their equivalent)
         out = np.empty((len(images), 68, 2), dtype=np.float64)
         for i, img in enumerate(images):
-            le, t, r, b = (int(round(v)) for v in np.asarray(boxes.face[i], dtype=np.float64))
+            box = own[i] if own is not None else np.round(np.asarray(boxes.face[i], dtype=np.float64))
+            le, t, r, b = (int(v) for v in box)
             shape = self.predictor(np.ascontiguousarray(img), self._dlib.rectangle(le, t, r, b))
             if shape.num_parts != 68:
                 raise PredictionError(f"sample {boxes.ids[i]}: dlib returned {shape.num_parts} points, expected 68")

@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "report": "aflw_occ.cli.report:report",
     "leaderboard": "aflw_occ.cli.report:leaderboard",
     "occluders": "aflw_occ.cli.occluders:occluders",
+    "models": "aflw_occ.cli.models:models",
+    "detect": "aflw_occ.cli.detect:detect",
 }
 
 

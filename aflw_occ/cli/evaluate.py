@@ -34,6 +34,14 @@ from .options import comma_list, deprecated_alias
     multiple=True,
     help="Splits to evaluate: a comma list (clean,csod-single), repeatable; default: all.",
 )
+@click.option(
+    "--boxes",
+    default="ground-truth",
+    show_default=True,
+    help="Box protocol: 'ground-truth' (boxes from the ground truth, every face) or 'detector:DIR' (the face "
+    "detector's boxes from `aflw-occ detect STORE --out DIR`: only detected faces are run; detection rate and "
+    "failure rate with misses reported).",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Results folder to write.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1), help="Images per model call.")
 @click.option(
@@ -55,6 +63,7 @@ def evaluate(
     source: Path | None,
     eval_dir: Path | None,
     splits: tuple[str, ...],
+    boxes: str,
     out: Path,
     batch_size: int,
     threads: int,
@@ -65,11 +74,17 @@ def evaluate(
 ) -> None:
     """Evaluate a model on a built data file (or the clean AFLW2000-3D folder) and write predictions + scores."""
     from ..adapters.registry import load_predictor
+    from ..detection.protocol import parse_boxes
     from ..evaluation import SourceData
     from ..evaluation import evaluate as run
 
     if (data is None) == (source is None):
         raise click.UsageError("give exactly one of --data FILE.h5 or --source DIR")
+    box_protocol = parse_boxes(boxes)  # a bad --boxes fails before the model is loaded
+    if box_protocol is not None and source is not None:
+        raise click.UsageError(
+            "--boxes detector:DIR needs a built store (--data): detection files are made per store by `aflw-occ detect`"
+        )
     predictor = load_predictor(spec, threads=threads)  # a bad spec fails before any data is read
     target = data if data is not None else SourceData(source, eval_dir, threads=threads)  # type: ignore[arg-type]
     result = run(
@@ -84,13 +99,26 @@ def evaluate(
         n_boot=n_boot,
         progress=not no_progress,
         model_spec=spec,
+        boxes=box_protocol,
     )
-    click.echo(f"# model={result.model} data={result.data} version={result.data_version} ({result.seconds:.1f} s)")
+    click.echo(
+        f"# model={result.model} data={result.data} version={result.data_version} "
+        f"manifest={result.manifest_sha256[:12] or '–'} box_protocol={result.box_protocol} ({result.seconds:.1f} s)"
+    )
+    if result.detections:
+        click.echo(f"# detections: {result.detections}")
     df = result.summary()
     keys = ["nme_0_30", "nme_30_60", "nme_60_plus", "nme_balanced", "nme_occluded_balanced", "nme_visible_balanced"]
-    rows = df[(df["protocol"] == "sparse-2d") & df["metric"].isin(keys)]
+    what = "per yaw bin, balanced; occluded/visible landmarks on occluded splits"
+    if result.detections:
+        keys += ["detection_rate_balanced", "failure_10_with_misses_balanced"]
+        what = (
+            "on the detected faces only, per yaw bin, balanced; detection rate (%, balanced); failure rate@10% with "
+            "misses counted as failures (%, balanced)"
+        )
+    rows = df[df["protocol"].isin(["sparse-2d", "detection"]) & df["metric"].isin(keys)]
     table = rows.pivot(index="split", columns="metric", values="value").reindex(columns=keys).dropna(axis=1, how="all")
     table = table.reindex(list(result.splits))
-    click.echo("# sparse-2d NME (%) per yaw bin, balanced; occluded/visible landmarks on occluded splits")
+    click.echo(f"# box protocol {result.box_protocol}: sparse-2d NME (%) {what}")
     click.echo(table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="–"))
     click.echo(f"wrote {out}")

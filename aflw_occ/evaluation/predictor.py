@@ -1,14 +1,15 @@
 """The predictor protocol of :func:`~aflw_occ.evaluation.evaluate`: what a model gets, what it returns, and the
 checks on every batch it returns.
 
-A predictor gets a batch of RGB uint8 images (original image pixels, any size) plus ground-truth-derived boxes
-(:class:`FaceBoxes`: 3DDFA's crop box and the tight box of the 68 ground-truth points — boxes come from ground truth
-as in the field's benchmarks) and returns (N, 68, 2|3) landmarks in original image pixels, either as an array or as a
-:class:`Prediction` (optionally with dense points and head pose). A predictor may also be *staged*:
-``prepare(images, boxes)`` (thread-safe pre-processing) and ``infer(prepared, boxes)``; a staged predictor that
-also has ``infer_concurrent(prepared, boxes)`` (thread-safe, one core per call) lets ``evaluate`` run whole
-batches in its worker threads; its ``prepare`` must not keep references to the images (the worker reuses their
-memory for its next batch).
+A predictor gets a batch of RGB uint8 images (original image pixels, any size) plus boxes (:class:`FaceBoxes`:
+3DDFA's crop box and the tight box of the 68 ground-truth points — under the default *ground-truth* box protocol they
+come from the ground truth, as in the field's benchmarks; under the *detector* protocol, ``boxes="detector:DIR"``,
+from a real face detector, see :mod:`aflw_occ.detection.protocol`) and returns (N, 68, 2|3) landmarks in original
+image pixels, either as an array or as a :class:`Prediction` (optionally with dense points and head pose). A predictor
+may also be *staged*: ``prepare(images, boxes)`` (thread-safe pre-processing) and ``infer(prepared, boxes)``; a
+staged predictor that also has ``infer_concurrent(prepared, boxes)`` (thread-safe, one core per call) lets
+``evaluate`` run whole batches in its worker threads; its ``prepare`` must not keep references to the images (the
+worker reuses their memory for its next batch).
 
 Every batch a model returns is validated by the prediction-file contract (:class:`aflw_occ.predictions.Predictions`:
 shapes, numbers, finite, plausible magnitude), and anything a model raises becomes one :class:`ModelError` naming the
@@ -35,17 +36,23 @@ OUTPUT_CONTRACT = (
 
 @dataclass(frozen=True)
 class FaceBoxes:
-    """Ground-truth-derived boxes of one batch, row-aligned with the images.
+    """The boxes of one batch, row-aligned with the images.
 
     Attributes:
         ids: (N,) sample ids (for error messages).
         roi: (N, 4) 3DDFA crop boxes ``[sx, sy, ex, ey]`` (same box for every variant of a source image) or None.
         face: (N, 4) tight box ``[l, t, r, b]`` of the 68 ground-truth points' x/y.
+        detected: (N, 4) the face detector's own boxes (1-based image pixels) under the detector box protocol, else
+            None. ``face`` and ``roi`` are then estimated from them by the detector's box convention
+            (:mod:`aflw_occ.detection.calibration`), so a model applies the crop rule it uses on ground truth.
+        detector: the detector's name (``dlib-hog``, ``blazeface``) under the detector box protocol, else None.
     """
 
     ids: np.ndarray
     roi: np.ndarray | None
     face: np.ndarray
+    detected: np.ndarray | None = None
+    detector: str | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

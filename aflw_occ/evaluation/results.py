@@ -31,6 +31,10 @@ class SplitResult:
     ground_truth: GroundTruth
     scores: dict[str, Any] = field(default_factory=dict)
     pose_decoding: str | None = None
+    #: detector box protocol: (N,) the faces the detector found (the others have NaN landmarks and are not scored)
+    detected: np.ndarray | None = None
+    #: detector box protocol: detection rate and the figures that count misses as failures (``MetricRow`` list)
+    detection: list[Any] | None = None
 
     @property
     def score(self) -> Any:
@@ -54,36 +58,60 @@ class EvaluationResult:
     seconds: float = 0.0
     out_dir: Path | None = None
     weights_sha256: str = ""
+    #: ``ground-truth`` or ``detector:<name>`` (:func:`aflw_occ.detection.protocol.box_protocol_label`)
+    box_protocol: str = "ground-truth"
+    #: detector box protocol: the detector run (detector, version, settings, data), else ""
+    detections: str = ""
 
-    def _frames(self, what: str) -> Any:
+    def summary(self) -> Any:
+        """Every split × protocol's reported numbers in one DataFrame (``box_protocol``, ``split``, ``protocol``
+        first; under the detector protocol the pseudo-protocol ``detection`` holds the detection rate and the figures
+        that count misses as failures)."""
         import pandas as pd
 
         frames = []
         for name, res in self.splits.items():
             for proto, sc in res.scores.items():
-                df = getattr(sc, what)().copy()
+                df = sc.summary().copy()
                 df = df.drop(columns=[c for c in ("split", "protocol") if c in df.columns])
                 df.insert(0, "protocol", proto)
                 df.insert(0, "split", name)
                 frames.append(df)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-    def summary(self) -> Any:
-        """Every split × protocol's reported numbers in one DataFrame (``split``, ``protocol`` first)."""
-        return self._frames("summary")
+            if res.detection:
+                rows = [
+                    {"split": name, "protocol": "detection", "metric": r.key, "label": r.label, "value": r.value,
+                     "ci_low": r.ci_low, "ci_high": r.ci_high, "n": r.n, "unit": r.unit}
+                    for r in res.detection
+                ]  # fmt: skip
+                frames.append(pd.DataFrame(rows))
+        return self._with_box_protocol(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
     def per_sample(self) -> Any:
-        """The sparse-2d per-sample tables of every split in one DataFrame (column ``split`` first)."""
+        """The sparse-2d per-sample tables of every split in one DataFrame (``box_protocol``, ``split`` first;
+        a face the detector missed is a row with ``missing`` set)."""
         import pandas as pd
 
         frames = []
         for name, res in self.splits.items():
+            if not res.scores:  # the detector missed every face of the split: nothing was scored
+                from ..metrics.bins import yaw_bins
+                from ..metrics.table import table_columns
+
+                g = res.ground_truth
+                cols = table_columns(res.ids, name, g.yaw_deg, yaw_bins(g.yaw_deg), {"missing": np.ones(len(g), bool)})
+                frames.append(pd.DataFrame(cols))
+                continue
             df = res.score.per_sample().copy()
             if "split" in df.columns:
                 df = df.drop(columns="split")
             df.insert(0, "split", name)
             frames.append(df)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return self._with_box_protocol(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+
+    def _with_box_protocol(self, df: Any) -> Any:
+        if len(df):
+            df.insert(0, "box_protocol", self.box_protocol)
+        return df
 
 
 def default_protocols(requested: str | Sequence[str] | None, dims: int, has_pose: bool) -> list[str]:
@@ -98,20 +126,43 @@ def default_protocols(requested: str | Sequence[str] | None, dims: int, has_pose
 def score_split(
     res: SplitResult, model: str, protocols: str | Sequence[str] | None, *, seed: int, n_boot: int
 ) -> SplitResult:
-    """Score one split's predictions under each protocol (into ``res.scores``); returns ``res``."""
+    """Score one split's predictions under each protocol (into ``res.scores``); returns ``res``.
+
+    Under the detector box protocol (``res.detected`` set) only the detected faces are scored (the others are
+    reported as missing; a split where no face was found has no landmark scores), and ``res.detection`` gets the
+    detection rate and the figures that count misses as failures (:func:`aflw_occ.detection.scoring.detection_rows`,
+    on the sparse-2d NME).
+    """
     from ..predictions import Predictions
     from ..scoring import score
 
-    preds = Predictions(
-        ids=res.ids,
-        landmarks=res.landmarks,
-        angles_deg=res.angles_deg,
-        dense=res.dense,
-        source=f"<{model}:{res.split}>",
-        pose_decoding=res.pose_decoding,
-    )
-    for proto in default_protocols(protocols, res.landmarks.shape[2], res.angles_deg is not None):
-        res.scores[proto] = score(preds, res.ground_truth, protocol=proto, seed=seed, n_boot=n_boot)
+    detector = res.detected is not None
+    rows = np.flatnonzero(res.detected) if detector else np.arange(len(res.ids))
+    if len(rows):
+        preds = Predictions(
+            ids=res.ids[rows],
+            landmarks=res.landmarks[rows],
+            angles_deg=None if res.angles_deg is None else res.angles_deg[rows],
+            dense=None if res.dense is None else res.dense[rows],
+            source=f"<{model}:{res.split}>",
+            pose_decoding=res.pose_decoding,
+        )
+        for proto in default_protocols(protocols, res.landmarks.shape[2], res.angles_deg is not None):
+            res.scores[proto] = score(
+                preds, res.ground_truth, protocol=proto, seed=seed, n_boot=n_boot, allow_missing=detector
+            )
+    if detector:
+        from ..detection.scoring import detection_rows
+        from ..metrics.bins import yaw_bins
+
+        sparse = res.scores.get("sparse-2d")
+        errors: np.ndarray | None = np.zeros(len(res.ids))  # no face found: every face is a miss
+        if sparse is not None:
+            errors = np.asarray(sparse.columns["nme"], dtype=np.float64) / 100.0
+        elif len(rows):
+            errors = None  # sparse-2d not asked for: the detection rate only
+        bins = yaw_bins(res.ground_truth.yaw_deg)
+        res.detection = detection_rows(res.detected, bins, errors, n_boot=n_boot, seed=seed)
     return res
 
 
@@ -131,12 +182,15 @@ def write_results(result: EvaluationResult, out_dir: Path, *, model_spec: str | 
     try:
         (tmp / "predictions").mkdir(parents=True)
         for s, res in result.splits.items():
-            write_predictions(
+            keep = np.arange(len(res.ids)) if res.detected is None else np.flatnonzero(res.detected)
+            if not len(keep):  # the detector found no face of this split: no prediction file
+                continue
+            write_predictions(  # under the detector protocol: the detected faces only
                 tmp / "predictions" / f"{s}.npz",
-                res.ids,
-                res.landmarks,
-                angles_deg=res.angles_deg,
-                dense=res.dense,
+                res.ids[keep],
+                res.landmarks[keep],
+                angles_deg=None if res.angles_deg is None else res.angles_deg[keep],
+                dense=None if res.dense is None else res.dense[keep],
                 pose_decoding=res.pose_decoding,
             )
         result.summary().to_csv(tmp / "scores.csv", index=False)
@@ -164,6 +218,9 @@ def _meta(result: EvaluationResult, model_spec: str | None, seed: int) -> dict[s
         "data": result.data,
         "data_version": result.data_version,
         "manifest_sha256": result.manifest_sha256,
+        "box_protocol": result.box_protocol,
+        "detections": result.detections or None,
+        "n_detected": {s: int(r.detected.sum()) for s, r in result.splits.items() if r.detected is not None} or None,
         "splits": list(result.splits),
         "protocols": {s: list(r.scores) for s, r in result.splits.items()},
         "seed": seed,

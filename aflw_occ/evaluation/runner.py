@@ -2,8 +2,8 @@
 gathering the outputs back into per-split arrays, and :func:`evaluate`, which does all of it and scores.
 
 Work is ordered by source image across splits (every occluded variant of an image is decoded next to its clean
-image). Store splits are read through the bulk reader (:mod:`aflw_occ.store.bulk`), other data through
-``split.image``.
+image). The box protocol (:mod:`aflw_occ.detection.protocol`) decides which rows run and which boxes they get.
+Store splits are read through the bulk reader (:mod:`aflw_occ.store.bulk`), other data through ``split.image``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..crops import landmark_box
 from ..errors import EvaluationError, PredictionError
-from ..groundtruth import GroundTruth
 from ..store.bulk import BulkReader, bulk_readable, load_images
-from .data import open_data, resolve_splits
+from .data import SourceData, open_data, resolve_splits
 from .predictor import (
     FaceBoxes,
     Prediction,
@@ -40,45 +38,54 @@ class Task:
 
     Attributes:
         items: (split position, row) of each image. ids: (N,) their sample ids. roi: (N, 4) 3DDFA boxes, or None
-            when a split has none. face: (N, 4) tight ground-truth landmark boxes.
+            when a split has none. face: (N, 4) face boxes. detected: (N, 4) the detector's own boxes and
+            detector: its name, under the detector box protocol (else None).
     """
 
-    __slots__ = ("ids", "items", "roi", "face")
+    __slots__ = ("ids", "items", "roi", "face", "detected", "detector")
 
-    def __init__(self, items: list[tuple[int, int]], ids: np.ndarray, roi: np.ndarray | None, face: np.ndarray):
+    def __init__(
+        self,
+        items: list[tuple[int, int]],
+        ids: np.ndarray,
+        roi: np.ndarray | None,
+        face: np.ndarray,
+        detected: np.ndarray | None = None,
+        detector: str | None = None,
+    ):
         self.items = items
         self.ids = ids
         self.roi = roi
         self.face = face
+        self.detected = detected
+        self.detector = detector
 
     def boxes(self) -> FaceBoxes:
-        return FaceBoxes(ids=self.ids, roi=self.roi, face=self.face)
+        return FaceBoxes(ids=self.ids, roi=self.roi, face=self.face, detected=self.detected, detector=self.detector)
 
 
-def plan(split_objs: list[Any], gts: list[GroundTruth], batch_size: int) -> list[Task]:
-    """Batches over all requested splits, ordered by (source image, split) so a source is decoded once."""
+def plan(split_objs: list[Any], boxes: list[Any], batch_size: int) -> list[Task]:
+    """Batches over the rows to run of every requested split (``boxes``: their
+    :class:`~aflw_occ.detection.protocol.SplitBoxes`), ordered by (source image, split) so a source is decoded
+    once."""
     rows: list[tuple[str, int, int]] = []
-    for k, sp in enumerate(split_objs):
+    for k, (sp, b) in enumerate(zip(split_objs, boxes, strict=True)):
         src = getattr(sp, "source_ids", None)
         src = np.asarray(sp.ids if src is None else src).astype(str)
-        rows.extend((s, k, i) for i, s in enumerate(src.tolist()))
+        rows.extend((src[i], k, int(i)) for i in b.rows.tolist())
     rows.sort()
     ids = [np.asarray(sp.ids).astype(str) for sp in split_objs]
-    faces = [landmark_box(g.landmarks) for g in gts]
-    rois = []
-    for sp in split_objs:
-        r = getattr(sp, "roi_boxes", None)
-        r = None if r is None else np.asarray(r, dtype=np.float64)
-        rois.append(None if r is None or not np.isfinite(r).all() else r)
+    detector = next((b.detector for b in boxes if b.detector is not None), None)
     tasks = []
     for start in range(0, len(rows), batch_size):
         chunk = [(k, i) for _, k, i in rows[start : start + batch_size]]
         t_ids = np.array([ids[k][i] for k, i in chunk])
-        face = np.stack([faces[k][i] for k, i in chunk])
+        face = np.stack([boxes[k].face[i] for k, i in chunk])
         roi = None
-        if all(rois[k] is not None for k, _ in chunk):
-            roi = np.stack([rois[k][i] for k, i in chunk])  # type: ignore[index]
-        tasks.append(Task(chunk, t_ids, roi, face))
+        if all(boxes[k].roi is not None for k, _ in chunk):
+            roi = np.stack([boxes[k].roi[i] for k, i in chunk])
+        detected = None if detector is None else np.stack([boxes[k].detected[i] for k, i in chunk])
+        tasks.append(Task(chunk, t_ids, roi, face, detected, detector))
     return tasks
 
 
@@ -190,6 +197,7 @@ def evaluate(
     n_boot: int = 1000,
     progress: bool = True,
     model_spec: str | None = None,
+    boxes: str | Any | None = None,
 ) -> EvaluationResult:
     """Run ``predictor`` on every requested split of ``data``, score each, and optionally write the results.
 
@@ -210,11 +218,18 @@ def evaluate(
         seed: bootstrap seed of the scorer. n_boot: bootstrap resamples.
         progress: show a tqdm progress bar.
         model_spec: the model spec string, recorded in ``meta.json``.
+        boxes: the box protocol: None / ``"ground-truth"`` (boxes from the ground truth, every face), or
+            ``"detector:DIR"`` / a :class:`~aflw_occ.detection.protocol.DetectorBoxes` (a folder of ``aflw-occ detect``
+            files of this store: only the detected faces are run and scored, plus the detection rate and the figures
+            that count misses as failures; see :mod:`aflw_occ.detection.protocol`).
     """
+    from ..detection.protocol import box_protocol_label, parse_boxes, split_boxes
+
     pred = as_predictor(predictor)
     name = model_name(pred)
     if batch_size < 1:
         raise EvaluationError(f"batch size must be ≥ 1, got {batch_size}")
+    det_boxes = boxes if hasattr(boxes, "load") else parse_boxes(None if boxes is None else str(boxes))
     t0 = time.perf_counter()
     with open_data(data, threads=threads) as ds:
         names = resolve_splits(splits, list(ds.splits))
@@ -225,19 +240,36 @@ def evaluate(
             manifest_sha256=str(getattr(ds, "manifest_sha256", "")),
             weights_sha256=str(getattr(pred, "weights_sha256", "") or ""),
         )
+        if det_boxes is not None and isinstance(ds, SourceData):
+            raise EvaluationError(
+                f"{ds.path}: the detector box protocol needs a built store (detection files belong to one store: "
+                "`aflw-occ detect STORE --detector NAME --out DIR`, then `evaluate --data STORE --boxes detector:DIR`)"
+            )
         split_objs = [ds.split(s) for s in names]
         gts = [sp.ground_truth() for sp in split_objs]
-        tasks = plan(split_objs, gts, batch_size)
-        bar = _progress_bar(sum(len(sp) for sp in split_objs), name, progress)
+        split_plans = [
+            split_boxes(
+                det_boxes, s, sp.ids, g.landmarks, getattr(sp, "roi_boxes", None),
+                result.data_version, result.manifest_sha256,
+            )
+            for s, sp, g in zip(names, split_objs, gts, strict=True)
+        ]  # fmt: skip
+        result.box_protocol = box_protocol_label(det_boxes)
+        result.detections = "" if det_boxes is None else det_boxes.describe()
+        tasks = plan(split_objs, split_plans, batch_size)
+        bar = _progress_bar(sum(len(b.rows) for b in split_plans), name, progress)
         try:
             outputs = run(pred, names, split_objs, tasks, threads, bar)
         finally:
             if bar is not None:
                 bar.close()
         per_split = gather(outputs, split_objs, name)
-    for s, sp, gt, (lms, ang, dense) in zip(names, split_objs, gts, per_split, strict=True):
+    for s, sp, gt, b, (lms, ang, dense) in zip(names, split_objs, gts, split_plans, per_split, strict=True):
         res = SplitResult(s, np.asarray(sp.ids).astype(str), lms, ang, dense, gt)
         res.pose_decoding = stated_pose_decoding(pred) if ang is not None else None
+        if det_boxes is not None:
+            res.detected = np.zeros(len(res.ids), dtype=bool)
+            res.detected[b.rows] = True
         result.splits[s] = score_split(res, name, protocols, seed=seed, n_boot=n_boot)
     result.seconds = time.perf_counter() - t0
     if out_dir is not None:
