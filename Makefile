@@ -11,10 +11,11 @@ CONSTRAINTS := .ci/constraints-high.txt
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -qq --upgrade pip
 
+# -qq: errors only (`make demo` fits one screen, install included)
 install: $(BIN)/python
-	$(BIN)/pip install -q -e . -c $(CONSTRAINTS)
+	$(BIN)/pip install -qq -e . -c $(CONSTRAINTS)
 
 # the baselines' extras too, so that the dlib and FaceMesh tests run (CI: AFLW_OCC_REQUIRE_REAL=1 fails without them)
 install-test: $(BIN)/python
@@ -28,10 +29,11 @@ models: install-test
 demo: install
 	$(BIN)/aflw-occ demo --out demo-out
 
-# the HTML report test opens the report in headless Chromium (Debian's package); without it that test skips
+# the HTML report tests open the report in headless Chromium (Debian's package); without it they skip locally and
+# fail under CI (AFLW_OCC_REQUIRE_REAL=1)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
-		|| echo "warning: chromium not installed; the report-in-browser test will skip"
+		|| echo "warning: chromium not installed; the report-in-browser tests skip (and fail under AFLW_OCC_REQUIRE_REAL=1)"
 
 test: install-test models chromium
 	$(BIN)/ruff check .

@@ -23,7 +23,7 @@ _LAZY: dict[str, str] = {
     "compare": "aflw_occ.scoring",
     "score": "aflw_occ.scoring",
     "open_store": "aflw_occ.store",
-    "evaluate": "aflw_occ.evaluate",
+    "evaluate": "aflw_occ.evaluation",
 }
 
 

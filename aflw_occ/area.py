@@ -2,11 +2,13 @@
 one common denominator, shared by the NOD segmenter's half-resolution crops (:mod:`aflw_occ.skin.exact`) and the
 NSOD/RandOcc/occluder-library resampling (:mod:`aflw_occ.builders.exact_image`), which round it each their own way.
 
-Integer arithmetic only: the same sums in any order, on any CPU and with any library release.
+Integer arithmetic only: the same sums in any order, on any CPU and with any library release (OpenCV only splits
+and merges channel planes: byte copies).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
@@ -27,30 +29,66 @@ def area_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(idx, n_in - 1), weight
 
 
-def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple[np.ndarray, int]:
-    """Unnormalised area-resampled sums (int32 (nh, nw, C), or int64 when ``limit``·W·H ≥ 2³¹) of ``img`` (H, W, C)
-    with values in [0, ``limit``] at ``size`` = (nw, nh), and their common denominator W·H: sums / denominator is the
-    mean of the input over each output pixel's footprint.
+def _axis_sums(a: np.ndarray, axis: int, n_out: int, dtype: type) -> np.ndarray:
+    """Σₜ weightₜ·a[indexₜ] along ``axis`` (:func:`area_taps`), in ``dtype``.
 
-    Two passes of Σₜ weightₜ·row gathered at indexₜ (:func:`area_taps`), each along the first axis of a contiguous
-    array (whole rows are gathered and scaled: no per-element indexing); every partial sum is ≤ the final one."""
+    When the taps' first indices are j·⌊n_in/n_out⌋ (every 2:1 or nearly 2:1 shrink), tap t of output j reads
+    a[t + j·step]: a strided view, no gather (the outputs whose tap t lies beyond the axis have weight 0 there and
+    are left out); otherwise the tap is gathered with ``np.take``. The same integer terms either way."""
+    n_in = a.shape[axis]
+    idx, weight = area_taps(n_in, n_out)
+    step = n_in // n_out
+    j = np.arange(n_out, dtype=np.int64)
+    regular = bool(np.array_equal((j * n_in) // n_out, step * j))
+    shape = list(a.shape)
+    shape[axis] = n_out
+    out = np.zeros(shape, dtype)
+    tmp = np.empty_like(out)
+
+    def along(s: slice) -> tuple[slice, ...]:
+        sl = [slice(None)] * a.ndim
+        sl[axis] = s
+        return tuple(sl)
+
+    def shaped(w: np.ndarray) -> np.ndarray:
+        ws = [1] * a.ndim
+        ws[axis] = len(w)
+        return w.astype(dtype).reshape(ws)
+
+    for t in range(idx.shape[1]):
+        if regular:
+            k = min(n_out, (n_in - 1 - t) // step + 1)  # outputs whose tap t is inside the axis
+            part = along(slice(0, k))
+            np.multiply(a[along(slice(t, t + step * (k - 1) + 1, step))], shaped(weight[:k, t]), out=tmp[part])
+            out[part] += tmp[part]
+        else:
+            np.multiply(np.take(a, idx[:, t], axis=axis), shaped(weight[:, t]), out=tmp)
+            out += tmp
+    return out
+
+
+def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple[np.ndarray, int]:
+    """Unnormalised area-resampled sums (int32 (nh, nw[, C]), or int64 when ``limit``·W·H ≥ 2³¹) of ``img``
+    (H, W[, C]) with values in [0, ``limit``] at ``size`` = (nw, nh), and their common denominator W·H: sums /
+    denominator is the mean of the input over each output pixel's footprint.
+
+    Two passes of Σₜ weightₜ·value at indexₜ (:func:`area_taps`, :func:`_axis_sums`) on the channel planes (numpy is
+    fast on long contiguous rows, slow on a last axis of 3): along the rows, then along the columns; every partial
+    sum is ≤ the final one. ``cv2.split`` / ``cv2.merge`` only move bytes (exact everywhere)."""
     nw, nh = size
     h, w = img.shape[:2]
+    c = img.shape[2] if img.ndim == 3 else 1
     dtype = np.int32 if limit * w * h < 1 << 31 else np.int64
-
-    def pass_first_axis(a: np.ndarray, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        out = np.zeros((idx.shape[0],) + a.shape[1:], dtype)
-        tmp = np.empty_like(out)
-        shape = (idx.shape[0],) + (1,) * (a.ndim - 1)
-        for t in range(idx.shape[1]):
-            wt = weight[:, t].astype(dtype).reshape(shape)
-            np.multiply(np.take(a, idx[:, t], axis=0), wt, out=tmp)
-            out += tmp
-        return out
-
-    xi_, xw = area_taps(w, nw)
-    # (nw, h, …); the rows stay in the input dtype: the products are formed in ``dtype`` by the ufunc
-    tmp = pass_first_axis(np.ascontiguousarray(np.swapaxes(img, 0, 1)), xi_, xw)
-    yi, yw = area_taps(h, nh)
-    out = pass_first_axis(np.ascontiguousarray(np.swapaxes(tmp, 0, 1)), yi, yw)  # (nh, nw, …)
-    return out, w * h
+    packed = 1 < c <= 4 and img.dtype in (np.uint8, np.int32)
+    if c == 1:
+        planes = img.reshape(1, h, w)
+    elif packed:
+        planes = np.stack(cv2.split(np.ascontiguousarray(img)))
+    else:
+        planes = np.ascontiguousarray(np.moveaxis(img, 2, 0))
+    out = _axis_sums(_axis_sums(planes, 2, nw, dtype), 1, nh, dtype)  # (C, nh, nw)
+    if c == 1:
+        return out.reshape((nh, nw) + img.shape[2:]), w * h
+    if packed and dtype == np.int32:
+        return cv2.merge(list(out)).reshape(nh, nw, c), w * h
+    return np.ascontiguousarray(np.moveaxis(out, 0, 2)), w * h

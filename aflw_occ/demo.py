@@ -71,6 +71,51 @@ def _draw_face(rng: np.random.Generator, pts: np.ndarray, head: np.ndarray) -> n
     return np.clip(cv2.GaussianBlur(img, (3, 3), 0) + noise, 0, 255).astype(np.uint8)
 
 
+#: JPEG quality of the synthetic source images
+JPEG_QUALITY = 92
+
+
+def _skull() -> np.ndarray:
+    """(63, 3) points of the back of the head (drawn as hair behind the face)."""
+    theta, phi = np.meshgrid(np.linspace(0, np.pi, 9), np.linspace(-np.pi / 2, np.pi / 2, 7))
+    return np.stack(
+        [85 * np.cos(theta), 30 + 85 * np.sin(theta), -35 + 75 * np.sin(theta) * np.sin(phi)], axis=-1
+    ).reshape(-1, 3)
+
+
+def draw_face(rng: np.random.Generator, template: np.ndarray, skull: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One procedural face: (RGB uint8 (450, 450, 3) image, (68, 3) landmarks in image pixels, (7,) Pose_Para), its
+    pose, shape, colours and noise drawn from ``rng``."""
+    pitch, roll = np.radians(rng.uniform(-20, 20, size=2))
+    yaw = np.radians(rng.uniform(-75, 75))
+    f = rng.uniform(1.1, 1.6)
+    pose = np.array([pitch, yaw, roll, rng.uniform(200, 250), rng.uniform(190, 240), 0.0, f])
+    shape = template + rng.normal(0, 1.5, template.shape)
+    pts = project(shape, pose)
+    head = project(np.concatenate([shape[:17], skull]), pose)
+    return _draw_face(rng, pts, head), pts, pose
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """The pixels an RGB image has once stored as a JPEG of ``quality`` and decoded (as the source images are)."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok, "JPEG encoding failed"
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def training_faces(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """``n`` procedural faces as a model trained at demo time sees them: (JPEG-decoded RGB images, (n, 68, 2)
+    landmarks in image pixels). Drawn from the stream ``(seed, 1)``, apart from :func:`make_source`'s ``seed``."""
+    rng = np.random.default_rng([seed, 1])
+    template, skull = face_template(), _skull()
+    images, landmarks = [], []
+    for _ in range(n):
+        img, pts, _ = draw_face(rng, template, skull)
+        images.append(jpeg_roundtrip(img))
+        landmarks.append(pts[:, :2])
+    return images, np.stack(landmarks)
+
+
 def make_source(out: Path, n: int = 24, seed: int = 0) -> Path:
     """Write ``n`` synthetic ``imageXXXXX.jpg`` + ``.mat`` pairs into ``out``; returns ``out``."""
     import scipy.io
@@ -80,22 +125,13 @@ def make_source(out: Path, n: int = 24, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / SYNTHETIC_MARKER).write_text("synthetic AFLW2000-3D-like source (aflw_occ.demo): no source checksums\n")
     rng = np.random.default_rng(seed)
-    template = face_template()
-    theta, phi = np.meshgrid(np.linspace(0, np.pi, 9), np.linspace(-np.pi / 2, np.pi / 2, 7))
-    skull = np.stack(
-        [85 * np.cos(theta), 30 + 85 * np.sin(theta), -35 + 75 * np.sin(theta) * np.sin(phi)], axis=-1
-    ).reshape(-1, 3)
+    template, skull = face_template(), _skull()
     for i in range(n):
-        pitch, roll = np.radians(rng.uniform(-20, 20, size=2))
-        yaw = np.radians(rng.uniform(-75, 75))
-        f = rng.uniform(1.1, 1.6)
-        pose = np.array([pitch, yaw, roll, rng.uniform(200, 250), rng.uniform(190, 240), 0.0, f])
-        shape = template + rng.normal(0, 1.5, template.shape)
-        pts = project(shape, pose)
-        head = project(np.concatenate([shape[:17], skull]), pose)
-        img = _draw_face(rng, pts, head)
+        img, pts, pose = draw_face(rng, template, skull)
         sid = f"image{2 * i + 2:05d}"
-        cv2.imwrite(str(out / f"{sid}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        cv2.imwrite(
+            str(out / f"{sid}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        )
         xy = pts[:, :2]
         scipy.io.savemat(
             str(out / f"{sid}.mat"),
@@ -120,23 +156,38 @@ def mean_shape_predictor(boxes: np.ndarray) -> np.ndarray:
 
 
 DEMO_SUBSETS = ("csod", "nsod", "randocc")
+#: procedural faces the demo's model is trained on (drawn apart from the scored ones)
+TRAIN_FACES = 60
 
 
-def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] = DEMO_SUBSETS) -> list[str]:
-    """Make a synthetic source, build ``subsets``, score the mean-shape predictor on every split and write a
-    contact sheet. Returns the printed lines.
+def run_demo(
+    out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] = DEMO_SUBSETS, progress: bool | None = None
+) -> list[str]:
+    """Make a synthetic source, build ``subsets``, train a small pixel-aware model
+    (:mod:`aflw_occ.patch_regression`) on other procedural faces, score it and the mean shape on every split, and
+    write a contact sheet. Returns the printed lines.
 
     NSOD uses the CC0 occluder pack shipped in the package (the tuxpaint stamps may not be installed); NOD needs the
     release's dense face mesh (``Code/Model_Shape_Sim.mat``), which a synthetic source does not have, so the demo
-    leaves it out."""
+    leaves it out. ``progress``: a bar on stderr that is erased when done (None: only when stderr is a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
     from .builders import BuildOptions
+    from .patch_regression import landmark_boxes, train
     from .pipeline import BuildPlan, build
     from .predictions import Predictions
     from .scoring import score
     from .sheet import annotate, grid, save_png
     from .store import CURRENT_VERSION, open_store
 
+    steps = ["draw the source", "build", "train the model", "score"]
+    bar = tqdm(steps, desc="demo", leave=False, file=sys.stderr, disable=None if progress is None else not progress)
+    bar.set_postfix_str(steps[0])
     src = make_source(out / "source", n=n)
+    bar.update()
+    bar.set_postfix_str(steps[1])
     plan = BuildPlan(
         source=src,
         out=out / "build",
@@ -149,38 +200,56 @@ def run_demo(out: Path, n: int = 24, workers: int = 2, subsets: tuple[str, ...] 
     )
     result = build(plan)
     assert result.path is not None
+    bar.update()
+    bar.set_postfix_str(steps[2])
+    model = train(*training_faces(TRAIN_FACES))
+    bar.update()
+    bar.set_postfix_str(steps[3])
     lines = [f"built {result.path}: " + ", ".join(f"{k} {v}" for k, v in result.splits.items())]
+    lines.append(f"model: {model.describe()}")
+    faces = f"{model.trained_on} other procedural faces"
+    lines.append(f"  trained just now on {faces}; face boxes: the ground-truth 68 points")
     tiles = []
     table: list[str] = []
+    plain: dict[str, tuple[float, float]] = {}
     with open_store(result.path) as st:
         for name in st.splits:
             sp = st.split(name)
             gt = sp.ground_truth()
-            xy = gt.landmarks[:, :, :2]
-            boxes = np.concatenate([xy.min(1), xy.max(1)], axis=1)
-            pred = Predictions(ids=gt.ids, landmarks=mean_shape_predictor(boxes), source="mean-shape predictor")
+            boxes = landmark_boxes(gt.landmarks)
+            images = [sp.image(i) for i in range(len(sp))]
+            pred = Predictions(ids=gt.ids, landmarks=model.predict(images, boxes), source=model.name)
             res = score(pred, gt, protocol="sparse-2d")
+            mean = score(Predictions(ids=gt.ids, landmarks=mean_shape_predictor(boxes), source="mean shape"), gt,
+                         protocol="sparse-2d", n_boot=1)  # fmt: skip
+            plain[name] = (float(res["nme_plain"]), float(mean["nme_plain"]))
             if not table:
                 table.append("# " + res.header().replace(f"split={name} ", "").split(" sha256=")[0])
-                cols = f"{'split':<14} {'n':>4}  {'NME balanced % [95% CI]':<28} {'plain %':>8}"
-                table.append(cols + "  occluded / visible %")
-            table.append(_summary_row(name, res))
+                table.append(f"{'split':<12} {'n':>3}  {'NME % balanced [95% CI]':<24} {'plain':>6}  "
+                             f"{'occl. / visible':<15}  mean shape")  # fmt: skip
+            table.append(_summary_row(name, res, plain[name][1]))
             for i in range(min(4, len(sp))):
                 occ = None if gt.occluded is None else gt.occluded[i]
-                tiles.append(annotate(sp.image(i), gt.landmarks[i], occ, sp.mask(i), label=str(sp.ids[i])))
+                tiles.append(annotate(images[i], gt.landmarks[i], occ, sp.mask(i), label=str(sp.ids[i])))
     sheet = out / "sheet.png"
     save_png(sheet, grid(tiles, ncols=4))
+    bar.update()
+    bar.close()
     lines += table
-    lines.append(
-        "(the mean-shape predictor ignores the pixels, so occlusion moves only the occluded/visible split of its "
-        "error; `aflw-occ score --help` for the full tables)"
-    )
+    occluded = [v[0] for k, v in plain.items() if k != "clean"]
+    if "clean" in plain and occluded:
+        lines.append(
+            f"occlusion raises {model.name}'s plain NME from {plain['clean'][0]:.2f} % (clean) to "
+            f"{min(occluded):.2f}–{max(occluded):.2f} %;"
+        )
+        lines.append(f"the mean shape, which ignores the pixels, stays at {plain['clean'][1]:.2f} % on every split")
     lines.append(f"contact sheet: {sheet}")
     return lines
 
 
-def _summary_row(split: str, res: Any) -> str:
-    """One line of the demo's summary: n, balanced NME with its CI, plain NME, occluded / visible NME."""
+def _summary_row(split: str, res: Any, mean_shape: float) -> str:
+    """One line of the demo's summary: n, balanced NME with its CI, plain NME, occluded / visible NME, and the
+    mean shape's plain NME."""
 
     def get(key: str) -> float:
         try:
@@ -191,5 +260,5 @@ def _summary_row(split: str, res: Any) -> str:
     b = res.row("nme_balanced")
     occ, vis = get("nme_occluded_plain"), get("nme_visible_plain")
     ov = f"{occ:.2f} / {vis:.2f}" if np.isfinite(occ) else "–"
-    balanced = f"{b.value:6.2f} [{b.ci_low:.2f}, {b.ci_high:.2f}]"
-    return f"{split:<14} {res.n_scored:>4}  {balanced:<28} {get('nme_plain'):8.2f}  {ov}"
+    balanced = f"{b.value:5.2f} [{b.ci_low:.2f}, {b.ci_high:.2f}]"
+    return f"{split:<12} {res.n_scored:>3}  {balanced:<24} {get('nme_plain'):6.2f}  {ov:<15}  {mean_shape:6.2f}"

@@ -17,6 +17,16 @@ class PredictionError(AflwOccError):
     """A prediction file or array does not satisfy the prediction-file contract."""
 
 
+class ModelError(PredictionError):
+    """A model could not be loaded or raised while predicting (the message names the model, the batch's first
+    sample and the original error, kept as ``__cause__``), or a model file is missing, cannot be fetched, or is not
+    the file its sha256 names (:mod:`aflw_occ.models`)."""
+
+
+class EvaluationError(AflwOccError):
+    """The data or the requested splits cannot be evaluated (unknown split, no roi boxes, ...)."""
+
+
 class StoreError(AflwOccError):
     """An HDF5 data file or manifest is missing, corrupt, or of another version."""
 

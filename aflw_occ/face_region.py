@@ -64,6 +64,23 @@ def _grid16(points: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(points, dtype=np.float64) * 16.0) / 16.0
 
 
+def _closed_edges(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start points, end points (each (E, 2)) and polygon index (E,) of the closed outlines of ``polygons``."""
+    starts = np.concatenate(polygons)
+    ends = np.concatenate([np.roll(p, -1, axis=0) for p in polygons])
+    group = np.repeat(np.arange(len(polygons)), [len(p) for p in polygons])
+    return starts, ends, group
+
+
+def _fill_closed(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Union of the even-odd fills of closed polygons (each (n ≥ 3, 2)), every one filled on its own (one pass of
+    :func:`aflw_occ.geometry.fill_outline` with a group per polygon)."""
+    from .geometry import fill_outline
+
+    p, q, group = _closed_edges(polygons)
+    return fill_outline(p[:, 0], p[:, 1], q[:, 0], q[:, 1], shape, even_odd=True, group=group)
+
+
 def fill_polygon(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) bool: the polygon ``points`` (n, 2) (x = column, y = row) filled with its outline, like
     ``cv2.fillPoly``: pixel centres inside it (even-odd rule, as OpenCV's scan-line filler, with the half-open
@@ -72,46 +89,56 @@ def fill_polygon(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
     Exact element-wise float64 and integer arithmetic, no OpenCV: ``cv2.fillPoly`` changed its edge pixels between
     OpenCV 4.10 and 5.x (≈ 0.5 % of a seed's pixels); this definition differs from OpenCV 5's by ≈ 2 %."""
-    from .geometry import fill_outline
-
     pts = np.asarray(points, dtype=np.float64)
     if len(pts) < 3:
         return thick_polyline(pts, False, 1, shape)
-    nxt = np.roll(pts, -1, axis=0)
-    inside = fill_outline(pts[:, 0], pts[:, 1], nxt[:, 0], nxt[:, 1], shape, even_odd=True)
-    return inside | thick_polyline(pts, True, 1, shape)
+    return _fill_closed([pts], shape) | thick_polyline(pts, True, 1, shape)
 
 
-def thick_polyline(points: np.ndarray, closed: bool, thickness: float, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: pixel centres within distance thickness/2 of the polyline ``points`` (n, 2) (closed: with the
-    segment back to the first point) — a union of capsules, like OpenCV's thick lines with round joins.
-
-    Per segment a→b and pixel centre p: t = clip(((p − a)·(b − a)) / |b − a|², 0, 1), d² = |p − a − t(b − a)|²,
-    set when d² ≤ (thickness/2)²; element-wise float64 in this order (exact per pixel on every machine)."""
-    h, w = shape
-    out = np.zeros(shape, dtype=bool)
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    rad = 0.5 * float(thickness)
-    if len(pts) == 0:
-        return out
+def _polyline_segments(pts: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) points of the segments of a polyline (closed: with the segment back to the first point); a single
+    point is one segment of length 0 (a disc)."""
     a = pts if closed and len(pts) > 2 else pts[:-1]
     b = np.concatenate([pts[1:], pts[:1]])[: len(a)]  # the next point of each (np.roll by −1)
-    if len(a) == 0:  # a single point: a disc
+    if len(a) == 0:
         a, b = pts[:1], pts[:1]
-    r0 = max(int(np.floor(pts[:, 1].min() - rad)), 0)
-    r1 = min(int(np.ceil(pts[:, 1].max() + rad)) + 1, h)
-    c0 = max(int(np.floor(pts[:, 0].min() - rad)), 0)
-    c1 = min(int(np.ceil(pts[:, 0].max() + rad)) + 1, w)
-    if r0 >= r1 or c0 >= c1:
+    return a, b
+
+
+def capsules(a: np.ndarray, b: np.ndarray, radius: np.ndarray | float, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: pixel centres within distance radiusₛ of a segment aₛ→bₛ (each (S, 2), x = column, y = row).
+
+    Per segment and pixel centre p: t = clip(((p − a)·(b − a)) / |b − a|², 0, 1), d² = |p − a − t(b − a)|², set when
+    d² ≤ radius²; element-wise float64 in this order (exact per pixel on every machine). Only the pixels of each
+    segment's box [⌊min − radius⌋, ⌈max + radius⌉] are tested (all segments in one pass, each with its own box):
+    outside it a pixel is at least radius + 1 from the segment in x or y, so d² > radius² there whatever the
+    rounding."""
+    h, w = shape
+    out = np.zeros(shape, dtype=bool)
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 2)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 2)
+    rad = np.broadcast_to(np.asarray(radius, dtype=np.float64), (len(a),))
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    r0 = np.maximum(np.floor(lo[:, 1] - rad), 0.0).astype(np.int64)
+    r1 = np.minimum(np.ceil(hi[:, 1] + rad) + 1.0, float(h)).astype(np.int64)
+    c0 = np.maximum(np.floor(lo[:, 0] - rad), 0.0).astype(np.int64)
+    c1 = np.minimum(np.ceil(hi[:, 0] + rad) + 1.0, float(w)).astype(np.int64)
+    nc = np.maximum(c1 - c0, 0)
+    n = np.maximum(r1 - r0, 0) * nc
+    total = int(n.sum())
+    if total == 0:
         return out
-    abx = (b[:, 0] - a[:, 0])[:, None, None]
-    aby = (b[:, 1] - a[:, 1])[:, None, None]
+    seg = np.repeat(np.arange(len(a)), n)
+    k = np.arange(total) - np.repeat(np.cumsum(n) - n, n)  # index in the segment's box, row-major
+    row = r0[seg] + k // nc[seg]
+    col = c0[seg] + k % nc[seg]
+    abx, aby = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
     len2 = abx * abx + aby * aby
-    px = np.arange(c0, c1, dtype=np.float64)[None, None, :] - a[:, 0, None, None]  # (S, 1, C)
-    py = np.arange(r0, r1, dtype=np.float64)[None, :, None] - a[:, 1, None, None]  # (S, R, 1)
-    # the same operations in place (one (S, R, C) buffer per quantity instead of a new one per step)
+    abx, aby, len2 = abx[seg], aby[seg], len2[seg]
+    px = col.astype(np.float64) - a[seg, 0]
+    py = row.astype(np.float64) - a[seg, 1]
     t = px * abx
-    t = t + py * aby  # broadcasts to (S, R, C)
+    t = t + py * aby
     t /= np.where(len2 > 0.0, len2, 1.0)
     np.maximum(t, 0.0, out=t)
     np.minimum(t, 1.0, out=t)
@@ -124,17 +151,44 @@ def thick_polyline(points: np.ndarray, closed: bool, thickness: float, shape: tu
     dx *= dx
     dy *= dy
     dx += dy
-    out[r0:r1, c0:c1] = np.any(dx <= rad * rad, axis=0)
+    hit = dx <= (rad * rad)[seg]
+    out.reshape(-1)[(row * w + col)[hit]] = True
     return out
+
+
+def thick_polyline(points: np.ndarray, closed: bool, thickness: float, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: pixel centres within distance thickness/2 of the polyline ``points`` (n, 2) (closed: with the
+    segment back to the first point) — a union of capsules (:func:`capsules`), like OpenCV's thick lines with round
+    joins."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(pts) == 0:
+        return np.zeros(shape, dtype=bool)
+    a, b = _polyline_segments(pts, closed)
+    return capsules(a, b, 0.5 * float(thickness), shape)
 
 
 def central_face_mask(landmarks: np.ndarray, shape: tuple[int, int], shrink: float = SEED_SHRINK) -> np.ndarray:
     """(H, W) bool: the union of the shrunk cheek, nose-bridge and glabella polygons (each filled separately,
-    :func:`fill_polygon`, vertices on the 1/16-pixel grid)."""
+    :func:`fill_polygon`, vertices on the 1/16-pixel grid): their even-odd fills in one pass and their outlines'
+    capsules in one pass."""
     lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    out = np.zeros(shape, dtype=bool)
-    for idx in SEED_POLYGONS.values():
-        out |= fill_polygon(_grid16(_shrunk(lm[list(idx)], shrink)), shape)
+    polygons = [_grid16(_shrunk(lm[list(idx)], shrink)) for idx in SEED_POLYGONS.values()]
+    a, b, _ = _closed_edges(polygons)
+    return _fill_closed(polygons, shape) | capsules(a, b, 0.5, shape)
+
+
+def _part_outlines(landmarks: np.ndarray) -> list[tuple[str, np.ndarray, bool, int]]:
+    """(name, vertices on the 1/16 grid, closed, line width) of every facial part (:func:`part_masks`)."""
+    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    s = face_scale(lm)
+    out = []
+    for name, (idx, closed) in PART_POLYGONS.items():
+        if closed:
+            grow = 0.02 * s if name == "nostrils" else 0.04 * s
+            thick = max(1, int(round(2 * grow)))
+        else:
+            thick = max(2, int(round(0.12 * s)))
+        out.append((name, _grid16(lm[list(idx)]), closed, thick + 1))
     return out
 
 
@@ -145,19 +199,24 @@ def part_masks(landmarks: np.ndarray, shape: tuple[int, int]) -> dict[str, np.nd
     (integer thicknesses t as before; :func:`fill_polygon`, and :func:`thick_polyline` with width t + 1 — OpenCV's
     LINE_8 thick lines also set their boundary pixels: within 1.5 % of OpenCV 5's areas; vertices on the 1/16 grid).
     """
-    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    s = face_scale(lm)
     out: dict[str, np.ndarray] = {}
-    for name, (idx, closed) in PART_POLYGONS.items():
-        pts = _grid16(lm[list(idx)])
-        if closed:
-            grow = 0.02 * s if name == "nostrils" else 0.04 * s
-            thick = max(1, int(round(2 * grow)))
-            out[name] = fill_polygon(pts, shape) | thick_polyline(pts, True, thick + 1, shape)
-        else:
-            thick = max(2, int(round(0.12 * s)))
-            out[name] = thick_polyline(pts, False, thick + 1, shape)
+    for name, pts, closed, width in _part_outlines(landmarks):
+        line = thick_polyline(pts, closed, width, shape)
+        out[name] = fill_polygon(pts, shape) | line if closed else line
     return out
+
+
+def parts_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the union of :func:`part_masks`, computed in two passes: the closed parts' even-odd fills, and
+    the capsules of every part's outline at its line width (a closed part's ½-px outline of :func:`fill_polygon`
+    lies inside its wider line: the same d², a larger radius)."""
+    parts = _part_outlines(landmarks)
+    filled = _fill_closed([pts for _, pts, closed, _ in parts if closed], shape)
+    segments = [(*_polyline_segments(pts, closed), width) for _, pts, closed, width in parts]
+    a = np.concatenate([s[0] for s in segments])
+    b = np.concatenate([s[1] for s in segments])
+    radius = np.concatenate([np.full(len(s[0]), 0.5 * float(s[2])) for s in segments])
+    return filled | capsules(a, b, radius, shape)
 
 
 def landmark_box(

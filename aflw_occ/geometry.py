@@ -503,12 +503,20 @@ def rasterize_triangles(
 
 
 def fill_outline(
-    px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray, shape: tuple[int, int], even_odd: bool = False
+    px: np.ndarray,
+    py: np.ndarray,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    shape: tuple[int, int],
+    even_odd: bool = False,
+    group: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fill by non-zero winding of directed outline edges P→Q, each (E,): for every pixel row r with
     min(Py, Qy) ≤ r < max(Py, Qy) the crossing x = Px + (r − Py)(Qx − Px)/(Qy − Py) adds ±1 (downward +) to the
     pixel centres with c ≥ x; a cumulative sum along each row gives the winding number; a pixel is set where it is
     non-zero (or, with ``even_odd``, odd: what scan-line polygon fillers do with self-intersecting outlines).
+    With ``group`` ((E,) ints ≥ 0), each group of edges is one closed outline with its own winding numbers, and a
+    pixel is set where any group's is (the union of the separately filled outlines, in one pass).
     Returns (H, W) bool.
 
     Exact: the rows, the crossing (one fixed sequence of float64 − × ÷ + per edge and row, element-wise) and its
@@ -532,12 +540,17 @@ def fill_outline(
     r0, c0 = int(row.min()), int(col.min())
     bh, bw = int(row.max()) + 1 - r0, int(col.max()) + 1 - c0
     cell = (row - r0) * bw + (col - c0)
-    acc = np.bincount(cell[down], minlength=bh * bw) - np.bincount(cell[~down], minlength=bh * bw)
-    acc = acc.reshape(bh, bw)
+    groups = 1
+    if group is not None:
+        g = np.asarray(group, dtype=np.int64)
+        groups = int(g.max()) + 1
+        cell += g[rep] * (bh * bw)
+    size = groups * bh * bw
+    acc = np.bincount(cell[down], minlength=size) - np.bincount(cell[~down], minlength=size)
     out = np.zeros((h, w), dtype=bool)
-    winding = np.cumsum(acc, axis=1)
+    winding = np.cumsum(acc.reshape(groups, bh, bw), axis=2)
     block = (winding % 2 != 0) if even_odd else (winding != 0)
-    out[r0 : r0 + bh, c0 : c0 + bw] = block[:, : w - c0]
+    out[r0 : r0 + bh, c0 : c0 + bw] = block.any(axis=0)[:, : w - c0]
     return out
 
 

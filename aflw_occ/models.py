@@ -25,13 +25,9 @@ from functools import cache
 from pathlib import Path
 
 from .atomic import atomic_path
-from .errors import AflwOccError
+from .errors import ModelError
 
 ENV = "AFLW_OCC_MODELS"
-
-
-class ModelError(AflwOccError):
-    """A model file is missing, cannot be fetched, or is not the file its sha256 names."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,10 +50,10 @@ from .store.hashing import PixelHashes, sha256_bytes, sha256_file
 from .store.versions import get_version, store_filename
 
 if TYPE_CHECKING:
-    from .store.writer import StoreWriter
+    from .store.writer import Finished, StoreWriter
 
 BLOCK_SIZE = 40
-JOURNAL_FORMAT = 4
+JOURNAL_FORMAT = 5  # 5: blocks list the images a --lenient worker skipped
 
 
 class BuildError(AflwOccError):
@@ -76,12 +76,15 @@ class BuildPlan:
     overwrite: bool = False
     shard: tuple[int, int] = (1, 1)
     ids: tuple[str, ...] | None = None
+    #: False (``--lenient``): a source image that cannot be read or decoded is left out and recorded, not an error
     strict: bool = True
     block_size: int = BLOCK_SIZE
     progress: bool = True
     region_fn: RegionFn | None = field(default=None, repr=False)
-    #: what the manifest records about the source check (checksum list used, files skipped by --lenient)
+    #: what the manifest records about the source check (the checksum list used)
     source_record: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: source images the driver's check left out (``--lenient``); the workers add those they cannot decode
+    skipped: list[schema.Skip] = field(default_factory=list, repr=False)
 
     def identity(self, ids: Sequence[str], eval_dir: Path | None = None) -> dict[str, Any]:
         """What the output depends on: a resumed build must match it (``eval_dir``: the one the source uses)."""
@@ -97,19 +100,24 @@ class BuildPlan:
             "face_region": getattr(self.region_fn, "kind", "custom") if self.region_fn else "landmark-hull",
             "ids_sha256": sha256_bytes("\n".join(ids).encode()),
             "block_size": self.block_size,
+            "lenient": not self.strict,
             "inputs": build_inputs(self.subsets, self.options, eval_dir),
         }
 
 
 @dataclass
 class BuildResult:
+    """What a build did. ``skipped``: the source images a ``--lenient`` build left out; ``warnings``: the builders'
+    notes, ``"split/id: message"``; ``notes_file``: where both are listed (None when there is nothing to list)."""
+
     path: Path | None
     blocks_done: int
     blocks_total: int
-    skipped: list[tuple[str, str]]
+    skipped: list[schema.Skip]
     splits: dict[str, int]
     computed: int = 0
     warnings: list[str] = field(default_factory=list)
+    notes_file: Path | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -120,7 +128,10 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any) -> None:
     import cv2
 
+    from .heap import keep_freed_memory
+
     cv2.setNumThreads(1)
+    keep_freed_memory()  # temporary arrays reuse freed memory instead of new zeroed pages (aflw_occ.heap)
     _WORKER.clear()
     _WORKER["region_fn"] = region_fn
     builders: list[Builder] = []
@@ -209,22 +220,39 @@ def _encode_example(
     return _entry(schema.SPLIT, rec, digests, what)
 
 
-def _process_block(block: int, samples: list[Sample], journal: Path, identity_sha: str, seed: int) -> int:
-    """Compute one block and write it to the journal atomically. Returns the block number."""
+def _read_source_image(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
+    """The JPEG bytes and decoded RGB pixels of a source image; :class:`SourceError` naming the file otherwise."""
+    try:
+        jpeg = np.fromfile(sample.image_path, dtype=np.uint8)
+        return jpeg, codec.decode_jpeg(jpeg)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SourceError(f"{sample.image_path}: cannot be decoded ({reason})") from None
+
+
+def _process_block(
+    block: int, samples: list[Sample], journal: Path, identity_sha: str, seed: int, lenient: bool = False
+) -> int:
+    """Compute one block and write it to the journal atomically. Returns the block number. A source image that
+    cannot be read or decoded is an error, or with ``lenient`` left out and listed in the block's ``skipped``."""
     if "error" in _WORKER:
         raise _WORKER["error"]
     builders: list[Builder] = _WORKER["builders"]
     base_records: list[dict[str, Any]] = []
     split_records: dict[str, list[dict[str, Any]]] = {}
     notes: list[str] = []
+    skipped: list[dict[str, str]] = []
     sources: list[SourceSample] = []
     hashes: list[PixelHashes] = []
     for sample in samples:
         try:
-            jpeg = np.fromfile(sample.image_path, dtype=np.uint8)
-            image = codec.decode_jpeg(jpeg)
-        except (OSError, ValueError) as exc:
-            raise SourceError(f"{sample.image_path}: cannot be decoded ({exc})") from None
+            jpeg, image = _read_source_image(sample)
+        except SourceError as exc:
+            if not lenient:
+                raise SourceError(f"{exc}; replace the file, or pass --lenient to leave the image out") from None
+            reason = str(exc).partition(": ")[2]
+            skipped.append(schema.Skip(sample.id, sample.image_path.name, reason).to_json())
+            continue
         image.setflags(write=False)
         hashes.append(PixelHashes(image))
         base_records.append(_encode_base(sample, jpeg, image, hashes[-1]))
@@ -248,14 +276,16 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     rec = _encode_example(builder, config, src, src_hashes, seed32)
-                notes.extend(str(w.message) for w in caught)
-                split_records.setdefault(builder.split_name(config), []).append(rec)
+                split = builder.split_name(config)
+                notes.extend(_note(split, src.id, str(w.message)) for w in caught)
+                split_records.setdefault(split, []).append(rec)
     payload = {
         "identity_sha256": identity_sha,
         "block": block,
         "base": base_records,
         "splits": split_records,
         "warnings": notes,
+        "skipped": skipped,
         "provenance": _WORKER["provenance"],
     }
     final = journal / f"block-{block:05d}.pkl"
@@ -264,6 +294,12 @@ def _process_block(block: int, samples: list[Sample], journal: Path, identity_sh
         pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, final)
     return block
+
+
+def _note(split: str, sid: str, message: str) -> str:
+    """A builder warning as listed: ``split/id: message`` (a message that starts with the id keeps it once)."""
+    text = message[len(sid) + 2 :] if message.startswith(f"{sid}: ") else message
+    return f"{split}/{sid}: {text}"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -290,8 +326,7 @@ def load_source(plan: BuildPlan) -> AFLW2000_3D:
         found = find_data("eval_dir", source=plan.source)
         eval_dir = found if found is not None and (found / "AFLW2000-3D_crop.list").is_file() else None
     ds = AFLW2000_3D(plan.source, eval_dir, strict=plan.strict, ids=plan.ids, checksums=source_checksums(plan))
-    if ds.skipped:
-        plan.source_record["skipped"] = [f"{Path(f).name}: {reason}" for f, reason in ds.skipped]
+    plan.skipped = [schema.Skip(Path(f).stem, Path(f).name, reason) for f, reason in ds.skipped]
     return ds
 
 
@@ -391,21 +426,35 @@ def _build(plan: BuildPlan, lock: OutLock) -> BuildResult:
         writer = stack.enter_context(StoreWriter(plan, identity)) if plan.shard == (1, 1) else None
         _run_blocks(plan, blocks, todo, journal, identity_sha, pool, writer)
         if writer is not None:
-            path, counts, notes = writer.finish()
-            shutil.rmtree(journal)
-            return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
+            done = _finish(writer.finish, journal)
+            return BuildResult(done.path, len(blocks), len(blocks), done.skipped, done.counts, len(todo),
+                               done.warnings, done.notes_file)  # fmt: skip
 
-    done = _journal_blocks(journal)
-    if len(done) < len(blocks):
-        return BuildResult(None, len(done), len(blocks), ds.skipped, {}, len(todo))
+    done_blocks = _journal_blocks(journal)
+    if len(done_blocks) < len(blocks):
+        return BuildResult(None, len(done_blocks), len(blocks), plan.skipped, {}, len(todo))
     lock.exclusive()  # the shard that assembles owns the folder; a shard finishing at the same time waits here
     if not journal.is_dir():  # that other shard assembled the store meanwhile
         final = plan.out / store_filename(plan.version)
-        return BuildResult(final if final.is_file() else None, len(blocks), len(blocks), ds.skipped, {}, len(todo))
+        return BuildResult(final if final.is_file() else None, len(blocks), len(blocks), plan.skipped, {}, len(todo))
     remove_leftovers(plan.out, plan.version)  # the other shards' (now that they are done)
-    path, counts, notes = assemble(plan, journal, len(blocks), identity)
+    done = _finish(lambda: assemble(plan, journal, len(blocks), identity), journal)
+    return BuildResult(done.path, len(blocks), len(blocks), done.skipped, done.counts, len(todo), done.warnings,
+                       done.notes_file)  # fmt: skip
+
+
+def _finish(write: Callable[[], Finished], journal: Path) -> Finished:
+    """Write the store (``write``), then remove the journal; also when every image was left out (nothing to
+    resume)."""
+    from .store.writer import NothingLeft
+
+    try:
+        done = write()
+    except NothingLeft:
+        shutil.rmtree(journal, ignore_errors=True)
+        raise
     shutil.rmtree(journal)
-    return BuildResult(path, len(blocks), len(blocks), ds.skipped, counts, len(todo), notes)
+    return done
 
 
 def _drop_empty_journal(made: dict[str, Path | None], failed: bool) -> None:
@@ -487,7 +536,7 @@ def _run_blocks(
     from .store.writer import load_block
 
     bar = tqdm(total=sum(len(blocks[b]) for b in todo), unit="img", disable=not plan.progress, desc="build")
-    seed = plan.options.seed
+    seed, lenient = plan.options.seed, not plan.strict
     done = set(range(len(blocks))) - set(todo)
 
     def finished(b: int | None) -> None:
@@ -501,10 +550,10 @@ def _run_blocks(
     if pool is None:
         _init_worker(*_worker_args(plan))
         for b in todo:
-            _process_block(b, blocks[b], journal, ident, seed)
+            _process_block(b, blocks[b], journal, ident, seed, lenient)
             finished(b)
     else:
-        futures = {pool.submit(_process_block, b, blocks[b], journal, ident, seed): b for b in todo}
+        futures = {pool.submit(_process_block, b, blocks[b], journal, ident, seed, lenient): b for b in todo}
         for fut in as_completed(futures):
             fut.result()
             finished(futures[fut])

@@ -182,14 +182,14 @@ class Predictions:
             if row is not None:
                 n_bad = int((~np.isfinite(arr.reshape(n, -1)).all(axis=1)).sum())
                 raise PredictionError(
-                    f"{src}: {name} of {_row_name(self, row)} hold NaN or inf ({n_bad} such id(s) in the file)"
+                    f"{src}: {name} of {_row_name(self, row)} hold NaN or inf ({n_bad} of the {n} ids)"
                 )
             huge = np.flatnonzero((np.abs(arr.reshape(n, -1)) > MAX_MAGNITUDE).any(axis=1))
             if huge.size:
                 raise PredictionError(
                     f"{src}: {name} of {_row_name(self, int(huge[0]))} hold values beyond ±{MAX_MAGNITUDE:g} "
-                    f"({huge.size} such id(s) in the file): landmarks are image pixels and angles degrees, so this "
-                    "is an unconverted or corrupt file (the errors would overflow to NaN)"
+                    f"({huge.size} of the {n} ids): landmarks are image pixels and angles degrees, so these are "
+                    "unconverted or corrupt values (the errors would overflow to NaN)"
                 )
         object.__setattr__(self, "notes", tuple(notes))
         if not self.sha256:

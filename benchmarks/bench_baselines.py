@@ -88,7 +88,7 @@ class _TimedInterpreter:
 
 def metered_predictor(spec: str, onnx: Path, threads: int, meter: Meter) -> Any:
     """The predictor of ``spec`` (``3ddfa-v2`` → the given ONNX export) with its inference call metered."""
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
 
     if spec.startswith("dlib"):
         pred = load_predictor(spec, threads=threads)

@@ -101,16 +101,23 @@ def _inference_concurrent(onnx: Path, n: int, threads: int, batch: int = 64) -> 
 
 
 def _loading_floor(data: object, splits: str, threads: int, copies: int) -> None:
-    from aflw_occ.evaluate import _BulkReader, _load_images, _plan, bulk_readable, open_data, resolve_splits
+    from aflw_occ.detection.protocol import split_boxes
+    from aflw_occ.evaluation import open_data, resolve_splits
+    from aflw_occ.evaluation.runner import plan
+    from aflw_occ.store.bulk import BulkReader, bulk_readable, load_images
 
     for _ in range(copies):
         with open_data(data, threads=threads) as ds:
             sps = [ds.split(s) for s in resolve_splits(splits, list(ds.splits))]
-            tasks = _plan(sps, [sp.ground_truth() for sp in sps], 64)
+            boxes = [
+                split_boxes(None, sp.name, sp.ids, sp.ground_truth().landmarks, getattr(sp, "roi_boxes", None), "", "")
+                for sp in sps
+            ]
+            tasks = plan(sps, boxes, 64)
             bulk = bulk_readable(sps)
-            reader = _BulkReader(sps) if bulk else None
+            reader = BulkReader(sps) if bulk else None
             with ThreadPoolExecutor(threads) as pool:
-                for _ in pool.map(lambda t, s=sps, b=bulk, r=reader: len(_load_images(s, t.items, b, r)), tasks):
+                for _ in pool.map(lambda t, s=sps, b=bulk, r=reader: len(load_images(s, t.items, b, r)), tasks):
                     pass
 
 

@@ -11,9 +11,9 @@ CPU time (``time.process_time``: on a shared machine, wall time also counts the 
 * ``randocc`` — RandOcc blob generation + composite.
 
 The face region P (the fitted release mesh, :func:`aflw_occ.geometry.face_region_mask`) is computed once before timing.
-With ``--build`` also the wall and CPU time (all processes) of ``aflw-occ build --subsets nsod`` on the whole release
+With ``--build`` also the wall and CPU time (all processes) of ``aflw-occ build --subset nsod`` on the whole release
 (both variants, 2 × 2000 composites), of the same build with only the natocc variant (2000 composites), and of
-``--subsets csod`` (3 × 2000 solid rectangles) as a baseline.
+``--subset csod`` (3 × 2000 solid rectangles) as a baseline.
 """
 
 from __future__ import annotations
@@ -130,9 +130,9 @@ def main(n: int, run_build: bool, workers: int, sheet: Path | None) -> None:
         from aflw_occ.paths import default_source as src
 
         exe = Path(sys.executable).parent / "aflw-occ"
-        for subsets in ("csod", "nsod", "randocc"):
+        for subsets in ("csod", "nsod", "randocc"):  # --subset (not the deprecated --subsets): this checkout only
             with tempfile.TemporaryDirectory() as tmp:
-                cmd = [str(exe), "build", "--source", str(src()), "--out", tmp, "--subsets", subsets,
+                cmd = [str(exe), "build", "--source", str(src()), "--out", tmp, "--subset", subsets,
                        "--workers", str(workers), "--quiet"]  # fmt: skip
                 r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
@@ -141,7 +141,7 @@ def main(n: int, run_build: bool, workers: int, sheet: Path | None) -> None:
                 r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
             click.echo(
-                f"build --subsets {subsets} --workers {workers}: {wall:.1f} s wall, {cpu:.1f} s CPU "
+                f"build --subset {subsets} --workers {workers}: {wall:.1f} s wall, {cpu:.1f} s CPU "
                 f"(all processes; CPU / {workers} = {cpu / workers:.1f} s ≈ wall on an idle machine), "
                 f"load average {os.getloadavg()[0]:.1f}"
             )

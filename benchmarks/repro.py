@@ -386,7 +386,7 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     probe_file = out.parent / f"{out.name}.probe.json"
     cmd = [str(py), str(PROBE), str(probe_file), "build", "--source", str(source), "--out", str(out)]
-    cmd += ["--subsets", ",".join(s for s in subsets if s != "base") or "base", "--version", version]
+    cmd += ["--subset", ",".join(s for s in subsets if s != "base") or "base", "--version", version]
     cmd += ["--workers", str(workers), "--quiet"]
     if ids_file is not None:
         cmd += ["--ids", f"@{ids_file}"]

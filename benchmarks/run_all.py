@@ -15,6 +15,8 @@ BENCHMARKS = [
     ["benchmarks.bench_nsod", "--build"],
     ["benchmarks.bench_evaluate"],
     ["benchmarks.bench_baselines"],  # dlib, FaceMesh, 3DDFA_V2 on the clean source (--data STORE for every split)
+    ["benchmarks.bench_report"],
+    ["benchmarks.bench_detect"],
     ["benchmarks.bench_bisenet"],
     ["benchmarks.bench_dsfnet"],
     ["benchmarks.repro_full"],  # every subset, whole release, at AVX-512 / AVX2 / SSE4.2 and the lowest releases

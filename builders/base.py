@@ -132,6 +132,22 @@ class Example:
     masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Occluder:
+    """What covers the face in one sample, for tables (``aflw-occ export-table``): a ``category`` (``solid colour``,
+    ``food``, ``blob``, ``natural``), a ``kind`` within it (``square``, the library item's id, the blob texture) and
+    its ``colour`` (``#rrggbb``, several joined with ``+``; empty for photographs). Empty strings: nothing drawn."""
+
+    category: str = ""
+    kind: str = ""
+    colour: str = ""
+
+
+def hex_colour(rgb: Sequence[int]) -> str:
+    """``#rrggbb`` of an RGB triple (0–255)."""
+    return "#" + "".join(f"{int(c):02x}" for c in rgb)
+
+
 class Builder(ABC):
     """Base class of a subset builder.
 
@@ -157,6 +173,11 @@ class Builder(ABC):
     @abstractmethod
     def generate(self, sample: SourceSample, config: BuilderConfig, rng: np.random.Generator) -> Example:
         """Draw one example for ``sample`` in variant ``config`` from ``rng`` only."""
+
+    @classmethod
+    def describe_occluder(cls, params: dict[str, Any]) -> Occluder:
+        """The occluder of a sample, read from its stored ``params`` (nothing drawn by default)."""
+        return Occluder()
 
     @classmethod
     def split_name(cls, config: BuilderConfig) -> str:

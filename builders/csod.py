@@ -22,7 +22,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Builder, BuilderConfig, Example, SourceSample, covered_fraction, landmark_flags
+from .base import (
+    Builder,
+    BuilderConfig,
+    Example,
+    Occluder,
+    SourceSample,
+    covered_fraction,
+    hex_colour,
+    landmark_flags,
+)
 
 SINGLE_SIDE = (0.35, 0.60)
 DOUBLE_SIDE = (0.25, 0.45)
@@ -51,6 +60,12 @@ def _colour(rng: np.random.Generator) -> list[int]:
 
 class CSOD(Builder):
     """Solid-colour square, double square and full-height column occluders."""
+
+    @classmethod
+    def describe_occluder(cls, params: dict[str, Any]) -> Occluder:
+        occ = params.get("occluders", [])
+        kind = "column" if any("width" in o for o in occ) else "two squares" if len(occ) == 2 else "square"
+        return Occluder("solid colour", kind, "+".join(hex_colour(o["color"]) for o in occ))
 
     name = "csod"
     VERSION = "2.0.0"

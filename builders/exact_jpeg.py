@@ -54,6 +54,9 @@ def _cosine_table() -> np.ndarray:
 COS = _cosine_table()
 #: the 2-D DCT of a row-major 8×8 block as one 64×64 integer matrix: vec(C·X·Cᵀ) = (C ⊗ C)·vec(X), entries < 2²⁶
 KRON = np.kron(COS, COS).astype(np.float64)
+#: C and Cᵀ as float64 (exact integers) for the separable form C·X·Cᵀ of the same product
+_C = COS.astype(np.float64)
+_CT = np.ascontiguousarray(_C.T)
 
 
 def quant_table(base: np.ndarray, quality: int) -> np.ndarray:
@@ -67,10 +70,13 @@ def _lossy_blocks(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     """DCT, quantise, dequantise, inverse DCT of (n, 64) row-major 8×8 blocks (float64 integers, level-shifted by
     −128), returned as (n, 64) float64 integers in [0, 255].
 
-    Every product below holds integers: |X| ≤ 128 and the 64 terms of (C⊗C)·X stay below 64·2²⁶·128 = 2³⁹, the
-    dequantised coefficients below 2¹¹ and (C⊗C)ᵀ·F below 2⁴⁴: exact in float64 whatever the BLAS kernel.
+    Computed separably, (C⊗C)·vec(X) = vec(C·(X·Cᵀ)) and (C⊗C)ᵀ·vec(F) = vec(Cᵀ·(F·C)): the same integers (every
+    partial sum is exact), a quarter of the multiplications. Every product below holds integers: |X| ≤ 128, X·Cᵀ
+    below 8·2¹⁴·128 = 2²⁴ and C·X·Cᵀ below 2⁴¹; the dequantised coefficients below 2¹¹, F·C below 2²⁸ and Cᵀ·F·C
+    below 2⁴⁵: exact in float64 whatever the BLAS kernel or the order of the sums.
     """
-    coef = x @ KRON.T  # 2^28 × the DCT coefficients (exact integers)
+    n = len(x)
+    coef = (_C @ (x.reshape(n, 8, 8) @ _CT)).reshape(n, 64)  # 2^28 × the DCT coefficients (exact integers)
     step = (table.reshape(-1) << (2 * COS_BITS)).astype(np.float64)
     q = np.abs(coef)
     q /= step
@@ -78,7 +84,7 @@ def _lossy_blocks(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     np.floor(q, out=q)  # rounded half away from zero (exact: |coef| < 2^50, see exact_image.round_div)
     np.copysign(q, coef, out=q)
     q *= table.reshape(-1)
-    rec = q @ KRON  # 2^28 × the reconstruction (exact integers)
+    rec = (_CT @ (q.reshape(n, 8, 8) @ _C)).reshape(n, 64)  # 2^28 × the reconstruction (exact integers)
     rec *= 1.0 / (1 << (2 * COS_BITS))
     rec += 0.5
     np.floor(rec, out=rec)
@@ -159,7 +165,8 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, where: np.ndarray | None = Non
         hh, ww = h + ph, w + pw
         wp = np.zeros((hh, ww), bool)
         wp[:h, :w] = where
-        sel_y = wp.reshape(hh, ww // 8, 8).any(axis=2).reshape(hh // 8, 8, ww // 8).any(axis=1)
+        # a row's 8 flags of a block as one 64-bit word (nonzero ⟺ any), then any of the block's 8 rows
+        sel_y = (wp.view(np.uint64) != 0).reshape(hh // 8, 8, ww // 8).any(axis=1)
         mcu = sel_y.reshape(hh // 16, 2, ww // 16, 2).any(axis=(1, 3)).view(np.uint8)
         # cv2.dilate is a 3×3 maximum of uint8 (exact on every machine and release); outside counts as 0
         sel_c = cv2.dilate(mcu, np.ones((3, 3), np.uint8)).view(bool)

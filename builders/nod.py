@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Builder, BuilderConfig, Example, MeshFaceRegion, SourceSample
+from .base import Builder, BuilderConfig, Example, MeshFaceRegion, Occluder, SourceSample
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class NOD(Builder):
     CONFIGS: ClassVar[tuple[BuilderConfig, ...]] = (
         BuilderConfig("natural", "naturally occluded faces: |yaw| <= 60 deg and visible rate v < 0.6"),
     )
+
+    @classmethod
+    def describe_occluder(cls, params: dict[str, Any]) -> Occluder:
+        """Whatever covers the face in the photograph (hair, hands, objects, the pose): not drawn, not named."""
+        return Occluder("natural")
 
     def prepare(self) -> None:
         from ..geometry import mesh_source

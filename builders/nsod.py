@@ -5,7 +5,7 @@ Two subsets share this module:
 * **nsod** (split ``nsod``) — one occluder drawn uniformly with replacement from the library given by
   ``--occluders`` (default: the selected tuxpaint stamps + the CC0 pack), composited by
   :func:`aflw_occ.builders.natocc.composite` inside the face region P;
-* **randocc** (split ``randocc``, opt-in: ``--subsets randocc``) — a random textured Bézier blob
+* **randocc** (split ``randocc``, opt-in: ``--subset randocc``) — a random textured Bézier blob
   (:func:`aflw_occ.builders.occluders.randocc.random_blob`), composited the same way.
 
 Draw order per sample (one generator, seeded from ``(seed, "nsod", variant, source id)``): the occluder index (natocc)
@@ -24,8 +24,10 @@ from .base import (
     Builder,
     BuilderConfig,
     Example,
+    Occluder,
     SourceSample,
     covered_fraction,
+    hex_colour,
     landmark_flags,
     landmark_hull_region,
 )
@@ -56,6 +58,16 @@ class NSOD(Builder):
         self.prepare()
         assert self._library is not None
         return self._library
+
+    @classmethod
+    def describe_occluder(cls, params: dict[str, Any]) -> Occluder:
+        occ = params.get("occluder", {})
+        blob = occ.get("blob")
+        if blob is not None:  # RandOcc: a textured blob, its texture's colours
+            texture = blob.get("texture", {})
+            colours = "+".join(hex_colour(c) for c in texture.get("colours", []))
+            return Occluder("blob", str(texture.get("kind", "")), colours)
+        return Occluder(str(occ.get("category", "")), str(occ.get("id", "")))  # a photograph: no one colour
 
     def provenance(self) -> dict[str, str]:
         lib = self.library

@@ -4,6 +4,7 @@
   named landmark subsets (``68``, ``inner-51``);
 * :mod:`.bins` — yaw bins [0,30] / (30,60] / >60 and balanced / plain means;
 * :mod:`.ced` — cumulative error distribution, AUC up to a cut-off, failure rate;
+* :mod:`.detection` — detection rate, and failure rate / CED AUC that count missed faces as failures;
 * :mod:`.bootstrap` — seeded (yaw-stratified) bootstrap intervals and the paired bootstrap comparison;
 * :mod:`.pose` — head-pose MAE with wrapped (or the field's raw) angle differences;
 * :mod:`.rotation` — rotation of a 3DMM camera matrix and its two named Euler decodings;
@@ -26,6 +27,7 @@ from .bins import (
 )
 from .bootstrap import PairedComparison, bootstrap_ci, paired_bootstrap, percentile_ci, resample_means
 from .ced import auc_at, ced_curve, failure_rate
+from .detection import auc_terms, detected_terms, detection_rate, failure_terms, with_misses
 from .nme import (
     POINT_SETS,
     bbox_size,
@@ -50,6 +52,7 @@ __all__ = [
     "angle_errors",
     "angles_from_rotation",
     "auc_at",
+    "auc_terms",
     "balanced_mean",
     "bbox_size",
     "bin_counts",
@@ -57,7 +60,10 @@ __all__ = [
     "bin_means",
     "bootstrap_ci",
     "ced_curve",
+    "detected_terms",
+    "detection_rate",
     "failure_rate",
+    "failure_terms",
     "masked_nme",
     "nme_dense",
     "nme_dense_2d",
@@ -74,6 +80,7 @@ __all__ = [
     "resample_means",
     "rotation_from_camera",
     "table_columns",
+    "with_misses",
     "wrapped_difference",
     "write_table_csv",
     "yaw_bins",

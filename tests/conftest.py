@@ -8,6 +8,8 @@ missing, except under CI (``AFLW_OCC_REQUIRE_REAL=1``), where missing real data 
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,60 @@ def real_dataset(real_source: Path, real_eval_dir: Path):
     from aflw_occ.source import AFLW2000_3D
 
     return AFLW2000_3D(real_source, real_eval_dir)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# README code blocks (run by tests/test_readme.py; the plain-h5py and Hugging Face recipes by tests/test_ecosystem.py)
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@dataclass(frozen=True)
+class ReadmeBlock:
+    """A fenced code block of the README: its language, text, first line number and the HTML comment just above it
+    (``<!-- test -->``, ``<!-- test: … -->`` or ``<!-- no-test: why -->``; "" when there is none)."""
+
+    lang: str
+    text: str
+    line: int
+    marker: str
+
+
+def readme_blocks() -> list[ReadmeBlock]:
+    blocks: list[ReadmeBlock] = []
+    lines = README.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        m = re.match(r"^```(\w*)\s*$", lines[i])
+        if not m:
+            i += 1
+            continue
+        above = lines[i - 1].strip() if i else ""
+        marker = above[4:-3].strip() if above.startswith("<!--") and above.endswith("-->") else ""
+        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+        blocks.append(ReadmeBlock(m.group(1), "\n".join(lines[i + 1 : end]) + "\n", i + 2, marker))
+        i = end + 1
+    return blocks
+
+
+def readme_python(contains: str) -> str:
+    """The one README Python block that contains ``contains``."""
+    found = [b.text for b in readme_blocks() if b.lang == "python" and contains in b.text]
+    assert len(found) == 1, f"{len(found)} README python blocks contain {contains!r}"
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def real_store(real_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real store: every subset of the README test's 48 ids (tests/data/readme_ids.txt: two journal blocks,
+    every yaw bin, 6 NOD images), built by the CLI."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("real-store") / "out"
+    ids = Path(__file__).parent / "data" / "readme_ids.txt"
+    exe = Path(sys.executable).parent / "aflw-occ"
+    cmd = [str(exe), "build", "--source", str(real_source), "--out", str(out), "--ids", f"@{ids}", "--subset", "all",
+           "--workers", "2", "--quiet"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return out

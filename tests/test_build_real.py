@@ -29,7 +29,7 @@ def test_killed_build_resumes_to_the_committed_manifest(real_source: Path, tmp_p
     ids = sorted(p.stem for p in real_source.glob("image*.jpg"))[:: 2000 // N_IDS]
     (tmp_path / "ids.txt").write_text("\n".join(ids))
     exe = Path(sys.executable).parent / "aflw-occ"
-    cmd = [str(exe), "build", "--source", str(real_source), "--out", str(out), "--subsets", ",".join(SUBSETS)]
+    cmd = [str(exe), "build", "--source", str(real_source), "--out", str(out), "--subset", ",".join(SUBSETS)]
     cmd += ["--ids", f"@{tmp_path / 'ids.txt'}"]
     proc = subprocess.Popen(
         [*cmd, "--workers", "2", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True

@@ -30,9 +30,9 @@ def test_build_verify_show(src: Path, tmp_path: Path) -> None:
     r = run("verify", str(out))
     assert r.returncode == 0 and "20 samples checked, 0 mismatch(es)" in r.stdout
     sheet = tmp_path / "sheet.png"
-    r = run("show", str(out), "--subset", "csod-column", "--n", "4", "--out", str(sheet))
+    r = run("show", str(out), "--split", "csod-column", "--n", "4", "--out", str(sheet))
     assert r.returncode == 0 and sheet.stat().st_size > 10_000
-    r = run("show", str(out), "--subset", "nope", "--out", str(sheet))
+    r = run("show", str(out), "--split", "nope", "--out", str(sheet))
     assert r.returncode == 2 and "no split 'nope'" in r.stderr
 
 
@@ -40,7 +40,7 @@ def test_build_errors_are_one_line(src: Path, tmp_path: Path) -> None:
     r = run("build", "--source", str(tmp_path / "missing"), "--out", str(tmp_path / "o"))
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "source folder does not exist" in r.stderr
-    r = run("build", "--source", str(src), "--out", str(tmp_path / "o"), "--subsets", "csod,bogus")
+    r = run("build", "--source", str(src), "--out", str(tmp_path / "o"), "--subset", "csod,bogus")
     assert r.returncode == 2 and "unknown subset(s) bogus" in r.stderr
     r = run("build", "--source", str(src), "--out", str(tmp_path / "o"), "--shard", "3/2")
     assert r.returncode == 2 and "1 ≤ k ≤ n" in r.stderr

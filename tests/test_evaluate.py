@@ -104,13 +104,20 @@ def _bad(kind: str):
             return np.concatenate([out, out[:, :, :1], out[:, :, :1]], axis=2)
         if kind == "rows":
             return out[:-1]
-        if kind == "int":
-            return out.astype(np.int64)
-        if kind == "list":
-            return out.tolist()
+        if kind == "bool":
+            return out > 100
+        if kind == "text":
+            return "landmarks"
+        if kind == "ragged":
+            return [out[0], out[0][:3]]
+        if kind == "none":
+            return None
         if kind == "nan":
             if "image00008" in list(boxes.ids):
                 out[list(boxes.ids).index("image00008"), 3, 0] = np.nan
+            return out
+        if kind == "huge":
+            out[-1, 0, 0] = 1e300
             return out
         if kind == "pose":
             return Prediction(landmarks=out, angles_deg=np.full((len(out), 3), np.inf))
@@ -122,21 +129,33 @@ def _bad(kind: str):
 @pytest.mark.parametrize(
     ("kind", "pattern"),
     [
-        ("shape", r"split clean, sample image\d+ \(first of a batch of \d+\): landmarks has shape \(\d+, 68, 4\)"),
-        ("rows", r"landmarks has shape \(\d+, 68, 2\), expected \(\d+, 68, 2\|3\)"),
-        ("int", r"landmarks has dtype int64, expected a float dtype"),
-        ("list", r"landmarks is a list, not a numpy array"),
-        ("nan", r"split clean, sample image00008: landmarks contains NaN or inf"),
-        ("pose", r"sample image\d+: angles_deg contains NaN or inf"),
+        ("shape", r"model fn, batch of 4 starting at clean/image\d+: landmarks have shape \(4, 68, 4\), expected"),
+        ("rows", r"landmarks have shape \(3, 68, 2\), expected \(N, 68, 2\|3\) with N = 4"),
+        ("bool", r"landmarks is not numeric \(dtype bool\)"),
+        ("text", r"landmarks is not numeric \(dtype <U9\)"),
+        ("ragged", r"landmarks is a list that is no numeric array"),
+        ("none", r"returned no landmarks"),
+        ("nan", r"landmarks of id clean/image00008 hold NaN or inf \(1 of the 4 ids\)"),
+        ("huge", r"landmarks of id clean/image\d+ hold values beyond ±1e\+06"),
+        ("pose", r"angles_deg of id clean/image\d+ hold NaN or inf"),
     ],
 )
 def test_bad_model_output_names_sample_and_writes_nothing(
     tiny_store: Path, tmp_path: Path, kind: str, pattern: str
 ) -> None:
     out = tmp_path / "res"
-    with pytest.raises(PredictionError, match=pattern):
+    with pytest.raises(PredictionError, match=pattern) as err:
         evaluate(_bad(kind), tiny_store, splits="clean", out_dir=out, batch_size=4, progress=False)
+    assert "a predictor returns, for N images, (N, 68, 2|3) finite landmarks" in str(err.value)  # what to do
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_integer_landmarks_are_numbers(tiny_store: Path) -> None:
+    """Model output follows the prediction-file contract: integer pixel coordinates are read as numbers."""
+    res = evaluate(lambda im, b: box_predictor(im, b).round().astype(np.int64), tiny_store, splits="clean",
+                   n_boot=10, progress=False)  # fmt: skip
+    ref = evaluate(lambda im, b: box_predictor(im, b).round(), tiny_store, splits="clean", n_boot=10, progress=False)
+    np.testing.assert_array_equal(res.splits["clean"].landmarks, ref.splits["clean"].landmarks)
 
 
 def test_rerun_with_fewer_splits_leaves_no_stale_predictions(tiny_store: Path, tmp_path: Path) -> None:
@@ -177,7 +196,7 @@ def test_cli_python_spec(tiny_store: Path, tmp_path: Path, monkeypatch: pytest.M
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "res"
-    args = ["evaluate", "--model", "python:my_models:Model", "--data", str(tiny_store), "--splits", "clean,csod-single"]
+    args = ["evaluate", "--model", "python:my_models:Model", "--data", str(tiny_store), "--split", "clean,csod-single"]
     r = CliRunner().invoke(cli, [*args, "--out", str(out), "--no-progress", "--n-boot", "20"])
     assert r.exit_code == 0, r.output
     assert "csod-single" in r.output and (out / "predictions" / "csod-single.npz").is_file()
@@ -227,7 +246,7 @@ def _const_model(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(("color", "channel0"), [("bgr", 50), ("rgb", 200)])
 def test_onnx_adapter_preprocessing_and_mapping(tmp_path: Path, color: str, channel0: int) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
     from aflw_occ.crops import scaled_box
 
     path = _const_model(tmp_path)
@@ -251,7 +270,7 @@ def test_preprocess_layouts_and_options() -> None:
     np.testing.assert_allclose(p.normalise(crops), ref, rtol=1e-6)
     q = p.with_options({"layout": "nchw", "mean": "0", "std": "255", "color": "rgb"})
     np.testing.assert_allclose(q.normalise(crops), crops.transpose(0, 3, 1, 2) / 255.0, rtol=1e-6)
-    with pytest.raises(PredictionError, match="unknown pre-processing option 'gamma'"):
+    with pytest.raises(PredictionError, match=r"pre-processing: unknown option\(s\) gamma"):
         p.with_options({"gamma": "2"})
     with pytest.raises(PredictionError, match="unknown colour order 'hsv'"):
         Preprocess(color="hsv")
@@ -284,10 +303,15 @@ def test_torch_module_adapter() -> None:
     ("spec", "pattern"),
     [
         ("bogus:x", "unknown model spec 'bogus:x'"),
-        ("onnx:", "has no path"),
+        ("onnx:", "has no PATH"),
+        ("onnx:/x/m.onnx,size=abc", r"size=abc is invalid: size must be a positive integer \(square input side"),
+        ("onnx:/x/m.onnx,mean=1/2", "mean must be a number or three numbers a/b/c"),
+        ("onnx:/x/m.onnx,layout=nwhc", "layout must be one of nchw, nhwc"),
         ("onnx:/nonexistent/m.onnx", "/nonexistent/m.onnx: ONNX model file does not exist"),
         ("onnx:/nonexistent/m.onnx,size", "option 'size' is not key=value"),
-        ("3ddfa-v2:/x/model.bin", "3ddfa-v2 needs a .onnx or .pth file"),
+        ("3ddfa-v2:/x/model.bin", r"3ddfa-v2 needs a .onnx \(exported\) or .pth \(checkpoint\) file"),
+        ("3ddfa-v2:/x/model.onnx,pose=euler", "pose must be one of aflw2000-3d, synergynet"),
+        ("dlib:size=3", r"unknown option\(s\) size \(options: box, model\)"),
         ("3ddfa-v2:/x/model.onnx,zoom=2", "unknown option"),
         ("python:no_such_module_xyz:f", "cannot import no_such_module_xyz"),
         ("python:json:no_attr", "json has no attribute no_attr"),
@@ -295,14 +319,14 @@ def test_torch_module_adapter() -> None:
     ],
 )
 def test_bad_specs(spec: str, pattern: str) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
 
     with pytest.raises(PredictionError, match=pattern):
         load_predictor(spec)
 
 
 def test_not_an_onnx_file(tmp_path: Path) -> None:
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
 
     f = tmp_path / "junk.onnx"
     f.write_bytes(b"\x00junk")
@@ -325,21 +349,21 @@ def test_source_folder_has_only_clean(tmp_path: Path) -> None:
 
 
 def test_bulk_store_reads_equal_split_image(tiny_store: Path) -> None:
-    from aflw_occ.evaluate import _load_images, bulk_readable
     from aflw_occ.store import open_store
+    from aflw_occ.store.bulk import bulk_readable, load_images
 
     with open_store(tiny_store) as st:
         sps = [st.split(s) for s in st.splits]
         assert bulk_readable(sps) == set(range(len(sps)))  # the fast path is really taken
         items = [(k, i) for i in (5, 1, 6) for k in range(len(sps))]
-        got = _load_images(sps, items, {0, 1, 2, 3})
+        got = load_images(sps, items, {0, 1, 2, 3})
         for (k, i), img in zip(items, got, strict=True):
             np.testing.assert_array_equal(img, sps[k].image(i))
 
 
 def test_bulk_reader_falls_back_when_pixels_differ(tiny_store: Path) -> None:
-    from aflw_occ.evaluate import _load_images, bulk_readable
     from aflw_occ.store import open_store
+    from aflw_occ.store.bulk import bulk_readable, load_images
 
     class Shifted:
         """A store split whose image() differs from what the bulk reader would decode."""
@@ -357,7 +381,7 @@ def test_bulk_reader_falls_back_when_pixels_differ(tiny_store: Path) -> None:
     with open_store(tiny_store) as st:
         sps = [Shifted(st.split("csod-single")), st.split("clean")]
         assert bulk_readable(sps) == {1}
-        got = _load_images(sps, [(0, 2), (1, 2)])
+        got = load_images(sps, [(0, 2), (1, 2)])
         np.testing.assert_array_equal(got[0], sps[0].image(2))
         np.testing.assert_array_equal(got[1], sps[1].image(2))
 
@@ -405,7 +429,7 @@ def test_crop_batch_equals_crop_resize_per_image() -> None:
 def test_onnx_concurrent_inference_on_store_equals_plain_loop(tiny_store: Path, tmp_path: Path) -> None:
     """The ONNX adapter's concurrent path (worker threads, single-thread session, bulk store reads, 16-row chunks)
     gives exactly the landmarks of a plain loop: one store image (``Split.image``) at a time through ``predict``."""
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
     from aflw_occ.store import open_store
 
     path = _const_model(tmp_path)
@@ -427,18 +451,18 @@ def test_onnx_concurrent_inference_on_store_equals_plain_loop(tiny_store: Path, 
 
 
 def test_bulk_reader_reuse_gives_same_pixels_in_reused_memory(tiny_store: Path) -> None:
-    from aflw_occ.evaluate import _BulkReader, _load_images
     from aflw_occ.store import open_store
+    from aflw_occ.store.bulk import BulkReader, load_images
 
     with open_store(tiny_store) as st:
         sps = [st.split(s) for s in st.splits]
-        reader = _BulkReader(sps)
+        reader = BulkReader(sps)
         items = [(k, i) for i in (0, 3) for k in range(len(sps))]
-        first = _load_images(sps, items, set(range(len(sps))), reader, reuse=True)
+        first = load_images(sps, items, set(range(len(sps))), reader, reuse=True)
         for (k, i), img in zip(items, first, strict=True):
             np.testing.assert_array_equal(img, sps[k].image(i))
         later = [(k, i) for i in (7, 2) for k in range(len(sps))]
-        second = _load_images(sps, later, set(range(len(sps))), reader, reuse=True)
+        second = load_images(sps, later, set(range(len(sps))), reader, reuse=True)
         for (k, i), img in zip(later, second, strict=True):
             np.testing.assert_array_equal(img, sps[k].image(i))
         # occluded rows were written into the memory of the first call's occluded rows; clean rows are fresh

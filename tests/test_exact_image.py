@@ -88,6 +88,20 @@ def test_warp_bilinear_equals_per_pixel_definition_and_opencv() -> None:
     assert np.abs(got[inner].astype(int) - ref[inner]).max() <= 2  # 8-bit vs 5-bit weights
 
 
+def test_warp_bilinear_int32_positions_wrap_exactly() -> None:
+    """The int32 position path: row offsets far outside int32 on rows that see nothing of the source, large x
+    steps (strong shrinks) and maps that leave the canvas partly empty give the per-pixel int64 definition."""
+    src = RNG.integers(0, 256, (17, 21, 4), dtype=np.uint8)
+    maps = (
+        [[9.75, 0.1, -60.0], [0.05, 30000.0, -450000.0]],  # one canvas row in the source, huge y offsets elsewhere
+        [[-3.3, 0.4, 70.0], [0.6, 2.9, -1.0]],
+        [[0.0, -1.0, 30.0], [1.0, 0.0, -5.5]],
+        [[40000.0, 0.0, -5.0], [0.0, 1.0, 3.0]],  # only the first canvas column can land in the source
+    )
+    for inv in maps:
+        np.testing.assert_array_equal(xi.warp_bilinear(src, inv, (33, 29)), _warp_reference(src, inv, (33, 29)))
+
+
 def test_separable_filter_equals_direct_sum_and_opencv() -> None:
     img = RNG.integers(0, 256, (19, 23), dtype=np.uint8)
     taps = np.array([1, 4, 6, 4, 1])

@@ -270,3 +270,42 @@ def test_polygons_match_the_rational_definition_and_stay_close_to_opencv() -> No
         cv = np.zeros((30, 30), np.uint8)
         cv2.fillPoly(cv, [(pts * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
         assert np.count_nonzero(cv.astype(bool) ^ fill_polygon(pts, (30, 30))) <= 0.15 * cv.sum()
+
+
+def test_parts_mask_and_seed_are_the_unions_of_their_pieces() -> None:
+    """The one-pass forms equal the piece-by-piece ones: :func:`parts_mask` is the union of :func:`part_masks`, the
+    seed the union of its polygons each drawn by :func:`fill_polygon`, and a grouped ``fill_outline`` the union of
+    the groups filled one at a time (overlapping polygons: a pixel inside two of them stays set)."""
+    from aflw_occ.face_region import (
+        SEED_POLYGONS,
+        SEED_SHRINK,
+        _grid16,
+        _shrunk,
+        central_face_mask,
+        fill_polygon,
+        part_masks,
+        parts_mask,
+    )
+    from aflw_occ.geometry import fill_outline
+
+    rng = np.random.default_rng(15)
+    base = np.stack([np.linspace(20, 80, 68), 50 + 20 * np.sin(np.linspace(0, 6, 68))], 1)
+    for k in range(5):
+        lm = base * rng.uniform(0.5, 1.5) + rng.normal(0, 1 + 2 * k, (68, 2)) - 10 * k
+        shape = (int(rng.integers(40, 140)), int(rng.integers(40, 140)))
+        union = np.zeros(shape, dtype=bool)
+        for m in part_masks(lm, shape).values():
+            union |= m
+        np.testing.assert_array_equal(parts_mask(lm, shape), union)
+        seed = np.zeros(shape, dtype=bool)
+        for idx in SEED_POLYGONS.values():
+            seed |= fill_polygon(_grid16(_shrunk(lm[list(idx)], SEED_SHRINK)), shape)
+        np.testing.assert_array_equal(central_face_mask(lm, shape), seed)
+    polys = [rng.uniform(0, 30, (int(rng.integers(3, 8)), 2)) for _ in range(4)]
+    each = np.zeros((30, 30), dtype=bool)
+    for p in polys:
+        q = np.roll(p, -1, axis=0)
+        each |= fill_outline(p[:, 0], p[:, 1], q[:, 0], q[:, 1], (30, 30), even_odd=True)
+    p, q = np.concatenate(polys), np.concatenate([np.roll(p, -1, axis=0) for p in polys])
+    group = np.repeat(np.arange(4), [len(p) for p in polys])
+    np.testing.assert_array_equal(fill_outline(p[:, 0], p[:, 1], q[:, 0], q[:, 1], (30, 30), True, group), each)

@@ -1,5 +1,5 @@
 """Fault injection on `aflw-occ build` (issue 13): killed drivers and workers, Ctrl-C, SIGTERM, concurrent builds,
-read-only and full disks, overwrite refusal, `--subsets all`, resume identity, data discovery.
+read-only and full disks, overwrite refusal, `--subset all`, resume identity, data discovery.
 
 Every build runs as a user runs it (the console script, in its own session so that the test can find and kill every
 process it started). Each case asserts, where it applies: no process of the build is left, no temporary file is left,
@@ -35,7 +35,7 @@ MANIFEST = "manifest-2.0.0"
 # --------------------------------------------------------------------------------------------------------------
 # helpers
 def build_cmd(src: Path, out: Path, *extra: str) -> list[str]:
-    return [EXE, "build", "--source", str(src), "--out", str(out), "--subsets", SUBSETS, "--workers", "2", "--quiet",
+    return [EXE, "build", "--source", str(src), "--out", str(out), "--subset", SUBSETS, "--workers", "2", "--quiet",
             *extra]  # fmt: skip
 
 
@@ -380,8 +380,8 @@ def test_subsets_all_is_every_subset_of_the_version() -> None:
 
 def test_subsets_errors_on_the_command_line(src: Path, tmp_path: Path) -> None:
     for bad, why in [("all,randocc", "give it alone"), ("nsod,nsod", "nsod given more than once")]:
-        r = run("build", "--source", str(src), "--out", str(tmp_path / "o"), "--subsets", bad)
-        assert r.returncode == 2 and why in one_error_line(r.stderr) and "--subsets" in r.stderr
+        r = run("build", "--source", str(src), "--out", str(tmp_path / "o"), "--subset", bad)
+        assert r.returncode == 2 and why in one_error_line(r.stderr) and "--subset" in r.stderr
     assert not (tmp_path / "o").exists()
 
 
@@ -509,7 +509,7 @@ def test_subsets_all_builds_every_subset_on_real_data(real_source: Path, tmp_pat
     from aflw_occ.store.versions import get_version
 
     out = tmp_path / "out"
-    r = run("build", "--source", str(real_source), "--out", str(out), "--subsets", "all", "--ids",
+    r = run("build", "--source", str(real_source), "--out", str(out), "--subset", "all", "--ids",
             "image00002,image00004", "--workers", "1", "--quiet")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "randocc 2" in r.stdout and "nsod 2" in r.stdout and "nod " in r.stdout

@@ -293,14 +293,14 @@ def test_evaluate_states_the_adapters_pose_decoding(
     shared: Path, real_source: Path, real_eval_dir: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("torch")
-    from aflw_occ.adapters.spec import load_predictor
+    from aflw_occ.adapters.registry import load_predictor
     from aflw_occ.evaluate import evaluate
     from aflw_occ.source import AFLW2000_3D
 
     weights = shared / "models" / "3ddfa_v2_mb05" / "mb05_120x120.pth"
     if not weights.is_file():
         pytest.skip(f"3DDFA_V2 weights not available at {weights}")
-    with pytest.raises(PredictionError, match="pose=euler is unknown"):
+    with pytest.raises(PredictionError, match="pose=euler is invalid: pose must be one of aflw2000-3d, synergynet"):
         load_predictor(f"3ddfa-v2:{weights},pose=euler")
     ids = sorted(p.stem for p in real_source.glob("image*.jpg"))[:12]
     ds = AFLW2000_3D(real_source, real_eval_dir, ids=ids)

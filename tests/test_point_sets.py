@@ -116,7 +116,7 @@ def test_evaluate_scores_both_point_sets_and_the_leaderboard_shows_both(tmp_path
     assert set(clean.scores) == {"sparse-2d", "sparse-2d points=inner-51"}
     assert clean.scores["sparse-2d points=inner-51"].conventions["points"] == "inner-51"
     scores = pd.read_csv(tmp_path / "res" / "scores.csv", dtype={"points": str})
-    assert list(scores.columns[:4]) == ["split", "protocol", "points", "metric"]
+    assert list(scores.columns[:5]) == ["box_protocol", "split", "protocol", "points", "metric"]
     assert set(scores["points"]) == {"68", "inner-51"} and set(scores["protocol"]) == {"sparse-2d"}
     r = load_results(tmp_path / "res")
     for points in ("68", "inner-51"):

@@ -362,3 +362,40 @@ def test_evaluate_pipeline_equals_plain_loop(onnx_path: Path, real_source: Path,
             np.testing.assert_array_equal(res.splits[name].angles_deg[i], pose_from_params(p)[0])
     np.testing.assert_array_equal(res.splits["copy"].landmarks, res.splits["clean"].landmarks)
     assert not np.array_equal(res.splits["dark"].landmarks, res.splits["clean"].landmarks)
+
+
+def test_pth_and_its_onnx_export_are_one_model(
+    onnx_path: Path, model_dir: Path, real_source: Path, real_eval_dir: Path, tmp_path: Path
+) -> None:
+    """``3ddfa-v2:X.pth`` and its export (under any file name) have one model name, hence one leaderboard row name,
+    and one weights identity (the checkpoint's sha256, recorded at export)."""
+    import shutil
+
+    import onnx
+
+    from aflw_occ.adapters.registry import load_predictor
+    from aflw_occ.evaluate import evaluate
+    from aflw_occ.leaderboard import leaderboard_markdown, load_results
+    from aflw_occ.predictions import file_sha256
+    from aflw_occ.source import AFLW2000_3D
+
+    weights = model_dir / "mb05_120x120.pth"
+    renamed = tmp_path / "exported-under-another-name.onnx"
+    shutil.copy(onnx_path, renamed)
+    ds = AFLW2000_3D(real_source, real_eval_dir, ids=sorted(p.stem for p in real_source.glob("image*.jpg"))[:6])
+    rows = []
+    for k, spec in enumerate((f"3ddfa-v2:{weights}", f"3ddfa-v2:{renamed}")):
+        res = evaluate(load_predictor(spec, threads=1), ds, out_dir=tmp_path / f"r{k}", n_boot=10, progress=False)
+        r = load_results(tmp_path / f"r{k}")
+        assert r.meta["model"] == "3ddfa-v2-mb05_120x120" and r.meta["weights_sha256"] == file_sha256(weights)
+        rows.append([ln.split(" | ")[0] for ln in leaderboard_markdown([r]).splitlines() if ln.startswith("| 3ddfa")])
+        assert res.weights_sha256 == file_sha256(weights)
+    assert rows[0] == rows[1] == ["| 3ddfa-v2-mb05_120x120"] * 2  # overview row and the clean row
+    p = load_predictor(f"3ddfa-v2:{renamed},crop=3ddfa-v2,pose=synergynet")
+    assert p.name == "3ddfa-v2-mb05_120x120-3ddfa-v2-box-pose-synergynet"
+    # an export without aflw-occ's metadata (an older export, another tool) is named by its own stem, no identity
+    bare = onnx.load(str(onnx_path))
+    del bare.metadata_props[:]
+    onnx.save(bare, str(tmp_path / "bare.onnx"))
+    p = load_predictor(f"3ddfa-v2:{tmp_path / 'bare.onnx'}")
+    assert p.name == "3ddfa-v2-bare" and p.weights_sha256 == ""

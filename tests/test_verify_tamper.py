@@ -324,14 +324,16 @@ def test_build_checks_source_checksums(small_source: Path, tmp_path: Path, suffi
     victim = sorted(small_source.glob(f"image*{suffix}"))[1]
     _corrupt_body(victim)
     out = tmp_path / "out"
-    res = run("build", "--source", str(small_source), "--out", str(out), "--subsets", "base", "--quiet")
+    res = run("build", "--source", str(small_source), "--out", str(out), "--subset", "base", "--quiet")
     assert res.code == 2 and res.err.count("\n") == 1 and res.err.startswith(f"error: {victim}: sha256")
     assert not out.exists()  # nothing built
     ids = ",".join(sorted({p.stem for p in small_source.glob("image*")} - {victim.stem}))
-    res = run("build", "--source", str(small_source), "--out", str(out), "--ids", ids, "--quiet", "--subsets", "base")
+    res = run("build", "--source", str(small_source), "--out", str(out), "--ids", ids, "--quiet", "--subset", "base")
     assert res.code == 0, res.err  # only the requested ids' files are checked
     res = run("build", "--source", str(small_source), "--out", str(tmp_path / "l"), "--lenient", "--quiet")
-    assert res.code == 0 and f"skipped {victim}" in res.err
+    left_out = f"1 source image left out (--lenient), first: {victim.stem} ({victim.name}: sha256"
+    assert res.code == 0 and left_out in res.err
     head = json.loads((tmp_path / "l" / "manifest-2.0.0" / "manifest.json").read_text())
     assert head["source"]["checksums"] == "aflw2000-3d.tsv" and head["source"]["count"] == 3
-    assert head["source"]["skipped"][0].startswith(f"{victim.name}: sha256")
+    skip = head["source"]["skipped"][0]
+    assert skip["id"] == victim.stem and skip["file"] == victim.name and skip["reason"].startswith("sha256")

@@ -142,7 +142,7 @@ def test_real_build_from_the_wheel_verifies(installed: Installed, real_source: P
     subsets = repro.subsets_of(version)
     out = installed.cwd / "out"
     args = ["build", "--source", str(real_source), "--out", str(out), "--ids", f"@{ids_file}", "--quiet"]
-    proc = installed.run(*args, "--subsets", ",".join(s for s in subsets if s != "base"), "--workers", "2")
+    proc = installed.run(*args, "--subset", ",".join(s for s in subsets if s != "base"), "--workers", "2")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     splits = [sp for s in subsets if not repro.known_inexact(version, "wheel", s) for sp in repro.splits_of(s)]
     cmd = ["verify", str(out), "--manifest", str(repro.manifest_dir(version)), "--partial", "--workers", "2"]

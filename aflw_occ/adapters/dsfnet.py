@@ -8,9 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from .options import Option
+from .registry import Adapter
+
 
 class DSFNetAdapter:
-    """Wrap :class:`dsfnet_model.predictor.DSFNetPredictor` (torch) for :func:`aflw_occ.evaluate.evaluate`.
+    """Wrap :class:`dsfnet_model.predictor.DSFNetPredictor` (torch) for :func:`aflw_occ.evaluation.evaluate`.
 
     DSFNet takes landmark-style boxes and crops at 1.5× itself (the SADRNet/DSFNet protocol), so it is given the
     tight box of the 68 ground-truth points. Returns 3D landmarks and head pose; dense points only with
@@ -27,9 +30,27 @@ class DSFNetAdapter:
         self.name = f"dsfnet-{Path(weights).stem}"
 
     def predict(self, images: Sequence[np.ndarray], boxes: Any) -> Any:
-        from ..evaluate import Prediction
+        from ..evaluation.predictor import Prediction
 
         out = self.model.predict_full(list(images), np.asarray(boxes.face, dtype=np.float64), dense=self.dense)
         return Prediction(
             landmarks=out["landmarks"], dense=out.get("dense") if self.dense else None, angles_deg=out["pose"]
         )
+
+
+def load(path: str | None, options: dict[str, Any], threads: int) -> DSFNetAdapter:
+    """The ``dsfnet`` factory."""
+    return DSFNetAdapter(str(path), basis=options.get("basis"), threads=threads)
+
+
+ADAPTER = Adapter(
+    kind="dsfnet",
+    summary="The DSFNet reference implementation (torch): 3D landmarks and head pose from the tight ground-truth "
+    "landmark box, cropped at 1.5× by DSFNet.",
+    factory=load,
+    options=(
+        Option("basis", "DSFNet's UV-space basis file (default: $AFLW_OCC_DSFNET_BASIS or beside the weights)",
+               metavar="FILE"),
+    ),
+    extra="torch",
+)  # fmt: skip

@@ -4,7 +4,9 @@ Optional: ``pip install 'aflw-occ[mediapipe]'`` (``ai-edge-litert``, the TensorF
 compatible) and the model file: ``aflw-occ models fetch mediapipe-facemesh`` (extracted from the mediapipe 0.10.21
 wheel, sha256-checked; :mod:`aflw_occ.models`).
 
-Pre-processing of image ``I`` with ground-truth face box ``[l, t, r, b]`` (the tight box of the 68 points, 1-based):
+Pre-processing of image ``I`` with face box ``[l, t, r, b]`` (``FaceBoxes.face``: the tight box of the 68 points,
+1-based, under the ground-truth box protocol; under the detector box protocol its estimate from the detector's box by
+the detector's box convention, :mod:`aflw_occ.detection.calibration`, so the same crop rule applies to both):
 
 * crop: an upright square of side ``S = 1.5·max(r − l, b − t)`` centred on the box centre;
 * sampled at 192×192 bilinearly in float64 (output pixel centre ``j + ½`` reads the source at
@@ -37,6 +39,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import PredictionError
+from .options import Option
+from .registry import Adapter
 
 INPUT_SIZE = 192
 CROP_SCALE = 1.5
@@ -169,7 +173,7 @@ def _interpreter_class() -> Any:
 
 
 class FaceMeshPredictor:
-    """MediaPipe FaceMesh on a ground-truth-derived crop: (N, 68, 2) landmarks in 1-based image pixels.
+    """MediaPipe FaceMesh on a crop around the face box: (N, 68, 2) landmarks in 1-based image pixels.
 
     Staged (``prepare`` → ``infer``); ``infer_concurrent`` runs on a single-thread interpreter of the calling thread,
     so ``evaluate --threads T`` runs T interpreters side by side. ``mesh(images, boxes)`` gives the 468 points.
@@ -191,17 +195,6 @@ class FaceMeshPredictor:
             raise PredictionError(f"{self.path}: FaceMesh model file does not exist")
         self._local = threading.local()
         self._open()  # fail now, in the caller's thread, if the file is not the model
-
-    @classmethod
-    def from_spec(cls, rest: str, threads: int = 2) -> FaceMeshPredictor:
-        """From the options of a ``mediapipe-facemesh[:model=PATH]`` spec (``threads`` is used by ``evaluate``)."""
-        from .preprocess import parse_options
-
-        opts = parse_options(rest)
-        unknown = set(opts) - {"model"}
-        if unknown:
-            raise PredictionError(f"mediapipe-facemesh: unknown option(s) {', '.join(sorted(unknown))} (known: model)")
-        return cls(opts.get("model"))
 
     def _open(self) -> tuple[Any, int, int]:
         """This thread's (interpreter, input index, landmark output index), created on first use."""
@@ -259,3 +252,24 @@ class FaceMeshPredictor:
 
     def predict(self, images: Sequence[np.ndarray], boxes: Any) -> np.ndarray:
         return self.infer(self.prepare(images, boxes), boxes)
+
+
+def load(path: str | None, options: dict[str, Any], threads: int) -> FaceMeshPredictor:
+    """The ``mediapipe-facemesh`` factory (``threads`` interpreters run side by side through ``infer_concurrent``)."""
+    return FaceMeshPredictor(options.get("model"))
+
+
+ADAPTER = Adapter(
+    kind="mediapipe-facemesh",
+    path=None,
+    summary="MediaPipe FaceMesh (LiteRT; 468 points mapped to 68), 2D protocols only: an upright square crop of "
+    "1.5× the face box (the ground-truth 68-point box, or its estimate from a detector's box). The model file: "
+    "`aflw-occ models fetch mediapipe-facemesh`. Its 17 jaw points are approximate: report `points=inner-51` too. "
+    "See [Baselines](#baselines).",
+    factory=load,
+    options=(
+        Option("model", "the face_landmark.tflite file (default: the one `aflw-occ models fetch` caches)",
+               metavar="FILE"),
+    ),
+    extra="mediapipe",
+)  # fmt: skip

@@ -5,10 +5,15 @@ The model takes one image tensor (the pre-processed crops, see
 and returns 68 landmarks in crop pixels as its first output (or the output named ``output``); they are mapped back to
 image pixels through the crop box. Spec form: ``onnx:PATH[,key=value...]``, e.g.
 ``onnx:model.onnx,crop=landmarks-1.5,size=256,color=rgb,mean=0,std=255,layout=nchw``.
+
+The model's declared input is checked against what the options feed when it is opened (:func:`check_input`: rank,
+float input, layout, square side = ``size``, batch axis), so a mismatch is one error saying which option to set; a
+model that declares free dimensions and still fails at run time gets the same hint (:func:`run_failure`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import PredictionError
-from .preprocess import Preprocess, expand_rows, parse_options
+from .options import Option
+from .preprocess import PREPROCESS_OPTIONS, Preprocess, expand_rows
+from .registry import Adapter
 
 
 def make_session(path: str | Path, threads: int = 2) -> Any:
@@ -32,7 +39,7 @@ def make_session(path: str | Path, threads: int = 2) -> Any:
     so.inter_op_num_threads = 1
     # no busy-waiting: the evaluator's loader threads share the cores with inference
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # fatal only: a failing run is reported once, as an error naming the model (run_failure)
     try:
         return ort.InferenceSession(str(p), sess_options=so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
@@ -51,6 +58,73 @@ def run_chunked(session: Any, outputs: list[str], input_name: str, x: np.ndarray
         return [np.asarray(o) for o in session.run(outputs, {input_name: x})]
     parts = [session.run(outputs, {input_name: x[s : s + rows]}) for s in range(0, len(x), rows)]
     return [np.concatenate([np.asarray(p[j]) for p in parts]) for j in range(len(outputs))]
+
+
+def _shape_text(shape: Sequence[Any]) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def check_input(path: Path, session: Any, size: int, layout: str = "nchw", fix: str | None = None) -> int | None:
+    """Check the model's first input against the (N, 3, size, size) (``nchw``) or (N, size, size, 3) (``nhwc``)
+    float32 tensor fed to it; returns its fixed batch size (None when the batch axis is free).
+
+    Free (named or unknown) dimensions are accepted. :class:`PredictionError` naming the file, the declared input,
+    what is fed and what to do: the option that fixes it (``size=``, ``layout=``), or ``fix`` when given (adapters
+    whose input is not an option).
+    """
+    inp = session.get_inputs()[0]
+    shape = list(inp.shape)
+    fed = f"(N, 3, {size}, {size})" if layout == "nchw" else f"(N, {size}, {size}, 3)"
+    fixed = [d if isinstance(d, int) and d > 0 else None for d in shape]
+    problem, todo = None, ""
+    if len(shape) != 4:
+        problem, todo = "is not one image tensor", "export a model that takes (N, 3, S, S) or (N, S, S, 3) images"
+    elif inp.type != "tensor(float)":
+        problem, todo = "is not float32", "export a model that takes float32 images"
+    else:
+        chan, h, w = (fixed[1], fixed[2], fixed[3]) if layout == "nchw" else (fixed[3], fixed[1], fixed[2])
+        flipped = fixed[3] if layout == "nchw" else fixed[1]
+        side = h if h is not None else w
+        other = "nhwc" if layout == "nchw" else "nchw"
+        if flipped == 3 and chan != 3:
+            problem, todo = f"does not take layout={layout} images", f"set layout={other}"
+        elif chan is not None and chan != 3:
+            problem, todo = f"takes {chan} channels", "export a model that takes 3-channel (colour) images"
+        elif h is not None and w is not None and h != w:
+            problem, todo = f"is not square ({h}×{w})", "export a model that takes square crops"
+        elif side is not None and side != size:
+            problem, todo = f"has side {side}, not size={size}", f"set size={side} in the model spec"
+        elif fixed[0] is not None and fixed[0] != 1:
+            problem, todo = f"has a fixed batch of {fixed[0]}", "export the model with a free batch axis (or 1)"
+    if problem is not None:
+        raise PredictionError(
+            f"{path}: the model's input '{inp.name}' {_shape_text(shape)} {inp.type} {problem}; the adapter feeds "
+            f"{fed} float32: {fix or todo}"
+        )
+    return fixed[0]
+
+
+def ort_message(exc: BaseException) -> str:
+    """The useful part of an onnxruntime error: the failing node and its status message, without the error-code
+    prefix and the source location (one line, at most 300 characters)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    node = re.search(r"while running (\S+) node.*?Status Message: (.*)", text)
+    if node:
+        detail = re.sub(r"^\S+:\d+ \S+\(.*?\) ", "", node.group(2))  # file:line function(signature)
+        detail = detail.split(" was false. ", 1)[-1]  # the failed condition, when a sentence explains it
+        text = f"{node.group(1)} node: {detail}"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def run_failure(path: Path, session: Any, x: np.ndarray, exc: Exception) -> PredictionError:
+    """The error of an onnxruntime call that failed on input ``x``: the file, what was fed, what the model declares,
+    onnxruntime's message and the options to check."""
+    inp = session.get_inputs()[0]
+    return PredictionError(
+        f"{path}: onnxruntime cannot run the model on {_shape_text(x.shape)} {x.dtype} input ({ort_message(exc)}); "
+        f"the model declares {_shape_text(inp.shape)}: check size= and layout= in the model spec"
+    )
 
 
 class Sessions:
@@ -105,26 +179,23 @@ class OnnxPredictor:
         self.sessions = Sessions(self.path, threads)
         self.session = self.sessions.main
         self.input_name = self.session.get_inputs()[0].name
+        self.batch = check_input(self.path, self.session, self.pre.size, self.pre.layout)
         outputs = [o.name for o in self.session.get_outputs()]
         if output is not None and output not in outputs:
             raise PredictionError(f"{self.path}: no output named '{output}' (outputs: {', '.join(outputs)})")
         self.output = output or outputs[0]
         self.name = name or self.path.stem
 
-    @classmethod
-    def from_spec(cls, spec: str, threads: int = 2) -> OnnxPredictor:
-        """``PATH[,key=value...]`` → predictor (keys: the :class:`Preprocess` fields, ``output``, ``name``)."""
-        path, _, rest = spec.partition(",")
-        opts = parse_options(rest)
-        output = opts.pop("output", None)
-        name = opts.pop("name", None)
-        return cls(path, Preprocess().with_options(opts), output=output, threads=threads, name=name)
-
     def run(self, x: np.ndarray, session: Any = None) -> np.ndarray:
-        """The landmark output of ``x`` (on the main session, or on ``session`` in chunks of 16 rows)."""
-        if session is None:
-            return np.asarray(self.session.run([self.output], {self.input_name: x})[0])
-        return run_chunked(session, [self.output], self.input_name, x)[0]
+        """The landmark output of ``x`` (on the main session, or on ``session`` in chunks of 16 rows; one row at a
+        time for a model with a fixed batch of 1)."""
+        try:
+            if session is None and self.batch is None:
+                return np.asarray(self.session.run([self.output], {self.input_name: x})[0])
+            rows = self.batch or CHUNK_ROWS
+            return run_chunked(session or self.session, [self.output], self.input_name, x, rows)[0]
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise run_failure(self.path, self.session, x, exc) from None
 
     def prepare(self, images: Sequence[np.ndarray], boxes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Crop boxes, model input of the distinct crops and the row → input map of a batch (thread-safe; the
@@ -148,3 +219,22 @@ class OnnxPredictor:
 
     def predict(self, images: Sequence[np.ndarray], boxes: Any) -> np.ndarray:
         return self.infer(self.prepare(images, boxes), boxes)
+
+
+def load(path: str | None, options: dict[str, Any], threads: int) -> OnnxPredictor:
+    """The ``onnx`` factory: pre-processing from the options, plus ``output`` and ``name``."""
+    pre = Preprocess(**{o.name: options[o.name] for o in PREPROCESS_OPTIONS if o.name in options})
+    return OnnxPredictor(str(path), pre, output=options.get("output"), threads=threads, name=options.get("name"))
+
+
+ADAPTER = Adapter(
+    kind="onnx",
+    summary="Any ONNX landmark model, run with onnxruntime. It must return 68 landmarks in crop pixels: (N,68,2|3), "
+    "(N,2|3,68), (N,136) or (N,204); they are mapped back to image pixels through the crop box.",
+    factory=load,
+    options=(
+        *PREPROCESS_OPTIONS,
+        Option("output", "name of the landmark output (default: the first output)", metavar="NAME"),
+        Option("name", "the model's name in results and leaderboards (default: the file stem)", metavar="NAME"),
+    ),
+)

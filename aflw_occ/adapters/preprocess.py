@@ -23,6 +23,7 @@ import numpy as np
 
 from ..crops import CROP_RULES, crop_batch, crop_boxes, crop_to_image
 from ..errors import PredictionError
+from .options import Option, convert_options, flag, floats, positive_int
 
 
 @dataclass(frozen=True)
@@ -64,23 +65,13 @@ class Preprocess:
             raise PredictionError(f"unknown flat order '{self.flat_order}' (choose interleaved or planar)")
         if int(self.size) <= 0:
             raise PredictionError(f"input size must be positive, got {self.size}")
+        if not np.all(np.asarray(self.std, dtype=np.float64) != 0):
+            raise PredictionError(f"std must not be 0, got {self.std}")
 
     def with_options(self, options: dict[str, str]) -> Preprocess:
-        """A copy with options parsed from ``key=value`` strings (``mean=127.5`` or ``mean=0.5/0.5/0.5``)."""
-        kw: dict[str, object] = {}
-        for key, value in options.items():
-            if key in ("crop", "color", "layout", "resample", "flat_order"):
-                kw[key] = value.lower()
-            elif key == "size":
-                kw[key] = int(value)
-            elif key in ("mean", "std"):
-                parts = [float(v) for v in value.replace(":", "/").split("/")]
-                kw[key] = parts[0] if len(parts) == 1 else tuple(parts)
-            elif key == "flip_y":
-                kw[key] = value.lower() in ("1", "true", "yes")
-            else:
-                raise PredictionError(f"unknown pre-processing option '{key}'")
-        return replace(self, **kw)  # type: ignore[arg-type]
+        """A copy with options parsed from ``key=value`` strings (``mean=127.5`` or ``mean=0.5/0.5/0.5``) by
+        :data:`PREPROCESS_OPTIONS`; :class:`PredictionError` for an unknown key or a bad value."""
+        return replace(self, **convert_options(PREPROCESS_OPTIONS, options, "pre-processing"))
 
     def boxes(self, roi_boxes: np.ndarray | None, face_boxes: np.ndarray | None) -> np.ndarray:
         """(N, 4) crop boxes of this rule."""
@@ -194,12 +185,19 @@ def landmarks_from_output(output: np.ndarray, flat_order: str = "interleaved") -
     )
 
 
-def parse_options(text: str) -> dict[str, str]:
-    """``"a=1,b=x"`` → ``{"a": "1", "b": "x"}``; raises :class:`PredictionError` on a malformed item."""
-    opts: dict[str, str] = {}
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        if "=" not in item:
-            raise PredictionError(f"option '{item}' is not key=value")
-        k, v = item.split("=", 1)
-        opts[k.strip().replace("-", "_")] = v.strip()
-    return opts
+#: the pre-processing options of a model spec (``onnx:PATH,size=256,...``): one per :class:`Preprocess` field
+PREPROCESS_OPTIONS: tuple[Option, ...] = (
+    Option("crop", "crop rule: 3DDFA's boxes, the 3DDFA_V2 rule or the SADRNet/DSFNet 1.5× landmark box",
+           choices=CROP_RULES, default="3ddfa"),
+    Option("size", "square input side in pixels; must match the model's input (size=64 for a 64×64 model)",
+           positive_int, "N", default="120"),
+    Option("color", "channel order fed to the model", choices=("rgb", "bgr"), default="rgb"),
+    Option("mean", "subtracted per channel on the 0–255 scale (one value or a/b/c)", floats, "M", default="0"),
+    Option("std", "divisor per channel (one value or a/b/c)", floats, "S", default="1"),
+    Option("layout", "tensor layout of the input", choices=("nchw", "nhwc"), default="nchw"),
+    Option("resample", "3DDFA's integer-box crop + bilinear resize, or a sub-pixel affine warp",
+           choices=("3ddfa", "affine"), default="3ddfa"),
+    Option("flip_y", "the model's y axis points up (y ← size − y before mapping back)", flag, "0|1", default="0"),
+    Option("flat_order", "how a flat (N, 136|204) output is ordered: x0,y0,x1,… or all x then all y",
+           choices=("interleaved", "planar"), default="interleaved"),
+)  # fmt: skip

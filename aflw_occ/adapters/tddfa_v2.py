@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import PredictionError
+from .tddfa import WeightsIdentity, checkpoint_identity, model_name
 from .tddfa_params import INPUT_SIZE, N_PARAMS, TDDFABasis, TDDFAPipeline, tddfa_preprocess
 
 # (name, output channels at width 1.0, stride)
@@ -139,7 +140,7 @@ class TDDFAWithDecoding(nn.Module):
 
 
 class TDDFATorchPredictor(TDDFAPipeline):
-    """3DDFA_V2 MobileNet-x0.5 from a ``.pth`` checkpoint, run with torch.
+    """3DDFA_V2 MobileNet-x0.5 from a ``.pth`` checkpoint, run with torch (named as in :mod:`aflw_occ.adapters.tddfa`).
 
     Args:
         weights: the checkpoint.
@@ -162,7 +163,9 @@ class TDDFATorchPredictor(TDDFAPipeline):
         self.pre = tddfa_preprocess(crop)
         if threads is not None:
             torch.set_num_threads(max(1, int(threads)))
-        self.name = f"3ddfa-v2-{weights.stem}" + ("" if crop == "3ddfa" else f"-{crop}-box")
+        self.weights: WeightsIdentity = checkpoint_identity(weights)
+        self.weights_sha256 = self.weights.sha256
+        self.name = model_name(self.weights, crop)
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with torch.inference_mode():

@@ -20,6 +20,7 @@ from ..errors import AflwOccError, Interrupted
 COMMANDS: dict[str, str] = {
     "info": "aflw_occ.cli.info:info",
     "export": "aflw_occ.cli.export:export",
+    "export-table": "aflw_occ.cli.export_table:export_table",
     "dsfnet": "aflw_occ.cli.dsfnet:dsfnet",
     "score": "aflw_occ.cli.score:score",
     "build": "aflw_occ.cli.build:build",
@@ -31,10 +32,26 @@ COMMANDS: dict[str, str] = {
     "leaderboard": "aflw_occ.cli.report:leaderboard",
     "occluders": "aflw_occ.cli.occluders:occluders",
     "models": "aflw_occ.cli.models:models",
+    "detect": "aflw_occ.cli.detect:detect",
 }
 
 
-class LazyGroup(click.Group):
+class FullHelpGroup(click.Group):
+    """A click group whose ``--help`` lists each sub-command with its whole one-line description, wrapped to the
+    terminal, never cut off with ``...``."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1 << 16)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class LazyGroup(FullHelpGroup):
     """A click group whose sub-commands are imported only when invoked."""
 
     registry: dict[str, str] = COMMANDS
@@ -96,6 +113,8 @@ def main() -> None:
         hint = f" (see `{ctx.command_path} --help`)" if isinstance(exc, click.UsageError) and ctx else ""
         _fail(exc.format_message().replace("\n", " ") + hint, exc.exit_code)
     except AflwOccError as exc:
+        if os.environ.get(DEBUG_ENV) == "1" and exc.__cause__ is not None:  # e.g. what a user's model raised
+            traceback.print_exception(exc.__cause__)
         _fail(str(exc), exc.exit_code)
     except OSError as exc:  # disk full, read-only or missing folder, permissions: of a path the user gave
         _fail(describe_os_error(exc), 2)

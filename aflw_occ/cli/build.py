@@ -11,21 +11,22 @@ import click
 
 from ..errors import AflwOccError
 from ..store.versions import CURRENT_VERSION
+from .options import comma_list, deprecated_alias
 
 if TYPE_CHECKING:
     from ..pipeline import BuildPlan, BuildResult
 
-HINT = "'--subsets'"
+HINT = "'--subset'"
 
 
-def parse_subsets(text: str, version: str = CURRENT_VERSION) -> tuple[str, ...]:
-    """``--subsets``: a comma list of subset names (``base`` = the clean images, always built) or ``all`` = every
+def parse_subsets(text: str | tuple[str, ...], version: str = CURRENT_VERSION) -> tuple[str, ...]:
+    """``--subset``: subset names (``base`` = the clean images, always built) as comma lists, or ``all`` = every
     subset of data ``version``, in the registry's order. Unknown, repeated or dropped names are errors."""
     from ..builders import BUILDERS
     from ..store.versions import get_version
 
     of_version = [s for s in BUILDERS if s in get_version(version).builders]
-    names = [s.strip() for s in text.split(",") if s.strip()]
+    names = comma_list(text)
     if not names:
         raise click.BadParameter("empty; give base, one or more subsets, or all", param_hint=HINT)
     repeated = sorted({s for s in names if names.count(s) > 1})
@@ -69,13 +70,17 @@ def parse_ids(spec: str | None) -> tuple[str, ...] | None:
 
 
 @click.command()
+@deprecated_alias("--subsets", "--subset", "subsets", multiple=True)
 @click.option("--source", type=click.Path(path_type=Path), required=True, help="AFLW2000-3D release folder.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option(
-    "--subsets",
-    default="base,csod",
+    "--subset",
+    "subsets",
+    multiple=True,
+    default=("base,csod",),
     show_default=True,
-    help="Comma list of base, csod, nod, nsod, randocc; or all (every subset of the data version).",
+    help="What to build: base, csod, nod, nsod, randocc as a comma list (repeatable), or all (every subset of the "
+    "data version).",
 )
 @click.option("--version", "version", default=CURRENT_VERSION, show_default=True, help="Data version to build.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Global seed.")
@@ -93,7 +98,7 @@ def parse_ids(spec: str | None) -> tuple[str, ...] | None:
 def build(
     source: Path,
     out: Path,
-    subsets: str,
+    subsets: tuple[str, ...],
     version: str,
     seed: int,
     workers: int,
@@ -129,31 +134,56 @@ def build(
         progress=not quiet,
     )
     result = _run(plan, run)
-    for f, reason in result.skipped:
-        click.echo(f"skipped {f}: {reason}", err=True)
-    for note in result.warnings:
-        click.echo(f"warning: {note}", err=True)
     if result.path is None:
         click.echo(
             f"shard done: {result.blocks_done}/{result.blocks_total} blocks in the journal; run the other shards"
         )
-        return
-    if not result.splits:  # a shard that finished at the same time as the one that assembled the store
+    elif not result.splits:  # a shard that finished at the same time as the one that assembled the store
         click.echo(f"shard done: {result.path} was assembled by another shard")
-        return
-    counts = ", ".join(f"{k} {v}" for k, v in result.splits.items())
-    click.echo(f"built {result.path} (data version {version}, seed {seed}): {counts}")
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in result.splits.items())
+        click.echo(f"built {result.path} (data version {version}, seed {seed}): {counts}")
+    for line in summary(result):
+        click.echo(line, err=True)
+
+
+def summary(result: BuildResult) -> list[str]:
+    """At most two ``warning:`` lines: how many source images were left out (``--lenient``) and how many builder
+    warnings there were, each with its first case and the file that lists them all."""
+    where = f"; all listed in {result.notes_file}" if result.notes_file is not None else ""
+    if result.path is None or not result.splits:  # a shard: the store's assembly lists them
+        where = "; listed in the manifest folder's build-notes.txt once the store is assembled"
+    lines = []
+    if result.skipped:
+        n = len(result.skipped)
+        lines.append(f"warning: {n} source image{'s' * (n != 1)} left out (--lenient), first: {result.skipped[0]}"
+                     f"{where}")  # fmt: skip
+    if result.warnings:
+        n = len(result.warnings)
+        per_split: dict[str, int] = {}
+        for w in result.warnings:
+            split = w.split("/", 1)[0]
+            per_split[split] = per_split.get(split, 0) + 1
+        counts = ", ".join(f"{k} {v}" for k, v in per_split.items())
+        lines.append(f"warning: {n} builder warning{'s' * (n != 1)} ({counts}), first: {result.warnings[0]}{where}")
+    return lines
 
 
 def _run(plan: BuildPlan, run: Callable[[BuildPlan], BuildResult]) -> BuildResult:
     """Run the build; an interrupt or a dead worker becomes one line saying what was kept and how to continue."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from ..errors import Interrupted
+    from ..errors import Interrupted, SourceError
 
     journal = plan.out / f".journal-{plan.version}"
     try:
         return run(plan)
+    except SourceError as exc:  # a source image a worker could not decode: say what was kept
+        kept = len(list(journal.glob("block-*.pkl"))) if journal.is_dir() else 0
+        if not kept:
+            raise
+        raise SourceError(f"{exc} ({kept} finished block(s) kept: once the file is replaced, the same command with "
+                          "--resume continues)") from None  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted(f"build interrupted; {_continue_hint(journal)}") from None
     except BrokenProcessPool:

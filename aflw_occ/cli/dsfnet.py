@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from . import FullHelpGroup
 
-@click.group("dsfnet")
+
+@click.group("dsfnet", cls=FullHelpGroup)
 def dsfnet() -> None:
     """DSFNet reference implementation (needs the torch extra)."""
 
@@ -27,8 +29,8 @@ def dsfnet() -> None:
     help="folder with PRNet's uv_face_mask.png and uv_kpt_ind.txt.",
 )
 @click.option("--uv-coords", type=click.Path(path_type=Path), default=None, help="BFM_UV.mat (default: next to --bfm).")
-@click.option("--n-shape", type=click.IntRange(1, 199), default=199, show_default=True)
-@click.option("--n-exp", type=click.IntRange(1, 29), default=29, show_default=True)
+@click.option("--n-shape", type=click.IntRange(1, 199), default=199, show_default=True, help="Shape components kept.")
+@click.option("--n-exp", type=click.IntRange(1, 29), default=29, show_default=True, help="Expression components kept.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="output .npz basis file.")
 def build_basis_cmd(bfm: Path, uv_dir: Path, uv_coords: Path | None, n_shape: int, n_exp: int, out: Path) -> None:
     """Rasterise a Basel Face Model into DSFNet's UV-space basis file."""
@@ -43,7 +45,7 @@ def build_basis_cmd(bfm: Path, uv_dir: Path, uv_coords: Path | None, n_shape: in
 @click.option("--weights", required=True, type=click.Path(path_type=Path), help="net.pth (or .npz).")
 @click.option("--basis", type=click.Path(path_type=Path), default=None, help="UV basis .npz.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="output .onnx file.")
-@click.option("--opset", type=int, default=18, show_default=True)
+@click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset version.")
 @click.option(
     "--check/--no-check", default=True, show_default=True, help="compare onnxruntime with torch on a random input."
 )
@@ -69,9 +71,16 @@ def export_cmd(weights: Path, basis: Path | None, out: Path, opset: int, check: 
 
 
 @dsfnet.command("predict")
-@click.option("--weights", required=True, type=click.Path(path_type=Path))
-@click.option("--basis", type=click.Path(path_type=Path), default=None)
-@click.option("--image", "images", required=True, multiple=True, type=click.Path(path_type=Path))
+@click.option("--weights", required=True, type=click.Path(path_type=Path), help="net.pth (or .npz).")
+@click.option(
+    "--basis",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="UV basis .npz (default: $AFLW_OCC_DSFNET_BASIS, or next to --weights).",
+)
+@click.option(
+    "--image", "images", required=True, multiple=True, type=click.Path(path_type=Path), help="Face image (repeatable)."
+)
 @click.option(
     "--box",
     "boxes",
@@ -96,11 +105,11 @@ def predict_cmd(
 @click.option("--basis", required=True, type=click.Path(path_type=Path), help="UV basis .npz.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="output folder for checkpoints.")
 @click.option("--init", type=click.Path(path_type=Path), default=None, help="initial weights (net.pth).")
-@click.option("--epochs", type=int, default=35, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=1e-5, show_default=True)
+@click.option("--epochs", type=int, default=35, show_default=True, help="Training epochs.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Images per step.")
+@click.option("--lr", type=float, default=1e-5, show_default=True, help="Learning rate.")
 @click.option("--max-samples", type=int, default=None, help="use only the first N samples.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data order and initialisation.")
 def train_cmd(
     data: Path,
     basis: Path,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from . import FullHelpGroup
 
-@click.group()
+
+@click.group(cls=FullHelpGroup)
 def occluders() -> None:
     """Inspect occluder libraries (the specs accepted by ``build --occluders``)."""
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..report.context import WORST_BY
+
 
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -13,15 +15,42 @@ import click
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
-    help="Data the results were computed on (default: the path recorded in each meta.json).",
+    help="Store (or AFLW2000-3D folder) the results were computed on (default: the path recorded in meta.json).",
 )
-@click.option("--worst", "worst_k", default=8, show_default=True, type=click.IntRange(min=0))
-def report(results: tuple[Path, ...], out: Path, data: Path | None, worst_k: int) -> None:
-    """One self-contained HTML report from one or more `aflw-occ evaluate` results folders."""
-    from ..report import build_report
+@click.option(
+    "--worst", "worst_k", default=4, show_default=True, type=click.IntRange(min=0), help="Worst samples per split."
+)
+@click.option(
+    "--worst-by",
+    type=click.Choice(list(WORST_BY)),
+    default="increase",
+    show_default=True,
+    help="Rank occluded samples by their increase over the clean image, or by NME.",
+)
+@click.option(
+    "--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the report's bootstrap."
+)
+@click.option(
+    "--n-boot", default=1000, show_default=True, type=click.IntRange(min=1), help="Bootstrap resamples of the drops."
+)
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+def report(
+    results: tuple[Path, ...],
+    out: Path,
+    data: Path | None,
+    worst_k: int,
+    worst_by: str,
+    seed: int,
+    n_boot: int,
+    progress: bool | None,
+) -> None:
+    """One self-contained HTML report from one or more `aflw-occ evaluate` results folders: every protocol's
+    scores, the paired drop from clean per split, errors by covered fraction, occluder and landmark, worst samples."""
+    from ..report import ReportOptions, build_report
 
-    path = build_report(list(results), out, data=data, worst_k=worst_k)
-    click.echo(f"wrote {path}")
+    options = ReportOptions(worst_k=worst_k, worst_by=worst_by, seed=seed, n_boot=n_boot)
+    path = build_report(list(results), out, data=data, options=options, progress=progress)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 @click.command()

@@ -7,13 +7,16 @@ from pathlib import Path
 import click
 import numpy as np
 
+from .options import deprecated_alias
+
 
 @click.command()
+@deprecated_alias("--subset", "--split", "split", note="it takes a split name")
 @click.argument("store", type=click.Path(path_type=Path))
-@click.option("--subset", "split", default="csod-single", show_default=True, help="Split name (e.g. csod-double).")
+@click.option("--split", default="csod-single", show_default=True, help="Split to show (clean, csod-double, nod, …).")
 @click.option("--n", type=int, default=24, show_default=True, help="Number of samples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which samples (seeded choice).")
-@click.option("--cols", type=int, default=6, show_default=True)
+@click.option("--cols", type=int, default=6, show_default=True, help="Tiles per row of the sheet.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output PNG.")
 def show(store: Path, split: str, n: int, seed: int, cols: int, out: Path) -> None:
     """Write a contact sheet of N samples of a split."""

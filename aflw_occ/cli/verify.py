@@ -12,8 +12,10 @@ import click
 @click.command()
 @click.argument("store", type=click.Path(path_type=Path))
 @click.option("--manifest", type=click.Path(path_type=Path), help="Manifest folder (default: the embedded one).")
-@click.option("--workers", type=int, default=os.cpu_count() or 1, show_default=True)
-@click.option("--split", "splits", multiple=True, help="Only these splits (default: all).")
+@click.option(
+    "--workers", type=int, default=os.cpu_count() or 1, show_default=True, help="Processes that decode and hash rows."
+)
+@click.option("--split", "splits", multiple=True, help="Only these splits: a comma list, repeatable (default: all).")
 @click.option("--partial", is_flag=True, help="The store holds only some of the manifest's splits or samples.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 def verify(
@@ -26,8 +28,10 @@ def verify(
     (one error: line).
     """
     from ..store.verify import verify as run
+    from .options import comma_list
 
-    report = run(store, manifest, workers=workers, splits=list(splits) or None, partial=partial, progress=progress)
+    wanted = comma_list(splits) or None
+    report = run(store, manifest, workers=workers, splits=wanted, partial=partial, progress=progress)
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)

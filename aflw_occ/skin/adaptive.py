@@ -36,7 +36,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..face_region import central_face_mask, face_scale, landmark_box, part_masks
+from ..face_region import central_face_mask, face_scale, landmark_box, parts_mask
 from ..geometry import PIXEL_OFFSET
 from . import SegmenterError, exact, is_grayscale, rgb_to_ycbcr
 from .exact import box_sum
@@ -201,17 +201,16 @@ class AdaptiveSkinSegmenter:
         cov = cov * (k[:, None] * k[None, :]) + np.diag(self.floors[:d] * self.floors[:d])
         return mean, cov
 
-    def visible_parts(self, skin: np.ndarray, parts: dict[str, np.ndarray], scale: float) -> np.ndarray:
-        """Part pixels whose neighbourhood (square of half-side ``part_radius``·scale, part pixels left out) is
-        skin for at least ``ring_min`` of its area.
+    def visible_parts(self, skin: np.ndarray, parts: np.ndarray, scale: float) -> np.ndarray:
+        """Part pixels (``parts``: the union of the facial parts, :func:`aflw_occ.face_region.parts_mask`) whose
+        neighbourhood (square of half-side ``part_radius``·scale, part pixels left out) is skin for at least
+        ``ring_min`` of its area.
 
         visible(p) ⇔ Σ_box skin·¬part / Σ_box ¬part ≥ ``ring_min`` (two box filters over the parts' bounding
         box). A part half covered by an object keeps only its uncovered half. Exact: int64 box counts (zero border)
         compared as integers, num·q ≥ p·den with ``ring_min`` = p/q (a fraction with q ≤ 10⁶).
         """
-        any_part = np.zeros(skin.shape, dtype=bool)
-        for m in parts.values():
-            any_part |= m
+        any_part = parts
         if not any_part.any():
             return any_part
         r = max(2, int(round(self.part_radius * scale)))
@@ -259,7 +258,7 @@ class AdaptiveSkinSegmenter:
         m2 = mahalanobis_sq(feats.reshape(-1, d), mean, cov).reshape(shape)
         skin = exact.binary_median(m2 <= self.tau[d], 3 if half else 5)
         skin = exact.open_close(skin, 3, 5)
-        visible = skin | self.visible_parts(skin, part_masks(local, shape), face_scale(local))
+        visible = skin | self.visible_parts(skin, parts_mask(local, shape), face_scale(local))
         if half:
             visible = exact.resize_nearest(visible, full_shape)
         out[y0:y1, x0:x1] = visible

@@ -195,10 +195,15 @@ def render(header: dict[str, Any], split_lines: dict[str, list[str]]) -> tuple[s
 
 
 def write_folder(
-    folder: Path, header_text: str, texts: dict[str, str], environment: dict[str, Any] | None = None
+    folder: Path,
+    header_text: str,
+    texts: dict[str, str],
+    environment: dict[str, Any] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> None:
     """Write a manifest folder atomically (a temporary sibling folder renamed at the end), with the building
-    ``environment`` (informational, outside the manifest hash) as ``environment.json``."""
+    ``environment`` as ``environment.json`` and ``notes`` (file name → text, e.g. the build notes): informational,
+    outside the manifest hash."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     tmp.chmod(0o755)  # mkdtemp makes it private; a manifest folder is meant to be shared
@@ -207,6 +212,8 @@ def write_folder(
         (tmp / header["splits"][name]["file"]).write_text(text)
     if environment is not None:
         (tmp / ENVIRONMENT_FILE).write_text(json.dumps(environment, sort_keys=True, indent=1) + "\n")
+    for name, text in (notes or {}).items():
+        (tmp / name).write_text(text, encoding="utf-8")
     (tmp / MANIFEST_FILE).write_text(header_text)
     if folder.exists():
         old = folder.with_name(folder.name + ".old")

@@ -90,6 +90,21 @@ class Split:
             return {}
         return json.loads(self.store.file[self.group]["params"].asstr()[self.rows[i]])
 
+    def all_params(self) -> list[dict[str, Any]]:
+        """The drawn parameters of every row, in split order (one read of the dataset)."""
+        if self.group == "base":
+            return [{} for _ in range(len(self))]
+        texts = self.store.file[self.group]["params"].asstr()[()]
+        return [json.loads(texts[r]) for r in self.rows]
+
+    def same_pixels_as_source(self) -> np.ndarray:
+        """(N,) bool: rows whose pixels equal their source image's (equal stored ``pixels_sha256``; NOD rows, which
+        select naturally occluded images and paste nothing)."""
+        if self.group == "base":
+            return np.ones(len(self), dtype=bool)
+        base = np.array(self.store.file["base/pixels_sha256"].asstr()[()], dtype=object)[self.source_index]
+        return np.asarray(self._strings("pixels_sha256")[self.rows] == base, dtype=bool)
+
     def record(self, i: int) -> dict[str, Any]:
         """Every stored value of row ``i``, keyed as in the row schema (:mod:`aflw_occ.store.schema`)."""
         r = int(self.rows[i])
@@ -204,6 +219,12 @@ class DataStore:
     @property
     def attrs(self) -> dict[str, Any]:
         return dict(self.file.attrs)
+
+    @cached_property
+    def skipped(self) -> list[schema.Skip]:
+        """The source images a ``--lenient`` build left out of every split (id, file, reason); empty if none."""
+        text = self.file.attrs.get(schema.SKIPPED_ATTR)
+        return [] if text is None else [schema.Skip.from_json(v) for v in json.loads(str(text))]
 
     @cached_property
     def splits(self) -> list[str]:

@@ -154,6 +154,38 @@ ROOT_ATTRS = (
     "format", "data_version", "generator_version", "seed", "options", "builders", "environment", "source_sha256",
     "manifest_sha256", "provenance", "splits",
 )  # fmt: skip
+#: the root attribute of a store built with ``--lenient`` that skipped source images (JSON list of :class:`Skip`
+#: records, in id order); a store without it skipped nothing. The manifest header holds the same list
+#: (``source.skipped``), so the skips are part of the manifest hash.
+SKIPPED_ATTR = "skipped"
+OPTIONAL_ROOT_ATTRS = (SKIPPED_ATTR,)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A source image a ``--lenient`` build left out of every split: its ``id``, the ``file`` at fault (name only,
+    no folder: the record does not depend on where the source lives) and the ``reason``."""
+
+    id: str
+    file: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "file": self.file, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Skip:
+        if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("id", "file", "reason")):
+            raise ValueError(f"not a skip record: {value!r}")
+        return cls(value["id"], value["file"], value["reason"])
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.file}: {self.reason})"
+
+
+def skips_json(skips: list[Skip]) -> list[dict[str, str]]:
+    """The skip list as stored (attribute and manifest header): records sorted by id, then file."""
+    return [s.to_json() for s in sorted(set(skips), key=lambda s: (s.id, s.file))]
 
 
 def kind_of(group: str) -> str:

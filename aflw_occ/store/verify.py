@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import StoreError
 from ..parallel import process_pool
 from . import codec, schema
+from .bulk import read_many
 from .hashing import pixel_hash, sha256_bytes
 from .manifest import Manifest, line_differences, render_line
 from .reader import DataStore, open_store
@@ -93,18 +94,23 @@ class RowResult:
     problems: list[str]
 
 
-def _recompute_base(store: DataStore, rec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _recompute_base(
+    store: DataStore, rec: dict[str, Any], jpegs: dict[int, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The recomputed columns and the digests of a base row, from its JPEG bytes."""
     jpeg = np.asarray(rec["jpeg"], dtype=np.uint8)
     return {"jpeg_sha256": sha256_bytes(jpeg), "pixels_sha256": pixel_hash(codec.decode_jpeg(jpeg))}, {}
 
 
-def _recompute_split(store: DataStore, rec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The recomputed columns and the digests of a split row, from its source pixels, patch and masks."""
+def _recompute_split(
+    store: DataStore, rec: dict[str, Any], jpegs: dict[int, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The recomputed columns and the digests of a split row, from its source pixels, patch and masks
+    (``jpegs``: base JPEG bytes read ahead for the chunk, by base row; else the row's base image is read alone)."""
     src = int(rec["source_index"])
     if not 0 <= src < len(store.base_ids) or store.base_ids[src] != rec["source_id"]:
         raise ValueError(f"source_index {src} is not the base row of {rec['source_id']}")
-    base = store.base_image(src)
+    base = codec.decode_jpeg(jpegs[src]) if jpegs and src in jpegs else store.base_image(src)
     image = codec.apply_patch(base, rec["patch_box"], rec["patch_png"])
     mask = codec.patch_mask(base.shape[:2], rec["patch_box"], rec["mask_png"])
     extra = {k: schema.mask_sha256(codec.decode_png(v, color=False)) for k, v in sorted(rec["mask_pngs"].items())}
@@ -114,10 +120,10 @@ def _recompute_split(store: DataStore, rec: dict[str, Any]) -> tuple[dict[str, A
 RECOMPUTE = {schema.BASE: _recompute_base, schema.SPLIT: _recompute_split}
 
 
-def _check_row(store: DataStore, kind: str, row: int, rec: dict[str, Any]) -> RowResult:
+def _check_row(store: DataStore, kind: str, row: int, rec: dict[str, Any], jpegs: dict[int, Any]) -> RowResult:
     sid = str(rec["id"])
     try:
-        columns, digests = RECOMPUTE[kind](store, rec)
+        columns, digests = RECOMPUTE[kind](store, rec, jpegs)
         line = render_line(kind, {**rec, **columns}, digests)
     except Exception as exc:  # corrupt payload (undecodable PNG/JPEG, a box outside the image, …): a named mismatch
         return RowResult(row, sid, None, [f"cannot be decoded or checked ({_brief(exc)})"])
@@ -138,7 +144,20 @@ def _check_chunk(path: Path, group: str, lo: int, hi: int) -> list[RowResult]:
         records = store.read_rows(group, lo, hi)
     except Exception as exc:  # an unreadable chunk of a dataset
         return [RowResult(lo, f"rows {lo}:{hi}", None, [f"cannot be read ({_brief(exc)})"])]
-    return [_check_row(store, kind, lo + i, rec) for i, rec in enumerate(records)]
+    jpegs = _base_jpegs(store, records) if kind == schema.SPLIT else {}
+    return [_check_row(store, kind, lo + i, rec, jpegs) for i, rec in enumerate(records)]
+
+
+def _base_jpegs(store: DataStore, records: list[dict[str, Any]]) -> dict[int, Any]:
+    """The base JPEG bytes of a chunk's split rows, read in bulk (:func:`~aflw_occ.store.bulk.read_many`: one h5py
+    read for a dense range instead of a lookup and a read per row). Empty when the read fails: each row then reads
+    its own base image and reports its own problem."""
+    n = len(store.base_ids)
+    rows = sorted({int(r["source_index"]) for r in records if 0 <= int(r["source_index"]) < n})
+    try:
+        return read_many(store.file["base/jpeg"], rows)
+    except Exception:
+        return {}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -161,7 +180,8 @@ def _embedded(store: DataStore, report: VerifyReport) -> Manifest | None:
 
 def _check_attrs(store: DataStore, man: Manifest | None, report: VerifyReport) -> None:
     """Every declared root attribute present (format 1 stores had ``created_with`` for ``environment``) and equal
-    to what the embedded manifest says."""
+    to what the embedded manifest says; the list of images a ``--lenient`` build left out (attribute ``skipped``)
+    equal to the manifest's ``source.skipped`` (both absent when nothing was left out)."""
     attrs = store.file.attrs
     legacy = attrs.get("format") == "aflw-occ/hdf5-1"
     for name in schema.ROOT_ATTRS:
@@ -169,14 +189,34 @@ def _check_attrs(store: DataStore, man: Manifest | None, report: VerifyReport) -
             report.add(STORE, "attributes", f"attribute {name!r} is missing")
     if man is None:
         return
+    source = man.header.get("source") or {}
     expect = {
         "builders": man.header.get("builders"),
         "options": man.header.get("options"),
-        "source_sha256": (man.header.get("source") or {}).get("sha256"),
+        "source_sha256": source.get("sha256"),
     }
     for name, value in expect.items():
         if name in attrs and _attr_value(attrs[name]) != value:
             report.add(STORE, "attributes", f"attribute {name!r} differs from the embedded manifest")
+    stored = _attr_value(attrs[schema.SKIPPED_ATTR]) if schema.SKIPPED_ATTR in attrs else None
+    if stored != source.get("skipped"):
+        report.add(STORE, "attributes", f"attribute {schema.SKIPPED_ATTR!r} (images left out by --lenient) differs "
+                                        "from the embedded manifest's source.skipped")  # fmt: skip
+
+
+def _skipped(store: DataStore, report: VerifyReport) -> dict[str, schema.Skip]:
+    """Source id → why a ``--lenient`` build left it out (the store's ``skipped`` attribute), with a note."""
+    if schema.SKIPPED_ATTR not in store.file.attrs:
+        return {}
+    try:
+        skips = [schema.Skip.from_json(v) for v in json.loads(str(store.file.attrs[schema.SKIPPED_ATTR]))]
+    except (ValueError, TypeError) as exc:
+        report.add(STORE, "attributes", f"attribute {schema.SKIPPED_ATTR!r} is not a skip list ({_brief(exc)})")
+        return {}
+    if skips:
+        shown = ", ".join(str(k) for k in skips[:3]) + (f", … ({len(skips) - 3} more)" if len(skips) > 3 else "")
+        report.notes.append(f"built with --lenient: {len(skips)} source image(s) left out of every split: {shown}")
+    return {k.id: k for k in skips}
 
 
 def _attr_value(value: Any) -> Any:
@@ -234,7 +274,22 @@ class _Target:
     strict: bool
 
 
-def _compare_rows(name: str, results: list[RowResult], targets: list[_Target], report: VerifyReport) -> None:
+def _absent(name: str, sid: str, label: str, man: Manifest, skipped: dict[str, schema.Skip]) -> str:
+    """Why a row of manifest ``label`` is not in the store: the source image a --lenient build left out, if so."""
+    line = man.splits.get(name, {}).get(sid, {})
+    source = line.get("source_id", sid) if name != "base" else sid
+    skip = skipped.get(str(source))
+    why = f": the build left out its source image with --lenient ({skip.file}: {skip.reason})" if skip else ""
+    return f"listed in the {label} manifest, absent from the store{why}"
+
+
+def _compare_rows(
+    name: str,
+    results: list[RowResult],
+    targets: list[_Target],
+    report: VerifyReport,
+    skipped: dict[str, schema.Skip] | None = None,
+) -> None:
     seen: set[str] = set()
     for res in results:
         problems = list(res.problems)
@@ -257,7 +312,7 @@ def _compare_rows(name: str, results: list[RowResult], targets: list[_Target], r
         for dup in t.man.duplicates.get(name, []):
             report.add(name, dup, f"listed twice in the {t.label} manifest")
         for missing in sorted(set(t.man.splits.get(name, {})) - seen) if t.strict else []:
-            report.add(name, missing, f"listed in the {t.label} manifest, absent from the store")
+            report.add(name, missing, _absent(name, missing, t.label, t.man, skipped or {}))
 
 
 def _jobs(
@@ -329,6 +384,7 @@ def _verify(
     _check_identity(store, man, origin)
     report.manifest_sha256, report.manifest_origin = man.sha256, origin
     _check_attrs(store, embedded, report)
+    skipped = _skipped(store, report)
     targets = [_Target(man, "embedded" if manifest is None else "given", manifest is None or not partial)]
     if manifest is not None and embedded is not None:
         targets.append(_Target(embedded, "embedded", True))
@@ -353,7 +409,7 @@ def _verify(
     for name, results in _run(store, groups, _jobs(store, groups, names, report), workers, progress):
         collected[name].extend(results)
     for name in names:
-        _compare_rows(name, collected[name], targets, report)
+        _compare_rows(name, collected[name], targets, report, skipped)
     order = {n: i for i, n in enumerate(names)}
     report.mismatches.sort(key=lambda m: (order.get(m.split, -1), m.id))
     return report

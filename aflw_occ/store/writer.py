@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import pickle
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ import numpy as np
 from .. import environment
 from ..atomic import atomic_path
 from ..builders import get_builder
-from ..errors import StoreError
+from ..errors import SourceError, StoreError
 from . import manifest as mf
 from . import schema
 from .hashing import sha256_bytes
@@ -42,6 +43,21 @@ CHUNK_BYTES = 1 << 18
 CHUNK_ROWS = 4096
 #: the writer appends to the datasets once this many source rows are waiting (fewer, larger HDF5 writes)
 FLUSH_ROWS = 400
+#: the build's notes (images left out by --lenient, builder warnings), one per line, in the manifest folder:
+#: information only, outside the manifest hash (like environment.json)
+NOTES_FILE = "build-notes.txt"
+
+
+@dataclass
+class Finished:
+    """A written store: its path, the rows of each split (NOD: the selected ones), the source images left out
+    (``--lenient``), the builders' warnings (``split/id: message``) and the file that lists both (None if none)."""
+
+    path: Path
+    counts: dict[str, int]
+    skipped: list[schema.Skip] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes_file: Path | None = None
 
 
 def group_path(split: str, subsets: tuple[str, ...]) -> str:
@@ -151,6 +167,7 @@ class StoreWriter:
         self._lines: dict[str, list[str]] = {"base": []}
         self._selected: dict[str, int] = {}
         self._notes: list[str] = []
+        self._skipped: list[schema.Skip] = []
         self._provenance: dict[str, str] | None = None
         self._pending: list[dict[str, Any]] = []
 
@@ -187,6 +204,7 @@ class StoreWriter:
                 f"journal block {payload['block']}: made with other builder resources than block 0 "
                 f"(provenance differs: {sorted(k for k in prov if prov[k] != self._provenance.get(k))})"
             )
+        self._skipped.extend(schema.Skip.from_json(k) for k in payload["skipped"])
         for e in payload["base"]:
             r = e["row"]
             self._base_ids[r["id"]] = len(self._base_ids)
@@ -198,7 +216,7 @@ class StoreWriter:
                 self._lines[name] = []
                 f.create_group(group_path(name, self.plan.subsets)).attrs["split"] = name
             for e in entries:
-                self._check_link(name, e["row"])
+                self._link(name, e["row"])
             self._lines[name].extend(e["line"] for e in entries)
             self._selected[name] += sum(bool(e["row"]["selected"]) for e in entries)
         self._notes.extend(payload["warnings"])
@@ -207,11 +225,13 @@ class StoreWriter:
         if sum(len(p["base"]) for p in self._pending) >= FLUSH_ROWS:
             self._flush()
 
-    def _check_link(self, split: str, row: dict[str, Any]) -> None:
-        """A split row's ``source_index`` is the row of its source in ``/base``."""
-        if self._base_ids.get(row["source_id"]) != int(row["source_index"]):
-            raise StoreError(f"{split}/{row['id']}: source_index {row['source_index']} is not the base row of "
-                             f"{row['source_id']}")  # fmt: skip
+    def _link(self, split: str, row: dict[str, Any]) -> None:
+        """Set a split row's ``source_index`` to the row of its source in ``/base`` (the worker numbers the images
+        of the source, and a ``--lenient`` build may leave some of them out of ``/base``)."""
+        base_row = self._base_ids.get(row["source_id"])
+        if base_row is None:
+            raise StoreError(f"{split}/{row['id']}: its source {row['source_id']} is not in /base")
+        row["source_index"] = np.int32(base_row)
 
     def _flush(self) -> None:
         """Append the waiting blocks' rows to the datasets."""
@@ -219,17 +239,22 @@ class StoreWriter:
         assert f is not None
         if not pending:
             return
-        _append_rows(f.require_group("base"), schema.BASE, [e["row"] for p in pending for e in p["base"]])
-        for name in pending[0]["splits"]:
-            rows = [e["row"] for p in pending for e in p["splits"][name]]
+        base_rows = [e["row"] for p in pending for e in p["base"]]
+        if base_rows:  # (a --lenient block may have left out every image)
+            _append_rows(f.require_group("base"), schema.BASE, base_rows)
+        for name in dict.fromkeys(name for p in pending for name in p["splits"]):
+            rows = [e["row"] for p in pending for e in p["splits"].get(name, [])]
             _append_rows(f[group_path(name, self.plan.subsets)], schema.SPLIT, rows)
         self._pending = []
 
-    def finish(self) -> tuple[Path, dict[str, int], list[str]]:
-        """Write the attributes and the manifest, give the store its final name, write the manifest folder.
-        Returns (store path, selected rows per split, builder warnings)."""
+    def finish(self) -> Finished:
+        """Write the attributes and the manifest, give the store its final name, write the manifest folder."""
         f, plan = self._file, self.plan
         assert f is not None, "StoreWriter.finish outside its with block"
+        skipped = schema.skips_json([*plan.skipped, *self._skipped])
+        if not self._base_ids:
+            raise NothingLeft(f"{plan.source}: no usable samples: all {len(skipped)} requested image(s) were left out "
+                              f"(first: {schema.Skip.from_json(skipped[0]) if skipped else '-'})")  # fmt: skip
         self._flush()
         region_kind = getattr(plan.region_fn, "kind", "custom") if plan.region_fn is not None else "landmark-hull"
         provenance: dict[str, str] = {"face_region": region_kind, **(self._provenance or {})}
@@ -243,6 +268,7 @@ class StoreWriter:
                 "count": len(self._base_ids),
                 "sha256": sha256_bytes("".join(self._source_lines).encode()),
                 **plan.source_record,
+                **({"skipped": skipped} if skipped else {}),  # absent when nothing was left out
             },
             "provenance": provenance,
         }
@@ -259,7 +285,10 @@ class StoreWriter:
         f.attrs["manifest_sha256"] = sha256_bytes(header_text.encode())
         f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
         f.attrs["splits"] = json.dumps(["clean", *self._selected], sort_keys=False)
-        assert set(f.attrs) == set(schema.ROOT_ATTRS), "root attributes differ from schema.ROOT_ATTRS"
+        if skipped:
+            f.attrs[schema.SKIPPED_ATTR] = json.dumps(skipped, sort_keys=True)
+        declared = set(schema.ROOT_ATTRS)
+        assert declared <= set(f.attrs) <= declared | set(schema.OPTIONAL_ROOT_ATTRS), "root attributes vs schema"
         # attributes, not datasets: every dataset of the file then has one row per source image, which generic
         # readers (Hugging Face datasets' "hdf5" loader) need
         m = f.create_group("manifest")
@@ -268,13 +297,34 @@ class StoreWriter:
             m.attrs[f"{name}.jsonl"] = text
         self._file = None
         self._stack.close()  # closes the file and renames it
-        mf.write_folder(plan.out / f"manifest-{plan.version}", header_text, texts, env)
-        return self.final, {"clean": len(self._base_ids), **self._selected}, self._notes
+        folder = plan.out / f"manifest-{plan.version}"
+        skips = [schema.Skip.from_json(k) for k in skipped]
+        notes = notes_text(plan.version, skips, self._notes)
+        mf.write_folder(folder, header_text, texts, env, {NOTES_FILE: notes} if notes else None)
+        counts = {"clean": len(self._base_ids), **self._selected}
+        return Finished(self.final, counts, skips, self._notes, folder / NOTES_FILE if notes else None)
 
 
-def assemble(
-    plan: BuildPlan, journal: Path, n_blocks: int, identity: dict[str, Any]
-) -> tuple[Path, dict[str, int], list[str]]:
+class NothingLeft(SourceError):
+    """Every source image of a ``--lenient`` build was left out: there is no store to write."""
+
+
+def notes_text(version: str, skipped: list[schema.Skip], warnings: list[str]) -> str:
+    """The build-notes file: every image left out and every builder warning, one per line ('' when none)."""
+    if not skipped and not warnings:
+        return ""
+    lines = [f"# aflw-occ build notes, data version {version}: information only (the manifest pins the data)"]
+    if skipped:
+        lines.append(f"# {len(skipped)} source image(s) left out by --lenient (also in manifest.json source.skipped "
+                     "and the store's 'skipped' attribute)")  # fmt: skip
+        lines += [f"skipped {s}" for s in skipped]
+    if warnings:
+        lines.append(f"# {len(warnings)} builder warning(s)")
+        lines += [f"warning {w}" for w in warnings]
+    return "\n".join(lines) + "\n"
+
+
+def assemble(plan: BuildPlan, journal: Path, n_blocks: int, identity: dict[str, Any]) -> Finished:
     """Write the store and its manifest from a complete journal (a sharded or resumed build's last step)."""
     with StoreWriter(plan, identity) as writer:
         for b in range(n_blocks):
