@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -24,9 +25,9 @@ from .options import comma_list
 )
 @click.option("--resume", is_flag=True, help="Keep the splits whose detection file is already in --out (same run).")
 @click.option("--overwrite", is_flag=True, help="Replace detection files of another detector or data in --out.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 def detect(
-    store: Path, detector: str, out: Path, splits: tuple[str, ...], resume: bool, overwrite: bool, no_progress: bool
+    store: Path, detector: str, out: Path, splits: tuple[str, ...], resume: bool, overwrite: bool, progress: bool | None
 ) -> None:
     """Detect faces in every sample of STORE (a built .h5 or its folder), match each to its ground-truth face, write
     OUT/<split>.npz per split and print the detection rate per split and yaw bin."""
@@ -36,6 +37,7 @@ def detect(
 
     found = make_detector(detector)  # a missing library or model file fails before any data is read
     names = ",".join(comma_list(splits)) or "all"
-    run = detect_store(found, store, out, names, resume=resume, overwrite=overwrite, progress=not no_progress)
+    bar = sys.stderr.isatty() if progress is None else progress
+    run = detect_store(found, store, out, names, resume=resume, overwrite=overwrite, progress=bar)
     click.echo(rates_text(run, store))
     click.echo(f"wrote {out}")

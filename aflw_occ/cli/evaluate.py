@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -56,7 +57,7 @@ from .options import comma_list, deprecated_alias
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=1), help="Bootstrap resamples.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 def evaluate(
     spec: str,
     data: Path | None,
@@ -70,7 +71,7 @@ def evaluate(
     protocols: tuple[str, ...],
     seed: int,
     n_boot: int,
-    no_progress: bool,
+    progress: bool | None,
 ) -> None:
     """Evaluate a model on a built data file (or the clean AFLW2000-3D folder) and write predictions + scores."""
     from ..adapters.registry import load_predictor
@@ -97,7 +98,7 @@ def evaluate(
         protocols=list(protocols) or None,
         seed=seed,
         n_boot=n_boot,
-        progress=not no_progress,
+        progress=sys.stderr.isatty() if progress is None else progress,
         model_spec=spec,
         boxes=box_protocol,
     )
