@@ -37,37 +37,19 @@ class Task:
     """One batch of work: rows of (possibly several) splits, ordered by source image.
 
     Attributes:
-        items: (split position, row) of each image. ids: (N,) their sample ids. roi: (N, 4) 3DDFA boxes, or None
-            when a split has none. face: (N, 4) face boxes. detected: (N, 4) the detector's own boxes and
-            detector: its name, under the detector box protocol (else None). inner: (N, 4) tight boxes of the 51
-            inner ground-truth points under the ground-truth box protocol (else None).
+        items: (split position, row) of each image.
+        boxes: the batch's :class:`FaceBoxes`, row-aligned with ``items`` (its ``ids`` are the sample ids).
     """
 
-    __slots__ = ("ids", "items", "roi", "face", "detected", "detector", "inner")
+    __slots__ = ("items", "boxes")
 
-    def __init__(
-        self,
-        items: list[tuple[int, int]],
-        ids: np.ndarray,
-        roi: np.ndarray | None,
-        face: np.ndarray,
-        detected: np.ndarray | None = None,
-        detector: str | None = None,
-        inner: np.ndarray | None = None,
-    ):
+    def __init__(self, items: list[tuple[int, int]], boxes: FaceBoxes) -> None:
         self.items = items
-        self.ids = ids
-        self.roi = roi
-        self.face = face
-        self.detected = detected
-        self.detector = detector
-        self.inner = inner
+        self.boxes = boxes
 
-    def boxes(self) -> FaceBoxes:
-        return FaceBoxes(
-            ids=self.ids, roi=self.roi, face=self.face, detected=self.detected, detector=self.detector,
-            inner=self.inner,
-        )  # fmt: skip
+    @property
+    def ids(self) -> np.ndarray:
+        return self.boxes.ids
 
 
 def plan(split_objs: list[Any], boxes: list[Any], batch_size: int) -> list[Task]:
@@ -87,15 +69,20 @@ def plan(split_objs: list[Any], boxes: list[Any], batch_size: int) -> list[Task]
         chunk = [(k, i) for _, k, i in rows[start : start + batch_size]]
         t_ids = np.array([ids[k][i] for k, i in chunk])
         face = np.stack([boxes[k].face[i] for k, i in chunk])
-        roi = None
-        if all(boxes[k].roi is not None for k, _ in chunk):
-            roi = np.stack([boxes[k].roi[i] for k, i in chunk])
         detected = None if detector is None else np.stack([boxes[k].detected[i] for k, i in chunk])
-        inner = None
-        if all(boxes[k].inner is not None for k, _ in chunk):
-            inner = np.stack([boxes[k].inner[i] for k, i in chunk])
-        tasks.append(Task(chunk, t_ids, roi, face, detected, detector, inner))
+        faces = FaceBoxes(
+            ids=t_ids, roi=_stack_rows(boxes, "roi", chunk), face=face, detected=detected, detector=detector,
+            inner=_stack_rows(boxes, "inner", chunk),
+        )  # fmt: skip
+        tasks.append(Task(chunk, faces))
     return tasks
+
+
+def _stack_rows(boxes: list[Any], field: str, chunk: list[tuple[int, int]]) -> np.ndarray | None:
+    """The rows ``chunk`` of an optional per-split box array, None when any of their splits has none."""
+    if any(getattr(boxes[k], field) is None for k, _ in chunk):
+        return None
+    return np.stack([getattr(boxes[k], field)[i] for k, i in chunk])
 
 
 def run(
@@ -125,7 +112,7 @@ def run(
         images = load_images(split_objs, task.items, bulk, reader, reuse=concurrent)
         if not staged:
             return task, images
-        boxes = task.boxes()
+        boxes = task.boxes
         prepared = call_model(name, "prepare", where(task), predictor.prepare, images, boxes)
         del images
         if concurrent:
@@ -150,9 +137,9 @@ def run(
                 if concurrent:
                     raw = payload
                 elif staged:
-                    raw = call_model(name, "infer", where(task), predictor.infer, payload, task.boxes())
+                    raw = call_model(name, "infer", where(task), predictor.infer, payload, task.boxes)
                 else:
-                    raw = call_model(name, "predict", where(task), predictor.predict, payload, task.boxes())
+                    raw = call_model(name, "predict", where(task), predictor.predict, payload, task.boxes)
                 labels = [names[k] for k, _ in task.items]
                 out.append((task, check_output(raw, task.ids.tolist(), name, labels)))
                 if bar is not None:
