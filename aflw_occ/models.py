@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .atomic import atomic_path
 from .errors import ModelError
+from .store.hashing import sha256_file
 
 ENV = "AFLW_OCC_MODELS"
 
@@ -89,14 +90,6 @@ def spec(name: str) -> ModelFile:
         return MODELS[name]
     except KeyError:
         raise ModelError(f"unknown model '{name}' (known: {', '.join(MODELS)})") from None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check(model: ModelFile, data: bytes, where: str) -> None:
