@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -37,7 +36,6 @@ def detect(
 
     found = make_detector(detector)  # a missing library or model file fails before any data is read
     names = ",".join(comma_list(splits)) or "all"
-    bar = sys.stderr.isatty() if progress is None else progress
-    run = detect_store(found, store, out, names, resume=resume, overwrite=overwrite, progress=bar)
+    run = detect_store(found, store, out, names, resume=resume, overwrite=overwrite, progress=progress)
     click.echo(rates_text(run, store))
     click.echo(f"wrote {out}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -98,7 +97,7 @@ def evaluate(
         protocols=list(protocols) or None,
         seed=seed,
         n_boot=n_boot,
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=progress,
         model_spec=spec,
         boxes=box_protocol,
     )

@@ -121,7 +121,7 @@ def detect_store(
     *,
     resume: bool = False,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: bool | None = True,
 ) -> DetectRun:
     """Run ``detector`` on every requested split of a store; write ``out_dir/<split>.npz`` for each.
 
@@ -160,11 +160,12 @@ def detect_store(
                     continue
             todo.append(s)
         bar = None
-        if progress and todo:
+        if progress is not False and todo:
             from tqdm.auto import tqdm
 
             total = sum(len(store.split(s)) for s in todo)
-            bar = tqdm(total=total, desc=f"detect {detector.name}", unit="img", dynamic_ncols=True)
+            off = None if progress is None else False  # None: tqdm shows the bar only on a terminal
+            bar = tqdm(total=total, desc=f"detect {detector.name}", unit="img", dynamic_ncols=True, disable=off)
         try:
             for s in todo:
                 det = detect_split(detector, store, s, bar)

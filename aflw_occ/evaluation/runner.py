@@ -191,7 +191,7 @@ def evaluate(
     protocols: str | Sequence[str] | None = None,
     seed: int = 0,
     n_boot: int = 1000,
-    progress: bool = True,
+    progress: bool | None = True,
     model_spec: str | None = None,
     boxes: str | Any | None = None,
 ) -> EvaluationResult:
@@ -212,7 +212,7 @@ def evaluate(
         protocols: scoring protocols; default sparse-2d, plus sparse-3d for 3D landmarks and pose when
             the model predicts angles.
         seed: bootstrap seed of the scorer. n_boot: bootstrap resamples.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (None: only when stderr is a terminal).
         model_spec: the model spec string, recorded in ``meta.json``.
         boxes: the box protocol: None / ``"ground-truth"`` (boxes from the ground truth, every face), or
             ``"detector:DIR"`` / a :class:`~aflw_occ.detection.protocol.DetectorBoxes` (a folder of ``aflw-occ detect``
@@ -274,9 +274,10 @@ def evaluate(
     return result
 
 
-def _progress_bar(total: int, name: str, enabled: bool) -> Any:
-    if not enabled:
+def _progress_bar(total: int, name: str, progress: bool | None) -> Any:
+    if progress is False:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=f"evaluate {name}", unit="img", dynamic_ncols=True)
+    off = None if progress is None else False  # None: tqdm shows the bar only on a terminal
+    return tqdm(total=total, desc=f"evaluate {name}", unit="img", dynamic_ncols=True, disable=off)
