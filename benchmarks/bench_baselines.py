@@ -28,7 +28,6 @@ import argparse
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,9 +36,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aflw_occ.paths import default_source, shared_dir
+from aflw_occ.paths import default_source
 
 from ._machine import cpu_name
+from .bench_evaluate import export_mb05
 
 MODELS = ("dlib", "dlib:box=tight", "mediapipe-facemesh", "3ddfa-v2")
 
@@ -130,15 +130,6 @@ def run_one(spec: str, data: Path, onnx: Path, threads: int) -> dict[str, float]
     return {"rows": rows, "items": meter.items, "floor": meter.seconds, "cpu": cpu, "wall": wall, "clean": clean}
 
 
-def _export(tmp: Path) -> Path:
-    """Export 3DDFA_V2 mb05 in a child process (torch never enters the measuring process)."""
-    w = shared_dir() / "models" / "3ddfa_v2_mb05" / "mb05_120x120.pth"
-    out = tmp / "mb05.onnx"
-    code = "import sys; from aflw_occ.adapters.tddfa_export import export_onnx; export_onnx(sys.argv[1], sys.argv[2])"
-    subprocess.run([sys.executable, "-c", code, str(w), str(out)], check=True)
-    return out
-
-
 def versions() -> str:
     import importlib.metadata as md
 
@@ -177,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = [s.strip() for s in args.models.split(",") if s.strip()]
     data = args.data if args.data is not None else default_source()
     with tempfile.TemporaryDirectory() as tmp:
-        onnx = args.onnx if args.onnx is not None or "3ddfa-v2" not in specs else _export(Path(tmp))
+        onnx = args.onnx if args.onnx is not None or "3ddfa-v2" not in specs else export_mb05(Path(tmp))
         with open("/proc/loadavg") as fh:
             load = fh.read().split()[0]
         print(f"# {cpu_name()} ({vector_level()}), {platform.python_version()}, {versions()}")

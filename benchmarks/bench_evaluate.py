@@ -48,7 +48,7 @@ def _timed(fn, *args) -> tuple[float, float, object]:
     return time.perf_counter() - t0, _cpu() - c0, out
 
 
-def _export(tmp: Path) -> Path:
+def export_mb05(tmp: Path) -> Path:
     """Export the model in a child process, so torch (and its thread pools) never enter the measuring process."""
     w = shared_dir() / "models" / "3ddfa_v2_mb05" / "mb05_120x120.pth"
     out = tmp / "mb05.onnx"
@@ -189,7 +189,7 @@ def main() -> None:
     print(f"# bench_evaluate: {what}; {os.cpu_count()} cores; {platform.processor() or platform.machine()}")
     print(f"# load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
-        onnx = args.onnx or _export(Path(tmp))
+        onnx = args.onnx or export_mb05(Path(tmp))
         for spec in sets:
             _measure(onnx, data, _split_names(data, spec), args.threads, copies, args.repeat)
     load = os.getloadavg()
