@@ -8,8 +8,7 @@ from typing import Any
 from .errors import AflwOccError, PredictionError, SourceError, StoreError
 from .groundtruth import GroundTruth
 from .source import AFLW2000_3D, Sample
-
-__version__ = "0.2.0"
+from .version import __version__
 
 # heavier parts of the API, imported on first use so `import aflw_occ` (and every CLI command) stays fast
 _LAZY: dict[str, str] = {

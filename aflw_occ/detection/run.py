@@ -19,6 +19,7 @@ import numpy as np
 
 from ..crops import landmark_box
 from ..errors import AflwOccError, Interrupted
+from ..version import __version__
 from .base import Detector
 from .files import DetectionFileError, SplitDetections, read_detections, split_file, write_detections
 from .match import IOU_THRESHOLD, RULE, match_all
@@ -40,8 +41,6 @@ class DetectRun:
 
 
 def _meta(detector: Detector, store: Any, split: str) -> dict[str, Any]:
-    from .. import __version__
-
     return {
         "detector": detector.name,
         "detector_version": detector.version,

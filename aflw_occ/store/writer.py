@@ -26,6 +26,7 @@ from .. import environment
 from ..atomic import atomic_path
 from ..builders import get_builder
 from ..errors import SourceError, StoreError
+from ..version import __version__
 from . import manifest as mf
 from . import schema
 from .hashing import sha256_bytes
@@ -333,6 +334,4 @@ def assemble(plan: BuildPlan, journal: Path, n_blocks: int, identity: dict[str, 
 
 
 def _generator_version() -> str:
-    from .. import __version__
-
     return __version__
