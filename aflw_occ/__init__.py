@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     "compare": "aflw_occ.scoring",
     "score": "aflw_occ.scoring",
     "open_store": "aflw_occ.store",
+    "read_ground_truth": "aflw_occ.store",
     "evaluate": "aflw_occ.evaluation",
 }
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import AflwOccError
+from .oserrors import STORAGE_ERRNOS, describe_os_error, os_errno
 
 
 @contextmanager
@@ -27,8 +28,6 @@ def atomic_path(out: str | Path, *, make_parent: bool = False) -> Iterator[Path]
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            from .outdir import describe_os_error
-
             raise AflwOccError(f"{out}: cannot create its folder: {describe_os_error(exc)}") from None
     elif not out.parent.is_dir():
         what = "is a file, not a folder" if out.parent.exists() else "does not exist"
@@ -39,8 +38,6 @@ def atomic_path(out: str | Path, *, make_parent: bool = False) -> Iterator[Path]
         yield tmp
         os.replace(tmp, out)
     except OSError as exc:
-        from .outdir import STORAGE_ERRNOS, describe_os_error, os_errno
-
         if exc.filename is not None and Path(exc.filename) not in (tmp, out, out.parent):
             raise  # about another file: its own message
         if exc.filename is None and os_errno(exc) not in STORAGE_ERRNOS:

@@ -1,6 +1,8 @@
 """Ground truth for scoring, whatever it comes from (the AFLW2000-3D folder or a built HDF5 split).
 
-Both sources produce the same :class:`GroundTruth`, so one scorer serves the clean images and every occluded split.
+Both sources produce the same :class:`GroundTruth` (:meth:`GroundTruth.from_source` here; a store's split through
+:meth:`aflw_occ.store.Split.ground_truth` or :func:`aflw_occ.store.read_ground_truth`), so one scorer serves the clean
+images and every occluded split. It sits in the source layer, below the store that produces it.
 """
 
 from __future__ import annotations
@@ -76,14 +78,6 @@ class GroundTruth:
         if missing:
             raise ValueError(f"{eval_dir}: AFLW2000-3D-new.pose.npy has no yaw for image {missing[0]}")
         return replace(self, yaw_aflw_deg=np.array([yaw[k] for k in np.asarray(keys).tolist()], dtype=np.float64))
-
-    @classmethod
-    def from_store(cls, path: str | Path, split: str = "clean") -> GroundTruth:
-        """Ground truth of one split of a built HDF5 store (occlusion flags included for occluded splits)."""
-        from .store import open_store
-
-        with open_store(path) as store:
-            return store.split(split).ground_truth()
 
     @classmethod
     def from_source(cls, source: AFLW2000_3D | str | Path, eval_dir: str | Path | None = None) -> GroundTruth:

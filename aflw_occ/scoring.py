@@ -441,7 +441,7 @@ def score(
 
     Args:
         predictions: a prediction file (see ``docs/predictions.md``; read once) or a :class:`Predictions`.
-        ground_truth: the split's :class:`GroundTruth` (``GroundTruth.from_source`` / ``from_store``).
+        ground_truth: the split's :class:`GroundTruth` (``GroundTruth.from_source`` / ``store.read_ground_truth``).
         protocol: a name of :data:`aflw_occ.protocols.REGISTRY` or a :class:`~aflw_occ.protocols.Protocol`.
         gt: ``original`` | ``reannotated`` (sparse-2d only); ignored by ``dense``, ``dense-2d`` and ``pose``.
         allow_missing: score the ground-truth samples that have a prediction and report the others,
@@ -515,7 +515,7 @@ def score(
 
 def _check_arguments(ground_truth: GroundTruth, n_boot: int, seed: int, level: float) -> None:
     if not isinstance(ground_truth, GroundTruth):
-        raise TypeError("ground_truth must be a GroundTruth (GroundTruth.from_source / GroundTruth.from_store)")
+        raise TypeError("ground_truth must be a GroundTruth (GroundTruth.from_source / store.read_ground_truth)")
     if n_boot < 1:
         raise ScoringError("n_boot must be at least 1")
     if seed < 0:

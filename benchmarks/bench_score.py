@@ -86,6 +86,7 @@ def main(runs: int, rows: int, store: Path | None, split: str) -> None:
     from aflw_occ.paths import default_eval_dir, default_source
     from aflw_occ.predictions import read_predictions, write_predictions
     from aflw_occ.scoring import score
+    from aflw_occ.store import read_ground_truth
 
     source, eval_dir = default_source().resolve(), default_eval_dir().resolve()
     if not source.is_dir():
@@ -133,7 +134,7 @@ def main(runs: int, rows: int, store: Path | None, split: str) -> None:
             ],
         }
         if store is not None:
-            store_gt = GroundTruth.from_store(store, split)
+            store_gt = read_ground_truth(store, split)
             store_pred = write_predictions(
                 tmp / "pred_store.npz", store_gt.ids, store_gt.landmarks + rng.normal(0, 2, store_gt.landmarks.shape)
             )

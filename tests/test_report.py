@@ -143,9 +143,9 @@ def test_report_answers_where_and_why(results: tuple[Path, list[Path]], tmp_path
     import cv2
     import pandas as pd
 
-    from aflw_occ.groundtruth import GroundTruth
     from aflw_occ.predictions import read_predictions
     from aflw_occ.report.registry import sections
+    from aflw_occ.store import read_ground_truth
 
     store, dirs = results
     out = tmp_path / "report.html"
@@ -203,7 +203,7 @@ def test_report_answers_where_and_why(results: tuple[Path, list[Path]], tmp_path
     assert "<td>household</td>" in occ_html and "<td>column</td>" in occ_html
 
     # per-landmark means of occluded points, against a loop over predictions and the stored ground truth
-    gt = GroundTruth.from_store(store, "csod-column")
+    gt = read_ground_truth(store, "csod-column")
     pred = read_predictions(dirs[0] / "predictions" / "csod-column.npz")
     row_of = {s: i for i, s in enumerate(pred.ids.tolist())}
     sums, counts = np.zeros(68), np.zeros(68)

@@ -20,6 +20,7 @@ from aflw_occ.errors import PredictionError
 from aflw_occ.groundtruth import GroundTruth
 from aflw_occ.predictions import Predictions, read_predictions, write_predictions
 from aflw_occ.scoring import DenseGroundTruth, ScoringError, compare, score
+from aflw_occ.store import read_ground_truth
 
 # Independent references -----------------------------------------------------------------------------------------
 
@@ -456,7 +457,7 @@ def tiny_store(tmp_path_factory) -> Path:
 
 
 def test_cli_data_occluded_split(tiny_store: Path, tmp_path: Path) -> None:
-    g = GroundTruth.from_store(tiny_store, "csod-single")
+    g = read_ground_truth(tiny_store, "csod-single")
     assert g.occluded is not None and g.occluded.any()
     lm = g.landmarks + np.random.default_rng(4).normal(0, 2, g.landmarks.shape)
     pred = write_predictions(tmp_path / "occ.npz", g.ids, lm)

@@ -16,7 +16,7 @@ from aflw_occ.errors import AflwOccError, SourceError, StoreError
 from aflw_occ.groundtruth import GroundTruth
 from aflw_occ.pipeline import BuildError, BuildPlan, build
 from aflw_occ.source import AFLW2000_3D
-from aflw_occ.store import codec, open_store
+from aflw_occ.store import codec, open_store, read_ground_truth
 from aflw_occ.store.schema import ROOT_ATTRS
 from aflw_occ.store.verify import verify
 
@@ -105,11 +105,11 @@ def test_recorded_parameters_reproduce_pixels(built: Path) -> None:
 
 
 def test_ground_truth_from_store(built: Path, src: Path) -> None:
-    clean = GroundTruth.from_store(built, "clean")
+    clean = read_ground_truth(built, "clean")
     direct = GroundTruth.from_source(src)
     assert list(clean.ids) == list(direct.ids)
     np.testing.assert_array_equal(clean.landmarks, direct.landmarks)
-    occ = GroundTruth.from_store(built, "csod-column")
+    occ = read_ground_truth(built, "csod-column")
     assert occ.occluded is not None and occ.occluded.shape == (N, 68)
     assert occ.ids[0].endswith(".csod-column") and occ.data_version == "2.0.0"
     assert "manifest_sha256" in occ.provenance

@@ -96,7 +96,7 @@ def main() -> None:
     """Console entry point: every failure is one ``error:`` line and an exit code (README, *Exit codes*):
     2 bad usage or input (including an output path that cannot be written), 1 internal error,
     130 interrupted (Ctrl-C; 143 for SIGTERM)."""
-    from ..outdir import describe_os_error
+    from ..oserrors import describe_os_error
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)

@@ -189,7 +189,7 @@ def _run(plan: BuildPlan, run: Callable[[BuildPlan], BuildResult]) -> BuildResul
     except BrokenProcessPool:
         raise WorkerDied(f"a worker process died (killed, or out of memory); {_continue_hint(journal)}") from None
     except OSError as exc:  # disk full, read-only: HDF5 does not always say which file
-        from ..outdir import describe_os_error
+        from ..oserrors import describe_os_error
 
         where = "" if getattr(exc, "filename", None) else f"writing into {plan.out}: "
         raise AflwOccError(f"{where}{describe_os_error(exc)}") from None

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import AflwOccError
 from ..protocols import CONVENTIONS, REGISTRY, protocol_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,10 +171,9 @@ def load_ground_truth(source: Path | None, data: Path | None, split: str, eval_d
 
             eval_dir = find_data("eval_dir", source=source)
         return GroundTruth.from_source(source.resolve(), eval_dir.resolve() if eval_dir is not None else None)
-    from_store = getattr(GroundTruth, "from_store", None)
-    if from_store is None:
-        raise AflwOccError(f"{data}: this aflw-occ cannot read HDF5 data files yet (GroundTruth.from_store)")
-    return from_store(data, split)
+    from ..store import read_ground_truth
+
+    return read_ground_truth(data, split)
 
 
 def check_ground_truth_options(source: Path | None, data: Path | None, split: str) -> None:

@@ -161,6 +161,12 @@ class Split:
         )
 
 
+def read_ground_truth(path: str | Path, split: str = "clean") -> GroundTruth:
+    """Ground truth of one split of a built HDF5 store (occlusion flags included for occluded splits)."""
+    with open_store(path) as store:
+        return store.split(split).ground_truth()
+
+
 class DataStore:
     """A built ``aflw-occ-<version>.h5``. The HDF5 file is opened on first use (per process)."""
 
