@@ -1,237 +1,142 @@
-"""Landmark-defined face patches: the central skin patch (segmenter seed, ITA) and the facial-part regions.
+"""The face region P of one image: the fitted dense mesh's front-facing triangles rasterised (see
+:mod:`aflw_occ.geometry`), computed by :class:`aflw_occ.region_kernel.RegionKernel`; and the region functions a
+build uses (:class:`MeshFaceRegion`, the fallback :func:`landmark_hull_region`).
 
-All functions take 68 iBUG landmarks as (68, 2) **0-based array coordinates** (x = column, y = row); subtract
-:data:`aflw_occ.geometry.PIXEL_OFFSET` from ``pt3d_68``-style release coordinates first.
-
-Central patch (where a face is skin unless something covers it), each polygon scaled by :data:`SEED_SHRINK` about its
-centroid so it stays off eyes, nostrils, mouth and the face outline:
-
-* cheeks: jaw 1–4 / 12–15, lower eyelid 40–41 / 46–47, nose wing 31 / 35, mouth corner 48 / 54;
-* nose bridge: inner eye corners 39, 42, bridge top 27 and nose tip 30;
-* glabella (forehead just below the brows): inner brow ends 21, 22, inner eye corners 39, 42 and 27.
-
-Parts (brows, eyes, nose wings/nostrils, mouth): the polygons of their landmarks, slightly widened.
+Landmark-drawn patches (the central skin patch, facial parts) are a different thing: :mod:`aflw_occ.landmark_patches`.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 
-#: polygons (landmark indices, in drawing order) of the central skin patch
-SEED_POLYGONS: dict[str, tuple[int, ...]] = {
-    "cheek_left": (1, 41, 40, 31, 48, 4, 3, 2),
-    "cheek_right": (15, 14, 13, 12, 54, 35, 47, 46),
-    "nose_bridge": (39, 27, 42, 30),
-    "glabella": (21, 22, 42, 27, 39),
-}
-SEED_SHRINK = 0.7
-
-#: facial-part polygons: (landmark indices, closed polygon?)
-PART_POLYGONS: dict[str, tuple[tuple[int, ...], bool]] = {
-    "brow_left": ((17, 18, 19, 20, 21), False),
-    "brow_right": ((22, 23, 24, 25, 26), False),
-    "eye_left": ((36, 37, 38, 39, 40, 41), True),
-    "eye_right": ((42, 43, 44, 45, 46, 47), True),
-    "nostrils": ((31, 32, 33, 34, 35, 30), True),
-    "mouth": ((48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59), True),
-}
+from .face_mesh import FaceMesh, fit_mesh, load_face_mesh
+from .geometry import IMAGE_SHAPE, PIXEL_OFFSET, GeometryError
+from .landmark_patches import fill_polygon
+from .raster import front_facing, rasterize_triangles
+from .region_kernel import FaceGeometry, RegionKernel
 
 
-def face_scale(landmarks: np.ndarray) -> float:
-    """A size for the face in pixels: the interocular distance (outer eye corners 36, 45), at least 8 px.
-
-    Distance √(dx·dx + dy·dy) in Python floats (correctly rounded sqrt; no BLAS norm)."""
-    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    ext = lm.max(0) - lm.min(0)
-    dx, dy = float(lm[36, 0] - lm[45, 0]), float(lm[36, 1] - lm[45, 1])
-    return float(max(math.sqrt(dx * dx + dy * dy), 0.25 * float(ext.max()), 8.0))
-
-
-def _shrunk(points: np.ndarray, factor: float) -> np.ndarray:
-    """c + factor·(p − c) about the centroid c = (Σ p)/n, the sum accumulated point by point (fixed order)."""
-    pts = np.asarray(points, dtype=np.float64)
-    c = pts[0].copy()
-    for p in pts[1:]:
-        c = c + p
-    c = c / float(len(pts))
-    return c + factor * (pts - c)
+def _pose_inputs(sample_or_pose: Any, pt3d_68: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    if pt3d_68 is not None:
+        return np.asarray(sample_or_pose, dtype=np.float64), np.asarray(pt3d_68, dtype=np.float64), None, None
+    if isinstance(sample_or_pose, tuple) and len(sample_or_pose) == 2:
+        pose, pts = sample_or_pose
+        return np.asarray(pose, dtype=np.float64), np.asarray(pts, dtype=np.float64), None, None
+    s = sample_or_pose
+    return s.pose_para, s.pt3d_68, getattr(s, "shape_para", None), getattr(s, "exp_para", None)
 
 
-def _grid16(points: np.ndarray) -> np.ndarray:
-    """Vertices rounded to the 1/16-pixel grid (exact: rint of a power-of-two multiple)."""
-    return np.rint(np.asarray(points, dtype=np.float64) * 16.0) / 16.0
+def fitted_image_vertices(sample_or_pose: Any, mesh: FaceMesh, pt3d_68: np.ndarray | None = None) -> np.ndarray:
+    """(N, 3) fitted mesh vertices in release image coordinates for a Sample or a (pose_para, pt3d_68) pair."""
+    pose, pts, shp, exp = _pose_inputs(sample_or_pose, pt3d_68)
+    if pose.shape != (7,) or pts.shape != (3, 68):
+        raise GeometryError(f"pose_para must be (7,) and pt3d_68 (3, 68); got {pose.shape} and {pts.shape}")
+    if not (np.all(np.isfinite(pose)) and np.all(np.isfinite(pts))):
+        raise GeometryError("pose_para / pt3d_68 hold NaN or inf")
+    return fit_mesh(mesh, pose, pts, shp, exp)
 
 
-def _closed_edges(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start points, end points (each (E, 2)) and polygon index (E,) of the closed outlines of ``polygons``."""
-    starts = np.concatenate(polygons)
-    ends = np.concatenate([np.roll(p, -1, axis=0) for p in polygons])
-    group = np.repeat(np.arange(len(polygons)), [len(p) for p in polygons])
-    return starts, ends, group
+def face_region_mask(
+    sample_or_pose: Any,
+    mesh: FaceMesh,
+    shape: tuple[int, int] = IMAGE_SHAPE,
+    pt3d_68: np.ndarray | None = None,
+) -> np.ndarray:
+    """The face region P: fitted, projected, front-facing mesh triangles rasterised into an (H, W) bool mask.
 
-
-def _fill_closed(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    """Union of the even-odd fills of closed polygons (each (n ≥ 3, 2)), every one filled on its own (one pass of
-    :func:`aflw_occ.geometry.fill_outline` with a group per polygon)."""
-    from .geometry import fill_outline
-
-    p, q, group = _closed_edges(polygons)
-    return fill_outline(p[:, 0], p[:, 1], q[:, 0], q[:, 1], shape, even_odd=True, group=group)
-
-
-def fill_polygon(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: the polygon ``points`` (n, 2) (x = column, y = row) filled with its outline, like
-    ``cv2.fillPoly``: pixel centres inside it (even-odd rule, as OpenCV's scan-line filler, with the half-open
-    crossing rule of :func:`aflw_occ.geometry.fill_outline`) or within ½ pixel of its outline
-    (:func:`thick_polyline`, thickness 1).
-
-    Exact element-wise float64 and integer arithmetic, no OpenCV: ``cv2.fillPoly`` changed its edge pixels between
-    OpenCV 4.10 and 5.x (≈ 0.5 % of a seed's pixels); this definition differs from OpenCV 5's by ≈ 2 %."""
-    pts = np.asarray(points, dtype=np.float64)
-    if len(pts) < 3:
-        return thick_polyline(pts, False, 1, shape)
-    return _fill_closed([pts], shape) | thick_polyline(pts, True, 1, shape)
-
-
-def _polyline_segments(pts: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) points of the segments of a polyline (closed: with the segment back to the first point); a single
-    point is one segment of length 0 (a disc)."""
-    a = pts if closed and len(pts) > 2 else pts[:-1]
-    b = np.concatenate([pts[1:], pts[:1]])[: len(a)]  # the next point of each (np.roll by −1)
-    if len(a) == 0:
-        a, b = pts[:1], pts[:1]
-    return a, b
-
-
-def capsules(a: np.ndarray, b: np.ndarray, radius: np.ndarray | float, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: pixel centres within distance radiusₛ of a segment aₛ→bₛ (each (S, 2), x = column, y = row).
-
-    Per segment and pixel centre p: t = clip(((p − a)·(b − a)) / |b − a|², 0, 1), d² = |p − a − t(b − a)|², set when
-    d² ≤ radius²; element-wise float64 in this order (exact per pixel on every machine). Only the pixels of each
-    segment's box [⌊min − radius⌋, ⌈max + radius⌉] are tested (all segments in one pass, each with its own box):
-    outside it a pixel is at least radius + 1 from the segment in x or y, so d² > radius² there whatever the
-    rounding."""
-    h, w = shape
-    out = np.zeros(shape, dtype=bool)
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 2)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 2)
-    rad = np.broadcast_to(np.asarray(radius, dtype=np.float64), (len(a),))
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    r0 = np.maximum(np.floor(lo[:, 1] - rad), 0.0).astype(np.int64)
-    r1 = np.minimum(np.ceil(hi[:, 1] + rad) + 1.0, float(h)).astype(np.int64)
-    c0 = np.maximum(np.floor(lo[:, 0] - rad), 0.0).astype(np.int64)
-    c1 = np.minimum(np.ceil(hi[:, 0] + rad) + 1.0, float(w)).astype(np.int64)
-    nc = np.maximum(c1 - c0, 0)
-    n = np.maximum(r1 - r0, 0) * nc
-    total = int(n.sum())
-    if total == 0:
-        return out
-    seg = np.repeat(np.arange(len(a)), n)
-    k = np.arange(total) - np.repeat(np.cumsum(n) - n, n)  # index in the segment's box, row-major
-    row = r0[seg] + k // nc[seg]
-    col = c0[seg] + k % nc[seg]
-    abx, aby = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
-    len2 = abx * abx + aby * aby
-    abx, aby, len2 = abx[seg], aby[seg], len2[seg]
-    px = col.astype(np.float64) - a[seg, 0]
-    py = row.astype(np.float64) - a[seg, 1]
-    t = px * abx
-    t = t + py * aby
-    t /= np.where(len2 > 0.0, len2, 1.0)
-    np.maximum(t, 0.0, out=t)
-    np.minimum(t, 1.0, out=t)
-    if not np.all(len2 > 0.0):
-        t = np.where(len2 > 0.0, t, 0.0)
-    dx = t * abx
-    np.subtract(px, dx, out=dx)
-    dy = t * aby
-    np.subtract(py, dy, out=dy)
-    dx *= dx
-    dy *= dy
-    dx += dy
-    hit = dx <= (rad * rad)[seg]
-    out.reshape(-1)[(row * w + col)[hit]] = True
-    return out
-
-
-def thick_polyline(points: np.ndarray, closed: bool, thickness: float, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: pixel centres within distance thickness/2 of the polyline ``points`` (n, 2) (closed: with the
-    segment back to the first point) — a union of capsules (:func:`capsules`), like OpenCV's thick lines with round
-    joins."""
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    if len(pts) == 0:
-        return np.zeros(shape, dtype=bool)
-    a, b = _polyline_segments(pts, closed)
-    return capsules(a, b, 0.5 * float(thickness), shape)
-
-
-def central_face_mask(landmarks: np.ndarray, shape: tuple[int, int], shrink: float = SEED_SHRINK) -> np.ndarray:
-    """(H, W) bool: the union of the shrunk cheek, nose-bridge and glabella polygons (each filled separately,
-    :func:`fill_polygon`, vertices on the 1/16-pixel grid): their even-odd fills in one pass and their outlines'
-    capsules in one pass."""
-    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    polygons = [_grid16(_shrunk(lm[list(idx)], shrink)) for idx in SEED_POLYGONS.values()]
-    a, b, _ = _closed_edges(polygons)
-    return _fill_closed(polygons, shape) | capsules(a, b, 0.5, shape)
-
-
-def _part_outlines(landmarks: np.ndarray) -> list[tuple[str, np.ndarray, bool, int]]:
-    """(name, vertices on the 1/16 grid, closed, line width) of every facial part (:func:`part_masks`)."""
-    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    s = face_scale(lm)
-    out = []
-    for name, (idx, closed) in PART_POLYGONS.items():
-        if closed:
-            grow = 0.02 * s if name == "nostrils" else 0.04 * s
-            thick = max(1, int(round(2 * grow)))
-        else:
-            thick = max(2, int(round(0.12 * s)))
-        out.append((name, _grid16(lm[list(idx)]), closed, thick + 1))
-    return out
-
-
-def part_masks(landmarks: np.ndarray, shape: tuple[int, int]) -> dict[str, np.ndarray]:
-    """(H, W) bool mask per facial part: closed parts filled and widened, brows drawn as thick polylines.
-
-    Widths scale with :func:`face_scale` s: eyes and mouth grow by 0.04·s, brows are 0.12·s thick, nostrils 0.02·s
-    (integer thicknesses t as before; :func:`fill_polygon`, and :func:`thick_polyline` with width t + 1 — OpenCV's
-    LINE_8 thick lines also set their boundary pixels: within 1.5 % of OpenCV 5's areas; vertices on the 1/16 grid).
+    ``sample_or_pose``: a :class:`~aflw_occ.source.Sample`, a ``(pose_para, pt3d_68)`` tuple, or ``pose_para`` with
+    ``pt3d_68=`` given. Pixels of the face that fall outside the image are dropped (clipped). Computed by
+    :meth:`RegionKernel.of` the mesh, which equals :func:`region_from_vertices` of :func:`fitted_image_vertices`
+    pixel for pixel and does only the face's share of the work.
     """
-    out: dict[str, np.ndarray] = {}
-    for name, pts, closed, width in _part_outlines(landmarks):
-        line = thick_polyline(pts, closed, width, shape)
-        out[name] = fill_polygon(pts, shape) | line if closed else line
-    return out
+    return face_geometry(sample_or_pose, mesh, shape, pt3d_68).region
 
 
-def parts_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: the union of :func:`part_masks`, computed in two passes: the closed parts' even-odd fills, and
-    the capsules of every part's outline at its line width (a closed part's ½-px outline of :func:`fill_polygon`
-    lies inside its wider line: the same d², a larger radius)."""
-    parts = _part_outlines(landmarks)
-    filled = _fill_closed([pts for _, pts, closed, _ in parts if closed], shape)
-    segments = [(*_polyline_segments(pts, closed), width) for _, pts, closed, width in parts]
-    a = np.concatenate([s[0] for s in segments])
-    b = np.concatenate([s[1] for s in segments])
-    radius = np.concatenate([np.full(len(s[0]), 0.5 * float(s[2])) for s in segments])
-    return filled | capsules(a, b, radius, shape)
+def face_geometry(
+    sample_or_pose: Any,
+    mesh: FaceMesh,
+    shape: tuple[int, int] = IMAGE_SHAPE,
+    pt3d_68: np.ndarray | None = None,
+) -> FaceGeometry:
+    """P and the share of face-mesh vertices projected outside the image, as a
+    :class:`aflw_occ.region_kernel.FaceGeometry` (same inputs as :func:`face_region_mask`)."""
+    one = sample_or_pose if pt3d_68 is None else (sample_or_pose, pt3d_68)
+    return face_geometries([one], mesh, [shape])[0]
 
 
-def landmark_box(
-    landmarks: np.ndarray, shape: tuple[int, int], grow: tuple[float, float, float, float] = (0.5, 0.8, 0.5, 0.35)
-) -> tuple[int, int, int, int]:
-    """Integer crop box (x0, y0, x1, y1), end-exclusive, around the landmarks, grown by fractions of the box size
-    (left, top, right, bottom) to take in forehead and ears, clipped to the (H, W) image (may be empty)."""
-    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    lo, hi = lm.min(0), lm.max(0)
-    w, h = max(hi[0] - lo[0], 1.0), max(hi[1] - lo[1], 1.0)
-    x0 = int(np.floor(lo[0] - grow[0] * w))
-    y0 = int(np.floor(lo[1] - grow[1] * h))
-    x1 = int(np.ceil(hi[0] + grow[2] * w)) + 1
-    y1 = int(np.ceil(hi[1] + grow[3] * h)) + 1
-    hh, ww = shape
-    x0, x1 = min(max(x0, 0), ww), min(max(x1, 0), ww)
-    y0, y1 = min(max(y0, 0), hh), min(max(y1, 0), hh)
-    return x0, y0, x1, y1
+def face_geometries(
+    samples: Sequence[Any], mesh: FaceMesh, shapes: Sequence[tuple[int, int]]
+) -> list[FaceGeometry]:
+    """:func:`face_geometry` of several samples (or ``(pose_para, pt3d_68)`` pairs), one image ``shape`` each, with
+    one batched fit (:meth:`aflw_occ.region_kernel.RegionKernel.many`); errors name the sample by its ``id``."""
+    items = [_pose_inputs(s, None) for s in samples]
+    ids = [str(getattr(s, "id", "?")) for s in samples]
+    return RegionKernel.of(mesh).many(items, shapes, ids if any(hasattr(s, "id") for s in samples) else None)
+
+
+def region_from_vertices(verts: np.ndarray, mesh: FaceMesh, shape: tuple[int, int] = IMAGE_SHAPE) -> np.ndarray:
+    """P from fitted vertices (N, 3) in release coordinates: the front-facing triangles rasterised, (H, W) bool.
+
+    The dense reference path (all vertices, generic rasteriser); builds use :func:`face_region_mask`."""
+    xy = verts[:, :2] - PIXEL_OFFSET
+    tri = mesh.face_triangles
+    return rasterize_triangles(xy, tri, shape, front_facing(xy, tri), mesh.twins)
+
+
+class MeshFaceRegion:
+    """Region function: the face region P of :mod:`aflw_occ.geometry` (fitted mesh, front-facing triangles).
+
+    Made either from a loaded ``mesh`` or from where to load it (``aflw_root``: the AFLW2000-3D folder with
+    ``Code/Model_Shape_Sim.mat``; ``bfm_dir``: 3DDFA's BFM subset). It pickles as that recipe, so a worker process
+    loads and prepares its own mesh (in parallel with the others, and with the driver reading the source) instead of
+    receiving ~40 MB of matrices; the mesh and its matrices do not depend on the process or its thread count.
+    """
+
+    kind = "mesh"
+
+    def __init__(
+        self, mesh: FaceMesh | None = None, *, aflw_root: Path | str | None = None, bfm_dir: Path | str | None = None
+    ) -> None:
+        if mesh is None and aflw_root is None and bfm_dir is None:
+            raise ValueError("MeshFaceRegion needs a mesh or where to load it from")
+        self._mesh = mesh
+        self.aflw_root, self.bfm_dir = aflw_root, bfm_dir
+
+    @property
+    def mesh(self) -> FaceMesh:
+        """The prepared face mesh (loaded on first use)."""
+        if self._mesh is None:
+            mesh = load_face_mesh(aflw_root=self.aflw_root, bfm_dir=self.bfm_dir).prepare()
+            RegionKernel.of(mesh)
+            self._mesh = mesh
+        return self._mesh
+
+    def __getstate__(self) -> dict[str, Any]:
+        recipe = self.aflw_root is not None or self.bfm_dir is not None
+        return {"_mesh": None if recipe else self._mesh, "aflw_root": self.aflw_root, "bfm_dir": self.bfm_dir}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __call__(self, sample: Any) -> FaceGeometry:
+        return self.many([sample])[0]
+
+    def many(self, samples: Sequence[Any]) -> list[FaceGeometry]:
+        """P of several samples at once (one matrix product for all their fits, :meth:`RegionKernel.many`)."""
+        return face_geometries(samples, self.mesh, [s.shape for s in samples])
+
+
+def landmark_hull_region(sample: Any) -> np.ndarray:
+    """Face region fallback: the filled convex hull of the 68 ground-truth landmarks (x, y), rounded to pixels.
+
+    The hull's vertices come from ``cv2.convexHull`` on integer points (integer geometry); the fill is
+    :func:`aflw_occ.landmark_patches.fill_polygon` (pixel centres inside or within ½ px of the outline, exact), not
+    ``cv2.fillConvexPoly``, whose edge pixels may change between OpenCV releases."""
+    pts = np.rint(sample.landmarks[:, :2] - PIXEL_OFFSET).astype(np.int32)
+    hull = cv2.convexHull(pts).reshape(-1, 2).astype(np.float64)
+    return fill_polygon(hull, sample.shape)

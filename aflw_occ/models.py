@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .atomic import atomic_path
 from .errors import ModelError
-from .store.hashing import sha256_file
+from .hashing import sha256_file
 
 ENV = "AFLW_OCC_MODELS"
 

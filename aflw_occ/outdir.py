@@ -7,7 +7,7 @@
 * :func:`check_overwrite` — a folder that already holds a store (or the manifest folder) of the version is replaced
   only with ``--overwrite``.
 * :func:`remove_leftovers` — the temporary files a killed build leaves (the store's ``.aflw-occ-<v>.h5.<rand>.tmp.h5``,
-  the manifest's ``.manifest-<v>.<rand>/`` and ``manifest-<v>.old/``, a journal's ``.block-*.tmp``) are removed by the
+  the manifest's ``.manifest-<v>.<rand>/`` and ``manifest-<v>.old/``, a journal's ``.block-*.tmp*``) are removed by the
   next build that owns the folder and again when a build finishes.
 """
 
@@ -165,8 +165,8 @@ def leftovers(out: Path, version: str) -> list[Path]:
         *out.glob(f".{store_filename(version)}.*.tmp.h5"),
         *out.glob(f".manifest-{version}.*"),
         *out.glob(f"manifest-{version}.old"),
-        *(out / f".journal-{version}").glob(".block-*.tmp"),
-        *(out / f".journal-{version}").glob(".identity*.tmp"),
+        *(out / f".journal-{version}").glob(".block-*.tmp*"),
+        *(out / f".journal-{version}").glob(".identity*.tmp*"),
     ]
     return sorted(found)
 

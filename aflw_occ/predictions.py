@@ -32,6 +32,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .errors import PredictionError
+from .hashing import sha256_file
 from .matching import IdMatch, match_ids  # re-exported: matching used to live here
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "read_predictions",
     "write_predictions",
     "match_ids",
-    "file_sha256",
 ]
 
 FORMAT_VERSION = 1
@@ -244,15 +244,6 @@ def _arrays_sha256(p: Predictions) -> str:
     return "in-memory:" + h.hexdigest()
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 hex digest of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 # Reading ------------------------------------------------------------------------------------------
 
 
@@ -441,7 +432,7 @@ def read_predictions(path: str | Path) -> Predictions:
         rotation=arrays.get("rotation"),  # type: ignore[arg-type]
         pose_decoding=_as_label(arrays.get("pose_decoding"), "pose_decoding", src),
         source=src,
-        sha256=file_sha256(p),
+        sha256=sha256_file(p),
         notes=tuple(notes),
     )
 

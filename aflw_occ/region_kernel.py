@@ -1,6 +1,6 @@
 """The face region P of one image, fast: the per-image work of :mod:`aflw_occ.geometry` restricted to the face.
 
-:func:`aflw_occ.geometry.face_region_mask` defines P: pose the dense mesh, warp it onto ``pt3d_68``, keep the
+:func:`aflw_occ.face_region.face_region_mask` defines P: pose the dense mesh, warp it onto ``pt3d_68``, keep the
 front-facing triangles of the face part, rasterise them. Done literally, every image pays for all 53,215 vertices
 and 105,840 triangles, with index arrays rebuilt on each call. :class:`RegionKernel` precomputes, once per mesh,
 everything that does not depend on the image:
@@ -9,10 +9,10 @@ everything that does not depend on the image:
   as three contiguous rows and their rows of the RBF spread matrix;
 * the face triangles re-indexed to those vertices (int32, one contiguous row per corner);
 * for every directed edge slot (t, k) its start and end vertex; every interior edge once, as its two slots and
-  their triangles (:func:`aflw_occ.geometry.edge_twins`); the border slots.
+  their triangles (:func:`aflw_occ.raster.edge_twins`); the border slots.
 
 Per image it computes only x and y (P needs no depth), with exactly the dense path's arithmetic per vertex, so
-the coordinates have the same bits as :func:`aflw_occ.geometry.fitted_image_vertices` and the masks equal the dense
+the coordinates have the same bits as :func:`aflw_occ.face_region.fitted_image_vertices` and the masks equal the dense
 path's pixel for pixel (``tests/test_region_kernel.py``), per image and batched:
 
     x = (f·((R₀₀X + R₀₁Y) + R₀₂Z) + t_x + s_x) − 1,   y = ((451 − (f·((R₁₀X + R₁₁Y) + R₁₂Z) + t_y)) + s_y) − 1
@@ -30,18 +30,18 @@ from typing import Any
 
 import numpy as np
 
+from .face_mesh import FaceMesh
 from .geometry import (
     FLIP_Y,
     IMAGE_SHAPE,
     PIXEL_OFFSET,
     ExactSpread,
-    FaceMesh,
     GeometryError,
     basis_combination,
-    fill_outline,
     rotate_rows,
     rotation_matrix,
 )
+from .raster import fill_outline
 
 #: what one image's fit needs: pose_para (7,), pt3d_68 (3, 68), BFM shape_para / exp_para (or None)
 FitInput = tuple[Any, Any, Any, Any]
@@ -58,6 +58,13 @@ class FaceGeometry:
 
 class RegionKernel:
     """Precomputed face-only mesh data; :meth:`__call__` gives P of one image (see the module docstring)."""
+
+    @classmethod
+    def of(cls, mesh: FaceMesh) -> RegionKernel:
+        """The kernel of ``mesh``, built on first use and kept on the mesh (``FaceMesh._kernel``)."""
+        if not isinstance(mesh._kernel, RegionKernel):
+            mesh._kernel = cls(mesh)
+        return mesh._kernel
 
     def __init__(self, mesh: FaceMesh) -> None:
         self.mesh = mesh
@@ -130,7 +137,7 @@ class RegionKernel:
             p = np.asarray(pose_para, dtype=np.float64).reshape(7)
             rot = rotation_matrix(p[0], p[1], p[2])
             rows, kp_model = self._model(shape_para, exp_para)
-            # keypoint residual exactly as geometry.fit_mesh: project the keypoints, subtract from pt3d_68
+            # keypoint residual exactly as face_mesh.fit_mesh: project the keypoints, subtract from pt3d_68
             f = float(p[6])
             kx, ky, kz = kp_model[:, 0], kp_model[:, 1], kp_model[:, 2]
             target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68)
@@ -151,7 +158,7 @@ class RegionKernel:
     def raster(self, xy: np.ndarray, shape: tuple[int, int] = IMAGE_SHAPE) -> np.ndarray:
         """P from the fitted (F, 2) ``xy``: the front-facing face triangles rasterised, (H, W) bool.
 
-        Same rule as :func:`aflw_occ.geometry.rasterize_triangles` (pixel centres inside at least one triangle,
+        Same rule as :func:`aflw_occ.raster.rasterize_triangles` (pixel centres inside at least one triangle,
         non-zero winding over the outline edges): a slot (t, k) is an outline edge when t faces the camera and the
         triangle across the edge does not (or there is none). Interior edges are visited once, as slot pairs.
         """

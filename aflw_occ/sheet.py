@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .builders.base import LANDMARK_ORIGIN
+from .geometry import PIXEL_OFFSET
 
 VISIBLE = (40, 220, 40)
 OCCLUDED = (255, 40, 40)
@@ -30,7 +30,7 @@ def annotate(
         cv2.drawContours(out, contours, -1, OUTLINE, scale)
     if landmarks is not None:
         flags = np.zeros(len(landmarks), bool) if occluded is None else np.asarray(occluded, bool)
-        for (x, y), occ in zip(landmarks[:, :2] - LANDMARK_ORIGIN, flags, strict=True):
+        for (x, y), occ in zip(landmarks[:, :2] - PIXEL_OFFSET, flags, strict=True):
             cv2.circle(out, (round(x), round(y)), scale + 1, OCCLUDED if occ else VISIBLE, -1, cv2.LINE_AA)
     if label:
         cv2.putText(out, label, (4, 14 * scale), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, (0, 0, 0), 3 * scale)

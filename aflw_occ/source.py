@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SourceError
+from .hashing import sha256_file
 from .matfile import read_mat
 
 ID_PATTERN = re.compile(r"^image\d{5}$")
@@ -143,7 +144,6 @@ def check_jpeg_bytes(path: Path) -> str | None:
 
 def check_checksum(path: Path, checksums: Mapping[str, str]) -> str | None:
     """Why ``path`` does not match its recorded sha256 in ``checksums`` (file name → sha256), or None."""
-    from .store.hashing import sha256_file  # not at import time: the store package imports this module
 
     want = checksums.get(path.name)
     if want is None:

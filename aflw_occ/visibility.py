@@ -1,7 +1,7 @@
 """Visible rate v of every image and the NOD selection (DSFNet's naturally occluded subset).
 
 For one image: P = fitted, posed, front-facing face mesh rasterised into the image
-(:func:`aflw_occ.geometry.face_region_mask`), F = visible facial skin and parts from a segmenter
+(:func:`aflw_occ.face_region.face_region_mask`), F = visible facial skin and parts from a segmenter
 (:mod:`aflw_occ.skin`), and
 
     v = |P ∩ F| / |P|        (pixels of P outside the image are not counted: v is over the visible part)
@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 
 from .errors import AflwOccError
-from .face_region import central_face_mask
-from .geometry import PIXEL_OFFSET, FaceMesh, face_geometries, face_geometry
-from .region_kernel import FaceGeometry
+from .face_mesh import FaceMesh
+from .face_region import face_geometries, face_geometry
+from .geometry import PIXEL_OFFSET
+from .landmark_patches import central_face_mask, landmarks_under
+from .region_kernel import FaceGeometry, RegionKernel
 from .skin import SkinSegmenter, get_segmenter, is_grayscale, ita_degrees
 from .source import wrap_degrees
 
@@ -64,19 +66,6 @@ def visible_fraction(region: np.ndarray, skin: np.ndarray) -> float:
     return float(np.count_nonzero(p & np.asarray(skin, dtype=bool)) / area)
 
 
-def landmark_flags(landmarks: np.ndarray, region: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """(68,) bool: landmark pixel (release coordinates, rounded) inside P and outside F; False outside the image."""
-    lm = np.asarray(landmarks, dtype=np.float64)[:, :2] - PIXEL_OFFSET
-    h, w = region.shape
-    col = np.round(lm[:, 0]).astype(np.int64)
-    row = np.round(lm[:, 1]).astype(np.int64)
-    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-    out = np.zeros(len(lm), dtype=bool)
-    r, c = row[inside], col[inside]
-    out[inside] = region[r, c] & ~skin[r, c]
-    return out
-
-
 def visible_rate(
     image: np.ndarray,
     sample: Any,
@@ -87,7 +76,7 @@ def visible_rate(
     """Visible rate of one image: P from the fitted mesh, F from ``segmenter(image, sample.landmarks)``.
 
     ``sample``: a :class:`~aflw_occ.source.Sample` (``id``, ``pose_para``, ``pt3d_68``). ``geometry``: P of this
-    image already computed (:func:`aflw_occ.geometry.face_geometry`), so a build shares it; ``mesh`` may then be
+    image already computed (:func:`aflw_occ.face_region.face_geometry`), so a build shares it; ``mesh`` may then be
     None. A pose that puts part of the face outside the image gives v over the visible part and a warning naming the
     sample.
     """
@@ -116,7 +105,7 @@ def visible_rate(
     v = visible_fraction(region, skin)
     if math.isnan(v):
         msgs.append(f"{sid}: the face region is empty inside the image; v is undefined (NaN)")
-    flags = landmark_flags(sample.landmarks, region, skin)
+    flags = landmarks_under(region & ~skin, sample.landmarks)  # inside P and outside F
     return VisibilityResult(v, region, skin, flags, out_frac, msgs)
 
 
@@ -272,7 +261,7 @@ def compute_all(
     :class:`VisibilityWarning` (count + first message).
     """
     samples = list(dataset)
-    mesh.prepare()  # cached matrices computed once here, inherited by the workers
+    RegionKernel.of(mesh.prepare())  # cached matrices computed once here, inherited by the workers
     chunks = [samples[i : i + chunk] for i in range(0, len(samples), chunk)]
     results: list[tuple[float, float, bool, float, int, np.ndarray, list[str]]] = []
     if workers <= 1 or len(chunks) <= 1:

@@ -41,8 +41,8 @@ from benchmarks._machine import cpu_name
 def _floor_chunk(paths: list[str], copies: int) -> int:
     import cv2
 
+    from aflw_occ.hashing import pixel_hash
     from aflw_occ.store.codec import decode_jpeg
-    from aflw_occ.store.hashing import pixel_hash
 
     cv2.setNumThreads(1)
     for p in paths:

@@ -10,7 +10,8 @@ CPU time (``time.process_time``: on a shared machine, wall time also counts the 
 * ``decode+natocc`` — decode and composite;
 * ``randocc`` — RandOcc blob generation + composite.
 
-The face region P (the fitted release mesh, :func:`aflw_occ.geometry.face_region_mask`) is computed once before timing.
+The face region P (the fitted release mesh, :func:`aflw_occ.face_region.face_region_mask`) is computed once before
+timing.
 With ``--build`` also the wall and CPU time (all processes) of ``aflw-occ build --subset nsod`` on the whole release
 (both variants, 2 × 2000 composites), of the same build with only the natocc variant (2000 composites), and of
 ``--subset csod`` (3 × 2000 solid rectangles) as a baseline.
@@ -37,7 +38,7 @@ def write_sheet(path: Path, ds: object, mesh: object, seed: int = 0, tile: int =
     """24 NSOD (natocc) samples of the NSOD builder, seed ``seed``, images 0, 83, 166, … (no overlays)."""
     from aflw_occ.builders.base import BuildOptions, SourceSample, sample_rng, sample_seed
     from aflw_occ.builders.nsod import NSOD
-    from aflw_occ.geometry import face_region_mask
+    from aflw_occ.face_region import face_region_mask
     from aflw_occ.sheet import grid
 
     builder = NSOD(BuildOptions(seed=seed, occluders=("default",)))
@@ -70,7 +71,8 @@ def main(n: int, run_build: bool, workers: int, sheet: Path | None) -> None:
     from aflw_occ.builders.natocc import composite
     from aflw_occ.builders.occluders.library import load_library
     from aflw_occ.builders.occluders.randocc import random_blob
-    from aflw_occ.geometry import face_region_mask, load_face_mesh
+    from aflw_occ.face_mesh import load_face_mesh
+    from aflw_occ.face_region import face_region_mask
     from aflw_occ.paths import default_eval_dir, default_source
     from aflw_occ.source import AFLW2000_3D
 

@@ -113,8 +113,10 @@ def write_sheets(ds, mesh, table, out_dir: Path, above: int = 24, size: int = 12
               help="Save the adaptive visibility table as CSV.")
 def main(workers: int, with_gmm: bool, stages: int, json_out: Path | None, sheets: Path | None,
          table_out: Path | None) -> None:
-    from aflw_occ.geometry import fitted_image_vertices, load_face_mesh, region_from_vertices
+    from aflw_occ.face_mesh import load_face_mesh
+    from aflw_occ.face_region import fitted_image_vertices, region_from_vertices
     from aflw_occ.paths import default_source
+    from aflw_occ.region_kernel import RegionKernel
     from aflw_occ.skin import get_segmenter
     from aflw_occ.source import AFLW2000_3D
     from aflw_occ.visibility import PAPER_NOD_COUNT, VisibilityWarning, compute_all, fairness_shares
@@ -166,7 +168,7 @@ def main(workers: int, with_gmm: bool, stages: int, json_out: Path | None, sheet
     single = _SingleThreadedLibraries().__enter__()
     sel = [ds[i] for i in range(0, len(ds), max(1, len(ds) // stages))][:stages]
     segs = {name: get_segmenter(name) for name in ("adaptive", "gmm")}
-    kernel = mesh.region_kernel
+    kernel = RegionKernel.of(mesh)
     stages_ = ("decode", "fit", "rasterise", "P dense reference", "adaptive", "gmm")
     acc: dict[str, list[float]] = {k: [] for k in stages_}
     for s in sel:

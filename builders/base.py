@@ -17,9 +17,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 
+from ..face_region import landmark_hull_region
 from ..region_kernel import FaceGeometry
 
 
@@ -202,74 +202,10 @@ def sample_rng(seed32: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seed32))
 
 
-LANDMARK_ORIGIN = 1.0
-"""AFLW2000-3D landmarks are 1-based pixel coordinates (MATLAB; the release projects with ``y ← 451 − y``): the
-pixel centre of 0-based array element ``[r, c]`` is at ``(x, y) = (c + 1, r + 1)``."""
-
-
-def landmark_pixels(landmarks: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """0-based pixel (row, col) of each landmark — ``round(y − 1)``, ``round(x − 1)`` — and an inside-image flag."""
-    cols = np.rint(landmarks[:, 0] - LANDMARK_ORIGIN).astype(np.int64)
-    rows = np.rint(landmarks[:, 1] - LANDMARK_ORIGIN).astype(np.int64)
-    inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
-    return np.clip(rows, 0, shape[0] - 1), np.clip(cols, 0, shape[1] - 1), inside
-
-
-def landmark_flags(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(68,) bool: the landmark's pixel lies under ``mask``. Landmarks outside the image are never flagged."""
-    rows, cols, inside = landmark_pixels(landmarks, mask.shape)
-    return mask[rows, cols] & inside
-
-
 def covered_fraction(mask: np.ndarray, region: np.ndarray) -> float:
     """|mask ∩ region| / |region| (0 when the region is empty)."""
     area = int(np.count_nonzero(region))
     return float(np.count_nonzero(mask & region)) / area if area else 0.0
-
-
-class MeshFaceRegion:
-    """Region function: the face region P of :mod:`aflw_occ.geometry` (fitted mesh, front-facing triangles).
-
-    Made either from a loaded ``mesh`` or from where to load it (``aflw_root``: the AFLW2000-3D folder with
-    ``Code/Model_Shape_Sim.mat``; ``bfm_dir``: 3DDFA's BFM subset). It pickles as that recipe, so a worker process
-    loads and prepares its own mesh (in parallel with the others, and with the driver reading the source) instead of
-    receiving ~40 MB of matrices; the mesh and its matrices do not depend on the process or its thread count.
-    """
-
-    kind = "mesh"
-
-    def __init__(
-        self, mesh: Any = None, *, aflw_root: Path | str | None = None, bfm_dir: Path | str | None = None
-    ) -> None:
-        if mesh is None and aflw_root is None and bfm_dir is None:
-            raise ValueError("MeshFaceRegion needs a mesh or where to load it from")
-        self._mesh = mesh
-        self.aflw_root, self.bfm_dir = aflw_root, bfm_dir
-
-    @property
-    def mesh(self) -> Any:
-        """The prepared face mesh (loaded on first use)."""
-        if self._mesh is None:
-            from ..geometry import load_face_mesh
-
-            self._mesh = load_face_mesh(aflw_root=self.aflw_root, bfm_dir=self.bfm_dir).prepare()
-        return self._mesh
-
-    def __getstate__(self) -> dict[str, Any]:
-        recipe = self.aflw_root is not None or self.bfm_dir is not None
-        return {"_mesh": None if recipe else self._mesh, "aflw_root": self.aflw_root, "bfm_dir": self.bfm_dir}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
-    def __call__(self, sample: SourceSample) -> FaceGeometry:
-        return self.many([sample])[0]
-
-    def many(self, samples: Sequence[SourceSample]) -> list[FaceGeometry]:
-        """P of several samples at once (one matrix product for all their fits, :meth:`RegionKernel.many`)."""
-        from ..geometry import face_geometries
-
-        return face_geometries(samples, self.mesh, [s.shape for s in samples])
 
 
 def prime_face_geometry(samples: Sequence[SourceSample]) -> None:
@@ -290,16 +226,3 @@ def _frozen_geometry(out: np.ndarray | FaceGeometry) -> FaceGeometry:
     geometry = out if isinstance(out, FaceGeometry) else FaceGeometry(np.asarray(out, dtype=bool), float("nan"))
     geometry.region.setflags(write=False)
     return geometry
-
-
-def landmark_hull_region(sample: SourceSample) -> np.ndarray:
-    """Face region fallback: the filled convex hull of the 68 ground-truth landmarks (x, y), rounded to pixels.
-
-    The hull's vertices come from ``cv2.convexHull`` on integer points (integer geometry); the fill is
-    :func:`aflw_occ.face_region.fill_polygon` (pixel centres inside or within ½ px of the outline, exact), not
-    ``cv2.fillConvexPoly``, whose edge pixels may change between OpenCV releases."""
-    from ..face_region import fill_polygon
-
-    pts = np.rint(sample.landmarks[:, :2] - LANDMARK_ORIGIN).astype(np.int32)
-    hull = cv2.convexHull(pts).reshape(-1, 2).astype(np.float64)
-    return fill_polygon(hull, sample.shape)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..landmark_patches import landmarks_under
 from .base import (
     Builder,
     BuilderConfig,
@@ -30,7 +31,6 @@ from .base import (
     SourceSample,
     covered_fraction,
     hex_colour,
-    landmark_flags,
 )
 
 SINGLE_SIDE = (0.35, 0.60)
@@ -129,7 +129,7 @@ class CSOD(Builder):
             source_id=sample.id,
             image=image,
             mask=mask,
-            occluded=landmark_flags(mask, sample.landmarks),
+            occluded=landmarks_under(mask, sample.landmarks),
             covered_fraction=covered_fraction(mask, sample.face_region),
             params=params,
         )

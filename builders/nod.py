@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Builder, BuilderConfig, Example, MeshFaceRegion, Occluder, SourceSample
+from ..face_region import MeshFaceRegion
+from .base import Builder, BuilderConfig, Example, Occluder, SourceSample
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class NOD(Builder):
         return Occluder("natural")
 
     def prepare(self) -> None:
-        from ..geometry import mesh_source
+        from ..face_mesh import mesh_source
         from ..paths import default_source
         from ..skin import get_segmenter
 

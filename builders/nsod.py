@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..face_region import landmark_hull_region
+from ..landmark_patches import landmarks_under
 from .base import (
     Builder,
     BuilderConfig,
@@ -28,8 +30,6 @@ from .base import (
     SourceSample,
     covered_fraction,
     hex_colour,
-    landmark_flags,
-    landmark_hull_region,
 )
 from .natocc import NatOccConfig, composite, config_dict
 from .occluders.library import OccluderLibrary, load_library
@@ -103,7 +103,7 @@ class NSOD(Builder):
             source_id=sample.id,
             image=result.image,
             mask=result.mask,
-            occluded=landmark_flags(result.mask, sample.landmarks),
+            occluded=landmarks_under(result.mask, sample.landmarks),
             covered_fraction=covered_fraction(result.mask, region),
             params=params,
         )

@@ -51,10 +51,12 @@ def has(*names):  # the first name numpy knows: the level group (numpy >= 2.4), 
     return next((bool(feats[n]) for n in names if n in feats), None)
 
 from aflw_occ.source import AFLW2000_3D
-from aflw_occ.geometry import load_face_mesh, face_geometries, PIXEL_OFFSET
+from aflw_occ.face_mesh import load_face_mesh
+from aflw_occ.face_region import face_geometries
+from aflw_occ.geometry import PIXEL_OFFSET
 from aflw_occ.skin import get_segmenter, is_grayscale, ita_degrees
 from aflw_occ.skin.gmm import skin_posterior
-from aflw_occ.face_region import central_face_mask
+from aflw_occ.landmark_patches import central_face_mask
 from aflw_occ.visibility import visible_rate
 from aflw_occ.builders.base import BuildOptions, SourceSample
 from aflw_occ.builders.csod import CSOD

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 
 from aflw_occ import geometry as g
+from aflw_occ.face_mesh import NECK_MARGIN, load_face_mesh, neck_cut
+from aflw_occ.face_region import face_region_mask, fitted_image_vertices, region_from_vertices
 from aflw_occ.geometry import (
     RESIDUAL_FRAC_BITS,
     SPREAD_FRAC_BITS,
     ExactSpread,
     basis_combination,
-    fill_outline,
-    load_face_mesh,
-    neck_cut,
     project,
     rotation_matrix,
     solve_fixed_order,
 )
+from aflw_occ.raster import fill_outline
 
 
 def _rot_reference(pitch: float, yaw: float, roll: float) -> np.ndarray:
@@ -147,7 +147,7 @@ def test_fill_outline_matches_exact_rational_crossings() -> None:
         np.testing.assert_array_equal(got, _polygon_reference(poly, (40, 40)))
 
 
-def _interp_neck(vertices: np.ndarray, keypoints: np.ndarray, margin: float = g.NECK_MARGIN) -> np.ndarray:
+def _interp_neck(vertices: np.ndarray, keypoints: np.ndarray, margin: float = NECK_MARGIN) -> np.ndarray:
     """The old definition with np.interp."""
     jaw = vertices[keypoints[:17]]
     order = np.argsort(jaw[:, 0])
@@ -209,8 +209,8 @@ def test_p_agrees_with_the_old_float32_path(mesh, real_dataset) -> None:
         posed[:, 1] = g.FLIP_Y - posed[:, 1]
         resid = (s.pt3d_68.T - posed[mesh.keypoints]).astype(np.float32)
         posed += old_spread @ resid
-        ref = g.region_from_vertices(posed, mesh)
-        new_verts = g.fitted_image_vertices(s, mesh)
+        ref = region_from_vertices(posed, mesh)
+        new_verts = fitted_image_vertices(s, mesh)
         assert np.abs(new_verts - posed)[mesh.face_vertices, :2].max() < 1e-3, s.id
-        got = g.face_region_mask(s, mesh)
+        got = face_region_mask(s, mesh)
         assert np.count_nonzero(got != ref) <= 2, s.id

@@ -259,7 +259,7 @@ def _polygon_rule(pts: np.ndarray, thick: float, shape: tuple[int, int], fill: b
 def test_polygons_match_the_rational_definition_and_stay_close_to_opencv() -> None:
     """The seed / part drawing (no OpenCV: ``cv2.fillPoly`` changed its edge pixels between 4.10 and 5.x) equals
     its definition in exact rationals, and stays within a few % of OpenCV 5's fillPoly."""
-    from aflw_occ.face_region import fill_polygon, thick_polyline
+    from aflw_occ.landmark_patches import fill_polygon, thick_polyline
 
     rng = np.random.default_rng(14)
     for _ in range(4):
@@ -276,7 +276,7 @@ def test_parts_mask_and_seed_are_the_unions_of_their_pieces() -> None:
     """The one-pass forms equal the piece-by-piece ones: :func:`parts_mask` is the union of :func:`part_masks`, the
     seed the union of its polygons each drawn by :func:`fill_polygon`, and a grouped ``fill_outline`` the union of
     the groups filled one at a time (overlapping polygons: a pixel inside two of them stays set)."""
-    from aflw_occ.face_region import (
+    from aflw_occ.landmark_patches import (
         SEED_POLYGONS,
         SEED_SHRINK,
         _grid16,
@@ -286,7 +286,7 @@ def test_parts_mask_and_seed_are_the_unions_of_their_pieces() -> None:
         part_masks,
         parts_mask,
     )
-    from aflw_occ.geometry import fill_outline
+    from aflw_occ.raster import fill_outline
 
     rng = np.random.default_rng(15)
     base = np.stack([np.linspace(20, 80, 68), 50 + 20 * np.sin(np.linspace(0, 6, 68))], 1)

@@ -6,20 +6,10 @@ import numpy as np
 import pytest
 
 from aflw_occ.errors import SourceError
-from aflw_occ.geometry import (
-    PIXEL_OFFSET,
-    GeometryError,
-    edge_twins,
-    face_region_mask,
-    fitted_image_vertices,
-    front_facing,
-    load_face_mesh,
-    neck_cut,
-    project,
-    rasterize_triangles,
-    rbf_spread_matrix,
-    rotation_matrix,
-)
+from aflw_occ.face_mesh import load_face_mesh, neck_cut
+from aflw_occ.face_region import face_region_mask, fitted_image_vertices
+from aflw_occ.geometry import PIXEL_OFFSET, GeometryError, project, rbf_spread_matrix, rotation_matrix
+from aflw_occ.raster import edge_twins, front_facing, rasterize_triangles
 
 
 def _reference_raster(xy: np.ndarray, tri: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from aflw_occ.store.hashing import PixelHashes, pixel_hash
+from aflw_occ.hashing import PixelHashes, pixel_hash
 
 
 def reference_hash(image: np.ndarray) -> str:

@@ -126,7 +126,7 @@ def test_real_bfm_triangles_match_scipy(shared: Path, native_only: None) -> None
 
 @pytest.mark.real
 def test_release_mesh_loader_unchanged(real_source: Path) -> None:
-    from aflw_occ.geometry import _load_release_mesh
+    from aflw_occ.face_mesh import _load_release_mesh
 
     mesh = _load_release_mesh(real_source)
     raw = scipy.io.loadmat(str(real_source / "Code" / "Model_Shape_Sim.mat"))  # the former reader, default options
@@ -155,7 +155,7 @@ def test_loading_the_release_does_not_import_scipy(real_source: Path) -> None:
     code = (
         "import sys\n"
         "from aflw_occ.source import AFLW2000_3D\n"
-        "from aflw_occ.geometry import _load_release_mesh\n"
+        "from aflw_occ.face_mesh import _load_release_mesh\n"
         f"ds = AFLW2000_3D({str(real_source)!r})\n"
         f"mesh = _load_release_mesh(__import__('pathlib').Path({str(real_source)!r}))\n"
         "print(len(ds), len(mesh.keypoints), 'scipy.io' in sys.modules)\n"

@@ -9,7 +9,7 @@ import pytest
 
 from aflw_occ.builders import BuildOptions, get_builder
 from aflw_occ.builders.base import SourceSample, sample_rng
-from aflw_occ.geometry import load_face_mesh
+from aflw_occ.face_mesh import load_face_mesh
 from aflw_occ.skin import get_segmenter
 from aflw_occ.visibility import VisibilityWarning, select_nod, visible_rate
 

@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from aflw_occ.builders.base import BuildOptions, SourceSample, landmark_flags, sample_rng, sample_seed
+from aflw_occ.builders.base import BuildOptions, SourceSample, sample_rng, sample_seed
 from aflw_occ.builders.nsod import NSOD, RandOcc
 from aflw_occ.builders.occluders.library import OccluderError
+from aflw_occ.landmark_patches import landmarks_under
 
 
 def _png(path: Path, rgba: np.ndarray) -> None:
@@ -33,7 +34,8 @@ def small_library(root: Path) -> Path:
 
 @pytest.mark.real
 def test_nsod_on_real_images_with_the_mesh_region(real_dataset, shared: Path) -> None:
-    from aflw_occ.geometry import face_region_mask, load_face_mesh
+    from aflw_occ.face_mesh import load_face_mesh
+    from aflw_occ.face_region import face_region_mask
 
     mesh = load_face_mesh(shared / "data" / "aflw2000-3d")
     builder = NSOD(BuildOptions(seed=3, occluders=("default",)))
@@ -54,7 +56,7 @@ def test_nsod_on_real_images_with_the_mesh_region(real_dataset, shared: Path) ->
             np.testing.assert_array_equal(ex.image, again.image)
             assert ex.params == again.params
             np.testing.assert_array_equal(ex.image[~ex.mask], img[~ex.mask])
-            np.testing.assert_array_equal(ex.occluded, landmark_flags(ex.mask, src.landmarks))
+            np.testing.assert_array_equal(ex.occluded, landmarks_under(ex.mask, src.landmarks))
             ref_cover = np.count_nonzero(ex.mask & region) / np.count_nonzero(region)
             assert ex.covered_fraction == pytest.approx(ref_cover) and ex.covered_fraction > 0.05
             p = json.loads(json.dumps(ex.params))

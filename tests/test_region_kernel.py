@@ -5,14 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aflw_occ.geometry import (
-    PIXEL_OFFSET,
-    GeometryError,
-    face_geometry,
-    fitted_image_vertices,
-    load_face_mesh,
-    rasterize_triangles,
-)
+from aflw_occ.face_mesh import load_face_mesh
+from aflw_occ.face_region import face_geometry, fitted_image_vertices
+from aflw_occ.geometry import PIXEL_OFFSET, GeometryError
+from aflw_occ.raster import rasterize_triangles
+from aflw_occ.region_kernel import RegionKernel
 
 
 def _dense_reference(sample, mesh) -> tuple[np.ndarray, float]:
@@ -83,9 +80,9 @@ def test_kernel_equals_dense_definition_bfm(shared, real_dataset) -> None:
 @pytest.mark.real
 def test_kernel_rejects_bad_pose(mesh) -> None:
     with pytest.raises(GeometryError, match=r"pose_para must be \(7,\)"):
-        mesh.region_kernel(np.zeros(6), np.zeros((3, 68)))
+        RegionKernel.of(mesh)(np.zeros(6), np.zeros((3, 68)))
     with pytest.raises(GeometryError, match="NaN or inf"):
-        mesh.region_kernel(np.full(7, np.nan), np.zeros((3, 68)))
+        RegionKernel.of(mesh)(np.full(7, np.nan), np.zeros((3, 68)))
 
 
 @pytest.mark.real
@@ -93,8 +90,8 @@ def test_batched_fit_gives_the_same_regions(mesh, real_dataset) -> None:
     """A build fits a whole block at once; P must not depend on that (nor on which images share the block)."""
     picks = [real_dataset[i] for i in _spread_ids(real_dataset, 12)]
     items = [(s.pose_para, s.pt3d_68, None, None) for s in picks]
-    together = mesh.region_kernel.many(items, [(450, 450)] * len(items))
-    reversed_ = mesh.region_kernel.many(items[::-1], [(450, 450)] * len(items))[::-1]
+    together = RegionKernel.of(mesh).many(items, [(450, 450)] * len(items))
+    reversed_ = RegionKernel.of(mesh).many(items[::-1], [(450, 450)] * len(items))[::-1]
     for s, a, b in zip(picks, together, reversed_, strict=True):
         alone = face_geometry(s, mesh)
         np.testing.assert_array_equal(a.region, alone.region, err_msg=s.id)
@@ -107,7 +104,7 @@ def test_batched_errors_name_the_sample(mesh) -> None:
     good = (np.zeros(7), np.zeros((3, 68)), None, None)
     bad = (np.full(7, np.inf), np.zeros((3, 68)), None, None)
     with pytest.raises(GeometryError, match="^image00042: pose_para / pt3d_68 hold NaN or inf"):
-        mesh.region_kernel.many([good, bad], [(450, 450)] * 2, ["image00041", "image00042"])
+        RegionKernel.of(mesh).many([good, bad], [(450, 450)] * 2, ["image00041", "image00042"])
 
 
 @pytest.mark.real
@@ -115,7 +112,8 @@ def test_mesh_region_pickles_as_a_recipe(mesh, real_source, real_dataset) -> Non
     """Workers receive where to load the mesh, not ~40 MB of matrices, and compute the same P."""
     import pickle
 
-    from aflw_occ.builders.base import MeshFaceRegion, SourceSample
+    from aflw_occ.builders.base import SourceSample
+    from aflw_occ.face_region import MeshFaceRegion
 
     fn = MeshFaceRegion(aflw_root=real_source)
     blob = pickle.dumps(fn)

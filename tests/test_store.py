@@ -352,7 +352,8 @@ def test_failed_block_leaves_no_store(src: Path, tmp_path: Path, workers: int) -
 
 
 def test_store_writer_refuses_wrong_blocks(src: Path, tmp_path: Path) -> None:
-    from aflw_occ.store.writer import StoreWriter, load_block
+    from aflw_occ.journal import load_block
+    from aflw_occ.store.writer import StoreWriter
 
     out = tmp_path / "w"
     first = build(_plan(src, out, shard=(1, 2)))

@@ -20,9 +20,9 @@ import pytest
 
 from aflw_occ.builders import BuildOptions
 from aflw_occ.cli import main
+from aflw_occ.hashing import sha256_bytes
 from aflw_occ.pipeline import BuildPlan, build
 from aflw_occ.store import codec
-from aflw_occ.store.hashing import sha256_bytes
 
 pytestmark = pytest.mark.real
 N_IDS = 12

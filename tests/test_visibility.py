@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from aflw_occ.errors import AflwOccError
-from aflw_occ.geometry import load_face_mesh
+from aflw_occ.face_mesh import load_face_mesh
+from aflw_occ.landmark_patches import landmarks_under
 from aflw_occ.visibility import (
     PAPER_NOD_COUNT,
     VisibilityWarning,
     compute_all,
     fairness_shares,
-    landmark_flags,
     select_nod,
     visible_fraction,
     visible_rate,
@@ -48,7 +48,7 @@ def test_visible_fraction_and_flags() -> None:
     lm[1] = [6 + 1, 6 + 1]  # in P, not in F → occluded
     lm[2] = [0 + 1, 9 + 1]  # outside P
     lm[3] = [-50, 4]  # outside the image
-    fl = landmark_flags(lm, p, f)
+    fl = landmarks_under(p & ~f, lm)  # inside P, outside F
     assert fl.shape == (68,) and fl.dtype == bool
     assert fl[1] and not fl[0] and not fl[2] and not fl[3] and fl.sum() == 1
 

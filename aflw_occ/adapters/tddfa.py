@@ -49,10 +49,10 @@ class WeightsIdentity:
 
 def checkpoint_identity(weights: str | Path) -> WeightsIdentity:
     """The identity of a ``.pth`` checkpoint: its stem and the sha256 of its bytes."""
-    from ..predictions import file_sha256
+    from ..hashing import sha256_file
 
     p = Path(weights)
-    return WeightsIdentity(p.stem, file_sha256(p))
+    return WeightsIdentity(p.stem, sha256_file(p))
 
 
 def onnx_identity(path: str | Path, metadata: dict[str, str]) -> WeightsIdentity:

@@ -10,7 +10,7 @@ Per image (all inside a crop around the landmarks, halved when its shorter side 
    Y = luma 0.299 R + 0.587 G + 0.114 B (integer, 15-bit fixed point), T = local contrast = std of Y in a 5×5
    window (3×3 at half resolution; skin is smooth, hair and fabric are not), r, g = chromaticity
    (shading-invariant colour); half resolution = area means (exact integers, :func:`.exact.resize_area_u8`);
-2. seed S = :func:`aflw_occ.face_region.central_face_mask`; seed weights ω = 0.3 + 0.7·P_gmm(skin | colour)
+2. seed S = :func:`aflw_occ.landmark_patches.central_face_mask`; seed weights ω = 0.3 + 0.7·P_gmm(skin | colour)
    (the packaged GMM as a prior; ω ≡ 1 for grey images), so seed pixels of occluders count less;
 3. a robust Gaussian (μ, Σ) of the seed (:func:`robust_gaussian`: median/MAD start, then weighted
    mean/covariance re-estimated on the pixels with d² ≤ χ²_D(0.9)), which drops hands, hair and objects
@@ -36,8 +36,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..face_region import central_face_mask, face_scale, landmark_box, parts_mask
 from ..geometry import PIXEL_OFFSET
+from ..landmark_patches import central_face_mask, face_scale, landmark_box, parts_mask
 from . import SegmenterError, exact, is_grayscale, rgb_to_ycbcr
 from .exact import box_sum
 

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import SourceError
-from .hashing import sha256_file
+from ..hashing import sha256_file
 
 SYNTHETIC_MARKER = "aflw-occ-synthetic.txt"
 SUFFIXES = (".jpg", ".mat")

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
+from ..hashing import sha256_bytes
 from . import schema
-from .hashing import sha256_bytes
 from .schema import Render
 from .versions import MANIFEST_FORMAT, MANIFEST_FORMATS
 

@@ -23,10 +23,10 @@ import h5py
 import numpy as np
 
 from ..errors import StoreError
+from ..hashing import pixel_hash, sha256_bytes
 from ..parallel import process_pool
 from . import codec, schema
 from .bulk import read_many
-from .hashing import pixel_hash, sha256_bytes
 from .manifest import Manifest, line_differences, render_line
 from .reader import DataStore, open_store
 

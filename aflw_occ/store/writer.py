@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,14 +25,14 @@ from .. import environment
 from ..atomic import atomic_path
 from ..builders import get_builder
 from ..errors import SourceError, StoreError
+from ..hashing import sha256_bytes
 from ..version import __version__
 from . import manifest as mf
 from . import schema
-from .hashing import sha256_bytes
 from .versions import FORMAT, store_filename
 
 if TYPE_CHECKING:
-    from ..pipeline import BuildPlan
+    from ..build_plan import BuildPlan
 
 VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
 STR = h5py.string_dtype("utf-8")
@@ -134,16 +133,6 @@ def _append_rows(g: h5py.Group, kind: str, rows: list[dict[str, Any]]) -> None:
     for col, name, extra in schema.datasets(kind, extras):
         values = [r[col.key][extra] if col.family else r[col.key] for r in rows]
         _append(g, name, values, _h5_dtype(col), compress=col.compress)
-
-
-def load_block(journal: Path, block: int, identity_sha: str) -> dict[str, Any]:
-    """One journal block's payload, checked to belong to the build ``identity_sha``."""
-    path = journal / f"block-{block:05d}.pkl"
-    with path.open("rb") as fh:
-        payload: dict[str, Any] = pickle.load(fh)
-    if payload["identity_sha256"] != identity_sha or payload["block"] != block:
-        raise StoreError(f"{path}: journal block belongs to another build")
-    return payload
 
 
 class StoreWriter:
@@ -323,14 +312,6 @@ def notes_text(version: str, skipped: list[schema.Skip], warnings: list[str]) ->
         lines.append(f"# {len(warnings)} builder warning(s)")
         lines += [f"warning {w}" for w in warnings]
     return "\n".join(lines) + "\n"
-
-
-def assemble(plan: BuildPlan, journal: Path, n_blocks: int, identity: dict[str, Any]) -> Finished:
-    """Write the store and its manifest from a complete journal (a sharded or resumed build's last step)."""
-    with StoreWriter(plan, identity) as writer:
-        for b in range(n_blocks):
-            writer.add(load_block(journal, b, writer.identity_sha))
-        return writer.finish()
 
 
 def _generator_version() -> str:

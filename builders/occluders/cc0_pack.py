@@ -26,8 +26,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ...hashing import sha256_bytes
 from ...paths import asset_path
-from .library import Occluder, OccluderError, OccluderLibrary, decode_image, finish_rgba, sha256_bytes
+from .library import Occluder, OccluderError, OccluderLibrary, decode_image, finish_rgba
 
 CC0_DIR = asset_path("occluders", "cc0")
 ATTRIBUTION = "ATTRIBUTION.json"

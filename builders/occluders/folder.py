@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .library import Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba, sha256_bytes
+from ...hashing import sha256_bytes
+from .library import Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
 
 IMAGE_SUFFIXES = (".png",)
 

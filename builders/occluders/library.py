@@ -170,10 +170,6 @@ class OccluderLibrary:
 # pixel helpers shared by the readers
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def decode_image(data: bytes, name: str) -> np.ndarray:
     """Decode image bytes to uint8 RGB (h, w, 3) or RGBA (h, w, 4); 16-bit is scaled to 8-bit.
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ...hashing import sha256_bytes
 from .folder import category_of
-from .library import Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba, sha256_bytes
+from .library import Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 

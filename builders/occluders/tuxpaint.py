@@ -45,6 +45,7 @@ from typing import Any, BinaryIO
 import cv2
 import numpy as np
 
+from ...hashing import sha256_bytes
 from ...paths import asset_path, shared_dir
 from .library import (
     Occluder,
@@ -53,7 +54,6 @@ from .library import (
     Rejected,
     decode_image,
     finish_rgba,
-    sha256_bytes,
 )
 
 PACKAGE = "tuxpaint-stamps-default"

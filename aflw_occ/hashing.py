@@ -1,4 +1,5 @@
-"""Hashes that pin data: file bytes and decoded pixels."""
+"""Hashes that pin data: bytes, files and decoded pixels (sha256, hex digests). The one hashing module of the
+package (core layer: no store, no builders)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import numpy as np
 
 
 def sha256_bytes(data: bytes | memoryview | np.ndarray) -> str:
+    """sha256 hex digest of bytes (an array: of its C-ordered bytes)."""
     return hashlib.sha256(memoryview(np.ascontiguousarray(data)) if isinstance(data, np.ndarray) else data).hexdigest()
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: str | Path) -> str:
+    """sha256 hex digest of a file's bytes (read in 1 MiB chunks)."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with Path(path).open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
