@@ -1,13 +1,15 @@
 """Atomic output files: write beside the target under a temporary name, rename over it only when complete.
 
-Every writer of the package goes through :func:`atomic_path`, so an interrupted or failed write never leaves a
-half-written file under the final name (the previous file, if any, stays as it was).
+Every writer of the package goes through :func:`atomic_path` (a file) or :func:`atomic_folder` (a folder of files,
+such as a manifest), so an interrupted or failed write never leaves a half-written file or folder under the final
+name (the previous one, if any, stays as it was).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,3 +57,26 @@ def write_text_atomic(out: str | Path, text: str, *, make_parent: bool = False) 
     with atomic_path(out, make_parent=make_parent) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(out)
+
+
+@contextmanager
+def atomic_folder(out: str | Path) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``out`` (``.<name>.<random>.tmp``, created with the usual permissions,
+    parents made); on a normal exit it replaces ``out`` (an existing ``out`` is first renamed to ``<name>.old``, then
+    removed), on an exception it is deleted and the exception propagates."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if out.exists():
+            old = out.with_name(out.name + ".old")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)

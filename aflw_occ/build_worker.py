@@ -27,6 +27,7 @@ from .errors import AflwOccError, SourceError
 from .face_region import MeshFaceRegion
 from .hashing import PixelHashes, sha256_bytes, sha256_file
 from .journal import write_block
+from .masks import EMPTY_BOX
 from .source import Sample
 from .store import codec, schema
 from .store import manifest as mf
@@ -97,10 +98,10 @@ def _encode_example(
         if ex.mask is None:
             raise BuildError(f"{what}: builder returned pixels without an occluder mask")
         patch = codec.encode_patch(ex.image, src.image, ex.mask, what)  # checks: no change outside the mask box
-        pix = hashes.of_edit(ex.image, src.image.shape[0] if patch.box == codec.EMPTY_BOX else patch.box[1])
+        pix = hashes.of_edit(ex.image, src.image.shape[0] if patch.box == EMPTY_BOX else patch.box[1])
     else:
         empty = np.zeros(0, dtype=np.uint8)
-        patch = codec.Patch(codec.EMPTY_BOX, empty, empty)
+        patch = codec.Patch(EMPTY_BOX, empty, empty)
         pix = hashes.digest
     occluded = np.asarray(ex.occluded, dtype=bool)
     if occluded.shape != (68,):

@@ -31,7 +31,6 @@ ID_PATTERN = re.compile(r"^image\d{5}$")
 REANNOTATED_FILE = "AFLW2000-3D-Reannotated.pts68.npy"
 ROI_BOX_FILE = "AFLW2000-3D_crop.roi_box.npy"
 NAME_LIST_FILE = "AFLW2000-3D_crop.list"
-IMAGE_SIZE = 450
 
 # field name → accepted shapes (after squeezing nothing: shapes as stored in the release)
 _EXPECTED_SHAPES: dict[str, tuple[tuple[int, ...], ...]] = {
@@ -206,6 +205,37 @@ def _load_eval_arrays(eval_dir: Path) -> tuple[list[str], np.ndarray | None, np.
     return names, arrays[0], arrays[1]
 
 
+def _release_files(root: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """id → ``.jpg`` and id → ``.mat`` of a release folder; :class:`SourceError` when it is not one."""
+    if not root.is_dir():
+        raise SourceError(f"{root}: source folder does not exist (point --source at the AFLW2000-3D folder)")
+    jpgs = {p.stem: p for p in root.glob("image*.jpg") if ID_PATTERN.match(p.stem)}
+    mats = {p.stem: p for p in root.glob("image*.mat") if ID_PATTERN.match(p.stem)}
+    if not jpgs and not mats:
+        raise SourceError(f"{root}: no imageXXXXX.jpg / .mat files found (not an AFLW2000-3D folder)")
+    return jpgs, mats
+
+
+def _eval_rows(
+    eval_dir: Path | None, keys: Sequence[str]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """id → re-annotated landmarks (2, 68) and id → crop box (4,) from 3DDFA's evaluation folder, for the ``keys``
+    it lists (both empty without the folder)."""
+    reann: dict[str, np.ndarray] = {}
+    boxes: dict[str, np.ndarray] = {}
+    if eval_dir is None:
+        return reann, boxes
+    names, re_arr, box_arr = _load_eval_arrays(eval_dir)
+    row = {n: i for i, n in enumerate(names)}
+    for k in keys:
+        if k in row:
+            if re_arr is not None:
+                reann[k] = re_arr[row[k]]
+            if box_arr is not None:
+                boxes[k] = box_arr[row[k]]
+    return reann, boxes
+
+
 class AFLW2000_3D(Sequence[Sample]):
     """An AFLW2000-3D release folder as an ordered sequence of :class:`Sample`, also indexable by id.
 
@@ -232,45 +262,9 @@ class AFLW2000_3D(Sequence[Sample]):
         self.eval_dir = Path(eval_dir) if eval_dir is not None else None
         self.strict = strict
         self.skipped: list[tuple[str, str]] = []
-        if not self.root.is_dir():
-            raise SourceError(f"{self.root}: source folder does not exist (point --source at the AFLW2000-3D folder)")
-        jpgs = {p.stem: p for p in self.root.glob("image*.jpg") if ID_PATTERN.match(p.stem)}
-        mats = {p.stem: p for p in self.root.glob("image*.mat") if ID_PATTERN.match(p.stem)}
-        if not jpgs and not mats:
-            raise SourceError(f"{self.root}: no imageXXXXX.jpg / .mat files found (not an AFLW2000-3D folder)")
-        wanted = set(ids) if ids is not None else None
-        no_mat = sorted(k for k in jpgs.keys() - mats.keys() if wanted is None or k in wanted)
-        no_jpg = sorted(k for k in mats.keys() - jpgs.keys() if wanted is None or k in wanted)
-        if no_mat or no_jpg:
-            problems = [(str(jpgs[k]), "has no matching .mat annotation") for k in no_mat]
-            problems += [(str(mats[k]), "has no matching .jpg image") for k in no_jpg]
-            if strict:
-                first = problems[0]
-                raise SourceError(
-                    f"{self.root}: incomplete source: {len(no_mat)} image(s) without .mat, "
-                    f"{len(no_jpg)} .mat without image; first: {first[0]} {first[1]}"
-                )
-            self.skipped.extend(problems)
-        keys = sorted(jpgs.keys() & mats.keys())
-        if wanted is not None:
-            missing = sorted(wanted - set(keys) - set(no_mat) - set(no_jpg))
-            if missing and strict:
-                raise SourceError(f"{self.root}: {len(missing)} requested id(s) not found; first: {missing[0]}")
-            self.skipped.extend((str(self.root / f"{k}.jpg"), "requested id not found") for k in missing)
-            keys = [k for k in keys if k in wanted]
-
-        reann: dict[str, np.ndarray] = {}
-        boxes: dict[str, np.ndarray] = {}
-        if self.eval_dir is not None:
-            names, re_arr, box_arr = _load_eval_arrays(self.eval_dir)
-            row = {n: i for i, n in enumerate(names)}
-            for k in keys:
-                if k in row:
-                    if re_arr is not None:
-                        reann[k] = re_arr[row[k]]
-                    if box_arr is not None:
-                        boxes[k] = box_arr[row[k]]
-
+        jpgs, mats = _release_files(self.root)
+        keys = self._usable_ids(jpgs, mats, set(ids) if ids is not None else None)
+        reann, boxes = _eval_rows(self.eval_dir, keys)
         samples: list[Sample] = []
         for k in keys:
             try:
@@ -284,6 +278,30 @@ class AFLW2000_3D(Sequence[Sample]):
             samples.append(sample)
         self._samples = samples
         self._by_id = {s.id: s for s in samples}
+
+    def _usable_ids(self, jpgs: dict[str, Path], mats: dict[str, Path], wanted: set[str] | None) -> list[str]:
+        """The sorted ids with both files (restricted to ``wanted``); an image without its ``.mat`` (or the other way
+        round) or a wanted id that is not there is an error, or in lenient mode listed in ``skipped``."""
+        no_mat = sorted(k for k in jpgs.keys() - mats.keys() if wanted is None or k in wanted)
+        no_jpg = sorted(k for k in mats.keys() - jpgs.keys() if wanted is None or k in wanted)
+        if no_mat or no_jpg:
+            problems = [(str(jpgs[k]), "has no matching .mat annotation") for k in no_mat]
+            problems += [(str(mats[k]), "has no matching .jpg image") for k in no_jpg]
+            if self.strict:
+                first = problems[0]
+                raise SourceError(
+                    f"{self.root}: incomplete source: {len(no_mat)} image(s) without .mat, "
+                    f"{len(no_jpg)} .mat without image; first: {first[0]} {first[1]}"
+                )
+            self.skipped.extend(problems)
+        keys = sorted(jpgs.keys() & mats.keys())
+        if wanted is None:
+            return keys
+        missing = sorted(wanted - set(keys) - set(no_mat) - set(no_jpg))
+        if missing and self.strict:
+            raise SourceError(f"{self.root}: {len(missing)} requested id(s) not found; first: {missing[0]}")
+        self.skipped.extend((str(self.root / f"{k}.jpg"), "requested id not found") for k in missing)
+        return [k for k in keys if k in wanted]
 
     def _load_one(
         self, key: str, jpg: Path, mat: Path, reann: np.ndarray | None, box: np.ndarray | None, index: int

@@ -30,6 +30,7 @@ LAYER_OF: dict[str, str] = {
     "aflw_occ.paths": "core",
     "aflw_occ.atomic": "core",
     "aflw_occ.oserrors": "core",
+    "aflw_occ.masks": "core",
     "aflw_occ.exactmath": "core",
     "aflw_occ.area": "core",
     "aflw_occ.heap": "core",

@@ -189,7 +189,7 @@ def test_verify_reads_base_jpegs_in_bulk(built: Path, monkeypatch: pytest.Monkey
 
 def test_reader_record_follows_the_schema(built: Path) -> None:
     from aflw_occ.store import schema
-    from aflw_occ.store.verify import RECOMPUTE
+    from aflw_occ.store.verify_rows import RECOMPUTE
 
     with open_store(built) as st:
         for name in ("clean", "csod-single"):

@@ -88,44 +88,58 @@ class BulkReader:
         splits = self.splits
         src = sorted({int(splits[k].source_index[i]) for k, i in items})
         base = base_images(splits[items[0][0]].store.file, src)
+        pngs = self._patch_pngs(items)
+        blocks = self._reuse_blocks(items, base) if reuse else {}
+        used = dict.fromkeys(blocks, 0)
+        out = []
+        for k, i in items:
+            sp = splits[k]
+            img = base[int(sp.source_index[i])]
+            if sp.group == "base":
+                out.append(img)
+                continue
+            if reuse and img.dtype == np.uint8:
+                dst = blocks[img.shape][used[img.shape]]
+                used[img.shape] += 1
+                np.copyto(dst, img)
+                img = dst
+            else:
+                img = img.copy()
+            out.append(self._paste(k, int(sp.rows[i]), img, pngs))
+        return out
+
+    def _patch_pngs(self, items: list[tuple[int, int]]) -> dict[tuple[int, int], Any]:
+        """(split position, row) → the PNG bytes of its patch, for the items of occluded splits with a non-empty
+        patch box (one bulk read per split)."""
         pngs: dict[tuple[int, int], Any] = {}
         for k in sorted({k for k, _ in items}):
-            sp = splits[k]
+            sp = self.splits[k]
             if sp.group == "base":
                 continue
             boxes, ds = self._patches(k)
             rows = sorted({int(sp.rows[i]) for kk, i in items if kk == k})
             need = [r for r in rows if boxes[r][2] > boxes[r][0] and boxes[r][3] > boxes[r][1]]
             pngs.update({(k, r): v for r, v in read_many(ds, need).items()})
+        return pngs
+
+    def _reuse_blocks(self, items: list[tuple[int, int]], base: dict[int, np.ndarray]) -> dict[tuple[int, ...], Any]:
+        """Reusable output buffers: per image shape, one per occluded item of that shape (:meth:`_buffers`)."""
         slots: dict[tuple[int, ...], int] = {}
-        if reuse:
-            for k, i in items:
-                if splits[k].group != "base":
-                    shape = base[int(splits[k].source_index[i])].shape
-                    slots[shape] = slots.get(shape, 0) + 1
-        blocks = {shape: self._buffers(shape, c) for shape, c in slots.items()}
-        used = dict.fromkeys(blocks, 0)
-        out = []
         for k, i in items:
-            sp = splits[k]
-            img = base[int(sp.source_index[i])]
-            if sp.group != "base":
-                r = int(sp.rows[i])
-                x0, y0, x1, y1 = (int(v) for v in self._patches(k)[0][r])
-                if reuse and img.dtype == np.uint8:
-                    dst = blocks[img.shape][used[img.shape]]
-                    used[img.shape] += 1
-                    np.copyto(dst, img)
-                    img = dst
-                else:
-                    img = img.copy()
-                if x1 > x0 and y1 > y0:
-                    patch = codec.imdecode_rgb(pngs[(k, r)])
-                    if patch is None:
-                        raise ValueError(f"{sp.group} row {r}: PNG patch cannot be decoded")
-                    img[y0:y1, x0:x1] = patch
-            out.append(img)
-        return out
+            if self.splits[k].group != "base":
+                shape = base[int(self.splits[k].source_index[i])].shape
+                slots[shape] = slots.get(shape, 0) + 1
+        return {shape: self._buffers(shape, c) for shape, c in slots.items()}
+
+    def _paste(self, k: int, r: int, img: np.ndarray, pngs: dict[tuple[int, int], Any]) -> np.ndarray:
+        """``img`` (a writable copy of the base pixels) with row ``r``'s patch of split ``k`` pasted into its box."""
+        x0, y0, x1, y1 = (int(v) for v in self._patches(k)[0][r])
+        if x1 > x0 and y1 > y0:
+            patch = codec.imdecode_rgb(pngs[(k, r)])
+            if patch is None:
+                raise ValueError(f"{self.splits[k].group} row {r}: PNG patch cannot be decoded")
+            img[y0:y1, x0:x1] = patch
+        return img
 
 
 def bulk_images(splits: list[Any], items: list[tuple[int, int]]) -> list[np.ndarray]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..masks import EMPTY_BOX, mask_box
+
 #: PNG settings (measured on the v1 patches, docs/benchmarks.md): zlib level 1, run-length strategy and the Paeth
 #: filter on every row are 1.8× faster than OpenCV's default (level 3, adaptive filters) on NatOcc patches at the same
 #: size; masks are written 1 bit per pixel (5× faster than 8-bit). Decoding does not depend on these settings: stores
@@ -21,7 +23,6 @@ PNG_RGB_PARAMS = (cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL, cv2.IMWRITE_PNG_STRATE
     (cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH) if hasattr(cv2, "IMWRITE_PNG_FILTER_PAETH") else ()
 )
 PNG_MASK_PARAMS = (cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL, cv2.IMWRITE_PNG_BILEVEL, 1)
-EMPTY_BOX = (0, 0, 0, 0)
 
 
 class InvariantError(ValueError):
@@ -75,15 +76,6 @@ def decode_jpeg(data: np.ndarray | bytes) -> np.ndarray:
     if img is None:
         raise ValueError("JPEG cannot be decoded")
     return img
-
-
-def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """[x0, y0, x1, y1) bounding box of a bool mask, or (0, 0, 0, 0) when it is empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return EMPTY_BOX
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 @dataclass

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_folder
 from ..errors import StoreError
 from ..hashing import sha256_bytes
 from . import schema
@@ -201,26 +200,15 @@ def write_folder(
     environment: dict[str, Any] | None = None,
     notes: dict[str, str] | None = None,
 ) -> None:
-    """Write a manifest folder atomically (a temporary sibling folder renamed at the end), with the building
+    """Write a manifest folder atomically (:func:`aflw_occ.atomic.atomic_folder`), with the building
     ``environment`` as ``environment.json`` and ``notes`` (file name → text, e.g. the build notes): informational,
     outside the manifest hash."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a manifest folder is meant to be shared
     header = json.loads(header_text)
-    for name, text in texts.items():
-        (tmp / header["splits"][name]["file"]).write_text(text)
-    if environment is not None:
-        (tmp / ENVIRONMENT_FILE).write_text(json.dumps(environment, sort_keys=True, indent=1) + "\n")
-    for name, text in (notes or {}).items():
-        (tmp / name).write_text(text, encoding="utf-8")
-    (tmp / MANIFEST_FILE).write_text(header_text)
-    if folder.exists():
-        old = folder.with_name(folder.name + ".old")
-        os.replace(folder, old)
-        os.replace(tmp, folder)
-        for p in old.iterdir():
-            p.unlink()
-        old.rmdir()
-    else:
-        os.replace(tmp, folder)
+    with atomic_folder(folder) as tmp:
+        for name, text in texts.items():
+            (tmp / header["splits"][name]["file"]).write_text(text)
+        if environment is not None:
+            (tmp / ENVIRONMENT_FILE).write_text(json.dumps(environment, sort_keys=True, indent=1) + "\n")
+        for name, text in (notes or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        (tmp / MANIFEST_FILE).write_text(header_text)
