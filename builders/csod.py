@@ -32,6 +32,7 @@ from .base import (
     covered_fraction,
     hex_colour,
 )
+from .registry import Subset
 
 SINGLE_SIDE = (0.35, 0.60)
 DOUBLE_SIDE = (0.25, 0.45)
@@ -133,3 +134,11 @@ class CSOD(Builder):
             covered_fraction=covered_fraction(mask, sample.face_region),
             params=params,
         )
+
+
+SUBSET = Subset(
+    name="csod",
+    builder=CSOD,
+    summary="solid-colour square / two intersecting squares / full-height column ([docs/csod.md](docs/csod.md))",
+    rows="3 × 2000",
+)

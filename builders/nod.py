@@ -21,6 +21,7 @@ import numpy as np
 
 from ..face_region import MeshFaceRegion
 from .base import Builder, BuilderConfig, Example, Occluder, SourceSample
+from .registry import Subset
 
 
 @dataclass(frozen=True)
@@ -126,3 +127,14 @@ class NOD(Builder):
             fields={"visible_rate": np.float64(v)},
             masks={"region": res.region, "skin": res.skin},
         )
+
+
+SUBSET = Subset(
+    name="nod",
+    builder=NOD,
+    summary=(
+        "naturally occluded: \\|yaw\\| ≤ 60° and visible rate v < 0.6 (v, P, F stored for all 2000 rows; no new "
+        "pixels)"
+    ),
+    rows="131 (paper: 127)",
+)

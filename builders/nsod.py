@@ -34,6 +34,7 @@ from .base import (
 from .natocc import NatOccConfig, composite, config_dict
 from .occluders.library import OccluderLibrary, load_library
 from .occluders.randocc import random_blob
+from .registry import Subset
 
 
 class NSOD(Builder):
@@ -123,3 +124,17 @@ class RandOcc(NSOD):
 
     def provenance(self) -> dict[str, str]:
         return {"randocc_natocc_config": repr(config_dict(self.composite_config))}
+
+
+SUBSET = Subset(
+    name="nsod",
+    builder=NSOD,
+    summary="one daily-life object composited over the face (NatOcc technique, [docs/nsod.md](docs/nsod.md))",
+    rows="2000",
+)
+RANDOCC_SUBSET = Subset(
+    name="randocc",
+    builder=RandOcc,
+    summary="one random textured Bézier blob (NatOcc's RandOcc)",
+    rows="2000",
+)

@@ -364,13 +364,13 @@ def test_out_is_a_file(src: Path, tmp_path: Path) -> None:
 def test_subsets_all_is_every_subset_of_the_version() -> None:
     import click
 
-    from aflw_occ.builders import BUILDERS
+    from aflw_occ.builders import SUBSETS
     from aflw_occ.cli.build import parse_subsets
     from aflw_occ.store.versions import DATA_VERSIONS
 
     for version, dv in DATA_VERSIONS.items():
         assert set(parse_subsets("all", version)) == set(dv.builders)
-    assert parse_subsets("all") == tuple(BUILDERS) and "randocc" in parse_subsets("all")
+    assert parse_subsets("all") == tuple(SUBSETS) and "randocc" in parse_subsets("all")
     assert parse_subsets("randocc,base,csod") == ("csod", "randocc")
     for bad, why in [("all,randocc", "give it alone"), ("csod,csod", "more than once"), ("bogus", "unknown"),
                      (",", "empty")]:  # fmt: skip

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..builders.registry import help_text as subset_help
 from ..errors import AflwOccError
 from ..store.versions import CURRENT_VERSION
 from .options import comma_list, deprecated_alias
@@ -22,10 +23,10 @@ HINT = "'--subset'"
 def parse_subsets(text: str | tuple[str, ...], version: str = CURRENT_VERSION) -> tuple[str, ...]:
     """``--subset``: subset names (``base`` = the clean images, always built) as comma lists, or ``all`` = every
     subset of data ``version``, in the registry's order. Unknown, repeated or dropped names are errors."""
-    from ..builders import BUILDERS
+    from ..builders.registry import SUBSETS
     from ..store.versions import get_version
 
-    of_version = [s for s in BUILDERS if s in get_version(version).builders]
+    of_version = [s for s in SUBSETS if s in get_version(version).builders]
     names = comma_list(text)
     if not names:
         raise click.BadParameter("empty; give base, one or more subsets, or all", param_hint=HINT)
@@ -79,8 +80,7 @@ def parse_ids(spec: str | None) -> tuple[str, ...] | None:
     multiple=True,
     default=("base,csod",),
     show_default=True,
-    help="What to build: base, csod, nod, nsod, randocc as a comma list (repeatable), or all (every subset of the "
-    "data version).",
+    help=subset_help(),
 )
 @click.option("--version", "version", default=CURRENT_VERSION, show_default=True, help="Data version to build.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Global seed.")

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import environment
 from ..atomic import atomic_path
-from ..builders import get_builder
+from ..builders.registry import group_path
 from ..errors import SourceError, StoreError
 from ..hashing import sha256_bytes
 from ..version import __version__
@@ -58,18 +58,6 @@ class Finished:
     skipped: list[schema.Skip] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes_file: Path | None = None
-
-
-def group_path(split: str, subsets: tuple[str, ...]) -> str:
-    """HDF5 group of a public split name: ``clean`` → ``base``, ``csod-single`` → ``csod/single``."""
-    if split == "clean":
-        return "base"
-    for name in subsets:
-        cls = get_builder(name)
-        for config in cls.CONFIGS:
-            if cls.split_name(config) == split:
-                return f"{name}/{config.name}"
-    raise KeyError(split)
 
 
 def _rows(values: list[Any], dtype: Any = None) -> np.ndarray:
