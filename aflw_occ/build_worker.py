@@ -168,18 +168,7 @@ def process_block(
         image.setflags(write=False)
         hashes.append(PixelHashes(image))
         base_records.append(_encode_base(sample, jpeg, image, hashes[-1]))
-        sources.append(
-            SourceSample(
-                sample.id,
-                sample.index,
-                image,
-                sample.pt3d_68.T.copy(),
-                sample.pose_para,
-                _WORKER["region_fn"],
-                sample.shape_para,
-                sample.exp_para,
-            )
-        )
+        sources.append(SourceSample.of(sample, image, _WORKER["region_fn"]))
     prime_face_geometry(sources)
     for src, src_hashes in zip(sources, hashes, strict=True):
         for builder in builders:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..face_region import landmark_hull_region
 from ..region_kernel import FaceGeometry
+from ..source import Sample
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ RegionFn = Callable[["SourceSample"], "np.ndarray | FaceGeometry"]
 
 @dataclass
 class SourceSample:
-    """What a builder sees of one AFLW2000-3D image.
+    """What a builder sees of one AFLW2000-3D image (the builders' sample type; the source's is
+    :class:`aflw_occ.source.Sample`, turned into this by :meth:`of`).
 
     ``image`` is the decoded RGB uint8 (H, W, 3) array (read-only: builders copy before drawing).
     ``landmarks`` is (68, 3) float64 image pixels, ``pose_para`` the raw (7,) ``Pose_Para``.
@@ -77,6 +79,15 @@ class SourceSample:
     region_fn: RegionFn | None = field(default=None, repr=False)
     shape_para: np.ndarray | None = field(default=None, repr=False)
     exp_para: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, sample: Sample, image: np.ndarray, region_fn: RegionFn | None = None) -> SourceSample:
+        """The builders' view of a source :class:`~aflw_occ.source.Sample` and its decoded ``image``: the landmarks
+        as a (68, 3) array of their own (C order), the pose and the BFM coefficients as read."""
+        return cls(
+            sample.id, sample.index, image, sample.pt3d_68.T.copy(), sample.pose_para, region_fn, sample.shape_para,
+            sample.exp_para,
+        )  # fmt: skip
 
     @property
     def pt3d_68(self) -> np.ndarray:

@@ -13,7 +13,7 @@ See :mod:`aflw_occ.visibility` and ``docs/nod.md``. Nothing is drawn at random: 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,21 +22,6 @@ import numpy as np
 from ..face_region import MeshFaceRegion
 from .base import Builder, BuilderConfig, Example, Occluder, SourceSample
 from .registry import Subset
-
-
-@dataclass(frozen=True)
-class _SampleView:
-    """What :func:`aflw_occ.visibility.visible_rate` needs of a sample."""
-
-    id: str
-    pose_para: np.ndarray
-    pt3d_68: np.ndarray
-    shape_para: np.ndarray | None = None
-    exp_para: np.ndarray | None = None
-
-    @property
-    def landmarks(self) -> np.ndarray:
-        return self.pt3d_68.T
 
 
 class NOD(Builder):
@@ -79,17 +64,15 @@ class NOD(Builder):
             return sample.face_geometry
         return None
 
-    def _view(self, sample: SourceSample) -> _SampleView:
-        pts = np.asarray(sample.landmarks, dtype=np.float64)[:, :3].T.copy()
-        pose = np.asarray(sample.pose_para, dtype=np.float64)
-        if self.options.bfm is None:
-            return _SampleView(sample.id, pose, pts)
-        if sample.shape_para is not None and sample.exp_para is not None:  # the pipeline carries them
-            return _SampleView(sample.id, pose, pts, sample.shape_para, sample.exp_para)
+    def _with_bfm_coefficients(self, sample: SourceSample) -> SourceSample:
+        """The sample as :func:`aflw_occ.visibility.visible_rate` fits it: with ``--bfm`` it needs the sample's shape
+        and expression coefficients, read from its ``.mat`` when the pipeline did not carry them."""
+        if self.options.bfm is None or (sample.shape_para is not None and sample.exp_para is not None):
+            return sample
         from ..source import load_mat
 
         fields = load_mat(self._source / f"{sample.id}.mat")
-        return _SampleView(sample.id, pose, pts, fields["Shape_Para"].reshape(-1), fields["Exp_Para"].reshape(-1))
+        return replace(sample, shape_para=fields["Shape_Para"].reshape(-1), exp_para=fields["Exp_Para"].reshape(-1))
 
     def generate(self, sample: SourceSample, config: BuilderConfig, rng: np.random.Generator) -> Example:
         import warnings
@@ -98,12 +81,12 @@ class NOD(Builder):
 
         if not hasattr(self, "_mesh_source"):
             self.prepare()
-        view = self._view(sample)
         shared = self._shared_geometry(sample)
-        res = visible_rate(sample.image, view, self.mesh if shared is None else None, self.segmenter, shared)
+        fit = self._with_bfm_coefficients(sample)
+        res = visible_rate(sample.image, fit, self.mesh if shared is None else None, self.segmenter, shared)
         for msg in res.warnings:
             warnings.warn(msg, VisibilityWarning, stacklevel=2)
-        yaw = float(np.degrees(view.pose_para[1]))
+        yaw = float(np.degrees(sample.pose_para[1]))
         selected = bool(select_nod(np.array([res.v]), np.array([yaw]))[0])
         v = float(res.v)
         params: dict[str, Any] = {
