@@ -26,6 +26,7 @@ from .builders.base import (
 from .errors import AflwOccError, SourceError
 from .face_region import MeshFaceRegion
 from .hashing import PixelHashes, sha256_bytes, sha256_file
+from .heap import keep_freed_memory
 from .journal import write_block
 from .masks import EMPTY_BOX
 from .source import Sample
@@ -39,8 +40,6 @@ _WORKER: dict[str, Any] = {}
 
 def init_worker(subsets: tuple[str, ...], options: BuildOptions, region_fn: Any) -> None:
     import cv2
-
-    from .heap import keep_freed_memory
 
     cv2.setNumThreads(1)
     keep_freed_memory()  # temporary arrays reuse freed memory instead of new zeroed pages (aflw_occ.heap)

@@ -16,6 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .builders.occluders.tuxpaint import default_tuxpaint_path
+from .source import NAME_LIST_FILE, REANNOTATED_FILE, ROI_BOX_FILE
+
 #: files up to this size are fingerprinted by content, larger ones by size and modification time
 CONTENT_LIMIT = 1 << 30
 
@@ -56,8 +59,6 @@ def eval_dir_fingerprint(eval_dir: Path | None) -> str | None:
     """Content fingerprint of the 3DDFA files a source reads from ``eval_dir`` (None without one)."""
     if eval_dir is None:
         return None
-    from .source import NAME_LIST_FILE, REANNOTATED_FILE, ROI_BOX_FILE
-
     h = hashlib.sha256()
     for name in (NAME_LIST_FILE, REANNOTATED_FILE, ROI_BOX_FILE):
         p = Path(eval_dir) / name
@@ -72,8 +73,6 @@ def occluder_paths(specs: Iterable[str]) -> list[Path]:
         kind, sep, rest = spec.partition(":")
         args = [a.strip() for a in rest.split(",") if a.strip()] if sep else []
         if kind.strip().lower() in ("default", "tuxpaint") and not args:
-            from .builders.occluders.tuxpaint import default_tuxpaint_path
-
             try:
                 paths.append(default_tuxpaint_path())
             except Exception:  # not found: the builder says so with its own message

@@ -21,6 +21,8 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from .errors import AflwOccError
+
 ENV = "AFLW_OCC_SHARED"
 CONFIG_ENV = "AFLW_OCC_CONFIG"
 
@@ -46,8 +48,6 @@ def config_file() -> Path:
 
 def read_config(path: Path | None = None) -> dict[str, str]:
     """The string settings of the user configuration (empty when there is none)."""
-    from .errors import AflwOccError
-
     path = config_file() if path is None else path
     if not path.is_file():
         return {}

@@ -13,13 +13,19 @@ See :mod:`aflw_occ.visibility` and ``docs/nod.md``. Nothing is drawn at random: 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ..face_mesh import mesh_source
 from ..face_region import MeshFaceRegion
+from ..paths import default_source
+from ..skin import get_segmenter
+from ..source import load_mat
+from ..visibility import NOD_MAX_VISIBLE, NOD_MAX_YAW_DEG, VisibilityWarning, select_nod, visible_rate
 from .base import Builder, BuilderConfig, Example, Occluder, SourceSample
 from .registry import Subset
 
@@ -40,10 +46,6 @@ class NOD(Builder):
         return Occluder("natural")
 
     def prepare(self) -> None:
-        from ..face_mesh import mesh_source
-        from ..paths import default_source
-        from ..skin import get_segmenter
-
         source = Path(self.options.source) if self.options.source is not None else default_source()
         self._source = source
         # checked now, read only if this builder needs its own P (a build normally shares the build's P)
@@ -69,16 +71,10 @@ class NOD(Builder):
         and expression coefficients, read from its ``.mat`` when the pipeline did not carry them."""
         if self.options.bfm is None or (sample.shape_para is not None and sample.exp_para is not None):
             return sample
-        from ..source import load_mat
-
         fields = load_mat(self._source / f"{sample.id}.mat")
         return replace(sample, shape_para=fields["Shape_Para"].reshape(-1), exp_para=fields["Exp_Para"].reshape(-1))
 
     def generate(self, sample: SourceSample, config: BuilderConfig, rng: np.random.Generator) -> Example:
-        import warnings
-
-        from ..visibility import NOD_MAX_VISIBLE, NOD_MAX_YAW_DEG, VisibilityWarning, select_nod, visible_rate
-
         if not hasattr(self, "_mesh_source"):
             self.prepare()
         shared = self._shared_geometry(sample)
