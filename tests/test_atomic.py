@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aflw_occ.atomic import atomic_path, write_text_atomic
+from aflw_occ.atomic import atomic_folder, atomic_path, write_text_atomic
 from aflw_occ.errors import AflwOccError
 
 
@@ -34,3 +34,23 @@ def test_missing_folder_is_a_one_line_error_or_created(tmp_path) -> None:
     with pytest.raises(AflwOccError, match=r"r\.html: folder .* does not exist"), atomic_path(out):
         pass
     assert write_text_atomic(out, "ok", make_parent=True).read_text() == "ok"
+
+
+def test_folder_replaces_the_old_one_only_when_complete(tmp_path) -> None:
+    out = tmp_path / "manifest-2.0.0"
+    out.mkdir()
+    (out / "old.jsonl").write_text("old")
+    with atomic_folder(out) as tmp:
+        assert tmp.parent == tmp_path and tmp.is_dir() and tmp.name.startswith(".manifest-2.0.0.")
+        (tmp / "new.jsonl").write_text("new")
+        assert (out / "old.jsonl").read_text() == "old"  # not visible before the end
+    assert sorted(p.name for p in out.iterdir()) == ["new.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest-2.0.0"]  # no temporary, no .old
+
+
+def test_folder_failure_keeps_the_old_folder_and_no_temporary(tmp_path) -> None:
+    out = tmp_path / "sub" / "manifest-2.0.0"
+    with pytest.raises(RuntimeError, match="boom"), atomic_folder(out) as tmp:
+        (tmp / "half.jsonl").write_text("half")
+        raise RuntimeError("boom")
+    assert not out.exists() and list(out.parent.iterdir()) == []

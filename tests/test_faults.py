@@ -240,6 +240,17 @@ def test_overwrite_is_refused_without_the_flag(src: Path, reference: Path, tmp_p
     assert "clean 1" in r.stdout and sorted(p.name for p in out.iterdir()) == [STORE, MANIFEST]
 
 
+def test_leftovers_include_the_atomic_temporaries_of_a_journal(tmp_path: Path) -> None:
+    from aflw_occ.outdir import leftovers
+
+    journal = tmp_path / ".journal-2.0.0"
+    journal.mkdir()
+    partial = [".block-00001.x1y2.tmp", ".block-00002.pkl.0123456789ab.tmp.pkl", ".identity.json.0123456789ab.tmp.json"]
+    for name in [*partial, "block-00000.pkl", "identity.json"]:
+        (journal / name).write_bytes(b"x")
+    assert sorted(p.name for p in leftovers(tmp_path, "2.0.0")) == sorted(partial)
+
+
 def test_leftovers_are_removed_by_the_next_build(src: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     journal = out / ".journal-2.0.0"
