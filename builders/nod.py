@@ -20,9 +20,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..face_mesh import mesh_source
+from ..face_mesh import FaceMesh, mesh_source
 from ..face_region import MeshFaceRegion
 from ..paths import default_source
+from ..region_kernel import FaceGeometry
 from ..skin import get_segmenter
 from ..source import load_mat
 from ..visibility import NOD_MAX_VISIBLE, NOD_MAX_YAW_DEG, VisibilityWarning, select_nod, visible_rate
@@ -54,11 +55,11 @@ class NOD(Builder):
         self.segmenter = get_segmenter(self.options.skin)
 
     @property
-    def mesh(self) -> Any:
+    def mesh(self) -> FaceMesh:
         """The face mesh of ``--bfm`` or of the source's ``Code/`` folder (loaded on first use)."""
         return self._own_region.mesh
 
-    def _shared_geometry(self, sample: SourceSample) -> Any:
+    def _shared_geometry(self, sample: SourceSample) -> FaceGeometry | None:
         """The build's own P of this image when the build computes it with the same mesh (it then costs nothing
         here), else None."""
         fn = sample.region_fn
