@@ -11,6 +11,8 @@ import click
 
 from ..builders.occluders.registry import help_text as occluders_help
 from ..errors import AflwOccError
+from ..skin.registry import DEFAULT_SEGMENTER
+from ..skin.registry import help_text as skin_help
 from ..store.versions import CURRENT_VERSION
 from .options import comma_list, deprecated_alias
 
@@ -93,7 +95,7 @@ def parse_ids(spec: str | None) -> tuple[str, ...] | None:
 @click.option("--eval-dir", type=click.Path(path_type=Path), help="3DDFA evaluation folder (re-annotations, boxes).")
 @click.option("--lenient", is_flag=True, help="Skip corrupt or incomplete samples and report them.")
 @click.option("--occluders", multiple=True, default=("default",), show_default=True, help=occluders_help())
-@click.option("--skin", default="adaptive", show_default=True, help="NOD skin segmenter: adaptive|gmm|bisenet:PATH.")
+@click.option("--skin", default=DEFAULT_SEGMENTER, show_default=True, help=skin_help())
 @click.option("--bfm", type=click.Path(path_type=Path), help="3DDFA BFM folder for the NOD face region.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def build(
