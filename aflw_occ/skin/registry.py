@@ -23,7 +23,7 @@ DEFAULT_SEGMENTER = "adaptive"
 
 
 def segmenter(kind: str) -> Segmenter:
-    """The declaration of ``kind`` (its module imported now); None-free: raises KeyError for an unknown kind."""
+    """The declaration of a registered ``kind`` (its module imported now); KeyError for a kind not in the registry."""
     found = load_target(SEGMENTERS[kind])
     if not isinstance(found, Segmenter) or found.kind != kind:
         raise TypeError(f"{SEGMENTERS[kind]} is not the Segmenter of kind {kind!r}")
