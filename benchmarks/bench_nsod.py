@@ -69,8 +69,8 @@ def main(n: int, run_build: bool, workers: int, sheet: Path | None) -> None:
     import cv2
 
     from aflw_occ.builders.natocc import composite
-    from aflw_occ.builders.occluders.library import load_library
     from aflw_occ.builders.occluders.randocc import random_blob
+    from aflw_occ.builders.occluders.registry import load_library
     from aflw_occ.face_mesh import load_face_mesh
     from aflw_occ.face_region import face_region_mask
     from aflw_occ.paths import default_eval_dir, default_source

@@ -32,8 +32,9 @@ from .base import (
     hex_colour,
 )
 from .natocc import NatOccConfig, composite, config_dict
-from .occluders.library import OccluderLibrary, load_library
+from .occluders.library import OccluderLibrary
 from .occluders.randocc import random_blob
+from .occluders.registry import load_library
 from .registry import Subset
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.io as sio
+from session_cache import uv_basis_file
 
 from dsfnet_model.basis import UVBasis, build_basis, load_basis, read_kpt_ind, uv_triangles
 from dsfnet_model.errors import BasisError
@@ -17,8 +18,10 @@ def bfm_dir(shared):
 
 
 @pytest.fixture(scope="module")
-def basis(shared, bfm_dir) -> UVBasis:
-    return build_basis(bfm_dir, shared / "data" / "uv", n_shape=40, n_exp=10)
+def basis(shared, tmp_path_factory) -> UVBasis:
+    """``build_basis(bfm_dir, uv, n_shape=40, n_exp=10)``, built once per session and shared with test_dsfnet_train
+    through a saved file (:meth:`UVBasis.save` / :func:`load_basis` are exact: test_save_load_roundtrip_and_errors)."""
+    return load_basis(uv_basis_file(tmp_path_factory, shared, n_shape=40, n_exp=10))
 
 
 def test_reduced_basis_shapes(basis):

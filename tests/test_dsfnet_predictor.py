@@ -127,10 +127,10 @@ def test_predictor_bad_input(predictor, faces, weights, tmp_path, monkeypatch):
         DSFNetPredictor(weights, tmp_path / "nope.npz")
 
 
-def test_cli_build_basis_predict_and_errors(shared, weights, basis_file, real_source, tmp_path):
+def test_cli_build_basis_predict_and_errors(shared, weights, basis_file, real_source, tmp_path, monkeypatch, capsys):
     from click.testing import CliRunner
 
-    from aflw_occ.cli import cli
+    from aflw_occ.cli import cli, main
 
     runner = CliRunner()
     out = tmp_path / "b.npz"
@@ -146,14 +146,22 @@ def test_cli_build_basis_predict_and_errors(shared, weights, basis_file, real_so
     assert res.exit_code == 0, res.output
     with np.load(pred) as z:
         assert z["landmarks"].shape == (1, 68, 3) and z["dense"].shape == (1, 43867, 3)
-    # bad input → AflwOccError → one-line error, exit code 2 (through the console entry point)
-    import subprocess
+    # bad input → AflwOccError → one-line error, exit code 2 (through the console entry point, in this process)
+    import signal
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", "from aflw_occ.cli import main; main()", "dsfnet", "predict",
-                           "--weights", str(tmp_path / "missing.pth"), "--basis", str(basis_file), "--image",
-                           str(img), "--out", str(tmp_path / "x.npz")], capture_output=True, text=True)
-    assert proc.returncode == 2 and "missing.pth" in proc.stderr and proc.stderr.startswith("error:")
+    monkeypatch.setattr(sys, "argv", ["aflw-occ", "dsfnet", "predict", "--weights", str(tmp_path / "missing.pth"),
+                                      "--basis", str(basis_file), "--image", str(img), "--out",
+                                      str(tmp_path / "x.npz")])  # fmt: skip
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as info:
+            main()
+    finally:
+        signal.signal(signal.SIGTERM, handler)  # main() installs its SIGTERM handler
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "missing.pth" in err and err.startswith("error:") and err.count("\n") == 1
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_cli_group_does_not_import_torch():

@@ -10,7 +10,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dsfnet_model.basis import build_basis  # noqa: E402
+from session_cache import uv_basis_file  # noqa: E402
+
+from dsfnet_model.basis import load_basis  # noqa: E402
 from dsfnet_model.errors import InputError  # noqa: E402
 from dsfnet_model.train import (  # noqa: E402
     TrainConfig,
@@ -27,8 +29,9 @@ IDS = ["image00002", "image00006"]
 
 
 @pytest.fixture(scope="module")
-def basis(shared):
-    return build_basis(shared / "data" / "bfm-3ddfa", shared / "data" / "uv", n_shape=40, n_exp=10)
+def basis(shared, tmp_path_factory):
+    """The 40/10 basis, built once per session (test_dsfnet_basis checks the same file)."""
+    return load_basis(uv_basis_file(tmp_path_factory, shared, n_shape=40, n_exp=10))
 
 
 @pytest.fixture(scope="module")

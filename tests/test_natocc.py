@@ -180,7 +180,7 @@ def test_empty_or_mismatched_region_is_an_error() -> None:
 
 @pytest.mark.real
 def test_real_images_real_stamps(real_dataset, shared: Path) -> None:
-    from aflw_occ.builders.occluders.library import load_library
+    from aflw_occ.builders.occluders.registry import load_library
     from aflw_occ.face_region import landmark_hull_region
 
     lib = load_library([f"tuxpaint:{shared / 'occluders' / 'tuxpaint-stamps-default'}"])

@@ -18,16 +18,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aflw_occ.builders.occluders import coco, randocc, tuxpaint
+from aflw_occ.builders.occluders import coco, randocc, registry, tuxpaint
 from aflw_occ.builders.occluders.cc0_pack import read_cc0
 from aflw_occ.builders.occluders.folder import read_folder
-from aflw_occ.builders.occluders.library import (
-    OccluderError,
-    OccluderLibrary,
-    load_library,
-    parse_spec,
-)
+from aflw_occ.builders.occluders.library import OccluderError, OccluderLibrary
 from aflw_occ.builders.occluders.natocc import read_natocc
+from aflw_occ.builders.occluders.registry import LIBRARIES, load_library, parse_spec
 from aflw_occ.errors import AflwOccError
 
 STAMPS = ("occluders", "tuxpaint-stamps-default")
@@ -66,6 +62,37 @@ def test_parse_spec_kinds_and_errors() -> None:
     with pytest.raises(OccluderError, match="folder:DIR"):
         parse_spec("folder")
     assert issubclass(OccluderError, AflwOccError)
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_every_kind_is_declared_by_its_reader_module() -> None:
+    """The registry lists each reader module's own declaration, and every form it declares parses to its kind."""
+    import importlib
+
+    assert list(LIBRARIES) == ["default", "cc0", "tuxpaint", "folder", "natocc", "coco"]
+    modules = {"default": "default_pack", "cc0": "cc0_pack"}
+    for kind, declared in LIBRARIES.items():
+        module = importlib.import_module(f"aflw_occ.builders.occluders.{modules.get(kind, kind)}")
+        assert module.LIBRARY is declared and declared.kind == kind
+        for form in declared.forms:
+            text = form.replace("[,CATEGORY+CATEGORY...]", ",cup").replace("|DEB", "")
+            assert parse_spec(text).kind == kind, form
+
+
+def test_readme_occluder_table_and_help_are_generated_from_the_registry() -> None:
+    from aflw_occ.cli import cli
+
+    block = registry.readme_block(README.read_text())
+    assert block is not None, "README.md has no occluder-specs block"
+    assert block == registry.markdown_table(), "regenerate it: python -m aflw_occ.builders.occluders README.md"
+    forms = registry.spec_forms()
+    assert len(forms) == 7 and all(form in registry.help_text() for form in forms)
+    out = CliRunner().invoke(cli, ["occluders", "list", "--help"], terminal_width=400).output
+    assert all(form in out for form in forms), out
+    out = CliRunner().invoke(cli, ["build", "--help"], terminal_width=400).output
+    assert "coco:ANNOTATIONS.json,IMAGEDIR" in out, out
 
 
 # ---------------------------------------------------------------------------------------------------- folder

@@ -216,3 +216,27 @@ def test_gmm_params_file_errors(tmp_path) -> None:
     missing.write_text(json.dumps({"skin_w": [1.0]}))
     with pytest.raises(SegmenterError, match="missing"):
         load_skin_gmm(missing)
+
+
+def test_segmenter_registry_declarations_help_and_no_torch_import() -> None:
+    """Every kind resolves to the declaration of its module; the --skin help lists every form; listing them imports
+    neither torch nor onnxruntime."""
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from aflw_occ.cli import cli
+    from aflw_occ.skin import SEGMENTERS, registry
+
+    assert list(SEGMENTERS) == ["adaptive", "gmm", "bisenet", "bisenet-onnx"]
+    assert [registry.segmenter(k).kind for k in SEGMENTERS] == list(SEGMENTERS)
+    forms = registry.spec_forms()
+    assert forms == ("adaptive", "gmm", "bisenet:PATH.pth", "bisenet-onnx:PATH.onnx")
+    out = CliRunner().invoke(cli, ["build", "--help"], terminal_width=400).output
+    assert all(form in out for form in forms), out
+    code = (
+        "import sys; from aflw_occ.skin import registry; registry.help_text(); "
+        "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..builders.occluders.registry import help_text as occluders_help
 from ..builders.registry import help_text as subset_help
 from ..errors import AflwOccError
+from ..skin.registry import DEFAULT_SEGMENTER
+from ..skin.registry import help_text as skin_help
 from ..store.versions import CURRENT_VERSION
 from .options import comma_list, deprecated_alias
 
@@ -91,8 +94,8 @@ def parse_ids(spec: str | None) -> tuple[str, ...] | None:
 @click.option("--ids", "ids_spec", help="Build only these ids: a comma list, or @FILE with one id per line.")
 @click.option("--eval-dir", type=click.Path(path_type=Path), help="3DDFA evaluation folder (re-annotations, boxes).")
 @click.option("--lenient", is_flag=True, help="Skip corrupt or incomplete samples and report them.")
-@click.option("--occluders", multiple=True, default=("default",), show_default=True, help="NSOD occluder library spec.")
-@click.option("--skin", default="adaptive", show_default=True, help="NOD skin segmenter: adaptive|gmm|bisenet:PATH.")
+@click.option("--occluders", multiple=True, default=("default",), show_default=True, help=occluders_help())
+@click.option("--skin", default=DEFAULT_SEGMENTER, show_default=True, help=skin_help())
 @click.option("--bfm", type=click.Path(path_type=Path), help="3DDFA BFM folder for the NOD face region.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def build(

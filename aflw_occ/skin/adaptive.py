@@ -38,8 +38,10 @@ import numpy as np
 
 from ..geometry import PIXEL_OFFSET
 from ..landmark_patches import central_face_mask, face_scale, landmark_box, parts_mask
-from . import SegmenterError, exact, is_grayscale, rgb_to_ycbcr
+from . import exact
+from .colour import is_grayscale, rgb_to_ycbcr
 from .exact import box_sum
+from .segmenter import Segmenter, SegmenterError
 
 #: χ²_D quantiles used for trimming the seed (0.9) — D = 2 (grey) or 4 (colour)
 _CHI2_TRIM = {2: 4.605, 4: 7.779}
@@ -263,3 +265,10 @@ class AdaptiveSkinSegmenter:
             visible = exact.resize_nearest(visible, full_shape)
         out[y0:y1, x0:x1] = visible
         return out
+
+
+SEGMENTER = Segmenter(
+    kind="adaptive",
+    summary="a per-image skin model seeded from the landmark-defined central face (no learned weights; the default)",
+    factory=lambda path: AdaptiveSkinSegmenter(),
+)

@@ -22,7 +22,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from . import SegmenterError
+from .segmenter import Segmenter, SegmenterError, load_target
 
 CLASS_NAMES: tuple[str, ...] = (
     "background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear", "r_ear", "ear_r",
@@ -267,3 +267,19 @@ class BiSeNetOnnxSegmenter:
     def __call__(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB, (68, 2|3) landmarks → (H, W) bool mask of the facial classes."""
         return class_mask(self.parse(image, landmarks), self.classes)
+
+
+SEGMENTER = Segmenter(
+    kind="bisenet-onnx",
+    summary="the BiSeNet face parser exported to ONNX (`aflw-occ export bisenet`), run with onnxruntime",
+    factory=lambda path: BiSeNetOnnxSegmenter(str(path)),
+    path="PATH.onnx",
+)
+#: the torch BiSeNet (:class:`aflw_occ.skin.bisenet.BiSeNetSegmenter`) is declared here, with the parts it shares,
+#: so that listing the segmenters never imports torch; its module is imported when a ``bisenet:`` spec is loaded
+BISENET_TORCH = Segmenter(
+    kind="bisenet",
+    summary="the BiSeNet face parser with your face-parsing.PyTorch weights (`79999_iter.pth`), run with torch",
+    factory=lambda path: load_target("aflw_occ.skin.bisenet:BiSeNetSegmenter")(str(path)),
+    path="PATH.pth",
+)

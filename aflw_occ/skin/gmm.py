@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import exactmath
-from . import SegmenterError, rgb_to_ycbcr
+from .colour import rgb_to_ycbcr
+from .segmenter import Segmenter, SegmenterError
 
 ASSET = "skin_gmm.json"
 
@@ -144,3 +145,10 @@ class GmmSkinSegmenter:
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise SegmenterError(f"gmm segmenter: image must be (H, W, 3) uint8 RGB, got {img.shape} {img.dtype}")
         return skin_posterior(img, self.gmm) > self.threshold
+
+
+SEGMENTER = Segmenter(
+    kind="gmm",
+    summary="the plain YCbCr Gaussian mixture (biased: it finds no skin in grey photos)",
+    factory=lambda path: GmmSkinSegmenter(),
+)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ...hashing import sha256_bytes
 from ...paths import asset_path
-from .library import Occluder, OccluderError, OccluderLibrary, decode_image, finish_rgba
+from .library import LibraryKind, Occluder, OccluderError, OccluderLibrary, decode_image, finish_rgba
 
 CC0_DIR = asset_path("occluders", "cc0")
 ATTRIBUTION = "ATTRIBUTION.json"
@@ -128,6 +128,16 @@ def read_cc0(pack_dir: Path = CC0_DIR) -> OccluderLibrary:
             )
         )
     return OccluderLibrary(items, spec="cc0")
+
+
+LIBRARY = LibraryKind(
+    kind="cc0",
+    forms=("cc0",),
+    summary="only the CC0 pack committed in `aflw_occ/assets/occluders/cc0`",
+    min_args=0,
+    max_args=0,
+    load=lambda args, strict: read_cc0(),
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .library import Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
+from .library import LibraryKind, Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
 
 MIN_AREA = 4096
 #: sub-pixel bits of the polygon rasteriser (pixel (r, c) covers [c, c+1)×[r, r+1); its centre is at +0.5)
@@ -126,6 +126,72 @@ def _loader(image_path: Path, seg: Any, height: int, width: int, bbox: Sequence[
     return load
 
 
+def _read_annotations(annotations: Path) -> tuple[dict[int, str], dict[int, dict[str, Any]], list[dict[str, Any]]]:
+    """(category id → name, image id → image record, annotation records) of a COCO instances file."""
+    if not annotations.is_file():
+        raise OccluderError(f"{annotations}: COCO annotation file does not exist")
+    try:
+        doc = json.loads(annotations.read_text())
+        cats = {int(c["id"]): str(c["name"]) for c in doc["categories"]}
+        images = {int(i["id"]): i for i in doc["images"]}
+        anns = doc["annotations"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OccluderError(f"{annotations}: not a COCO instances file ({exc.__class__.__name__}: {exc})") from exc
+    return cats, images, anns
+
+
+def _wanted(annotations: Path, names: set[str], categories: Sequence[str] | None) -> set[str]:
+    """The category names to index: ``categories`` (each must be in the file), else :data:`DEFAULT_CATEGORIES`
+    present in the file (at least one)."""
+    if categories is not None:
+        missing = [c for c in categories if c not in names]
+        if missing:
+            raise OccluderError(
+                f"{annotations}: requested COCO categories {missing} not in the file (it has {sorted(names)[:12]}…)"
+            )
+        return set(categories)
+    wanted = set(DEFAULT_CATEGORIES) & names
+    if not wanted:
+        raise OccluderError(
+            f"{annotations}: none of the face-occluding COCO categories (e.g. cup, bottle, cell phone) is in the "
+            f"file (it has {sorted(names)[:12]}); name categories with coco:ANN,IMGDIR,CAT+CAT"
+        )
+    return wanted
+
+
+def _skip_reason(ann: dict[str, Any], min_area: float) -> str | None:
+    """Why an instance of a wanted category is not used before its image is looked at (None: keep looking)."""
+    if ann.get("iscrowd", 0):
+        return "crowd annotation"
+    if float(ann.get("area", 0.0)) < min_area:
+        return f"area < {min_area:g} px"
+    return None
+
+
+def _touches_border(bbox: Sequence[float], height: int, width: int) -> bool:
+    """Whether the box [x, y, w, h] comes within 1 px of the image border (a truncated object)."""
+    x, y, w, h = (float(v) for v in bbox)
+    return x <= 1 or y <= 1 or x + w >= width - 1 or y + h >= height - 1
+
+
+def _occluder(ann: dict[str, Any], img: dict[str, Any], cat: str, annotations: Path, image_dir: Path) -> Occluder:
+    """The lazily decoded occluder of one instance; its sha256 is over the annotation record and the image name."""
+    height, width = int(img["height"]), int(img["width"])
+    name = f"annotation {ann['id']}"
+    record = json.dumps(
+        {"id": ann["id"], "file": img["file_name"], "segmentation": ann["segmentation"]}, sort_keys=True
+    )
+    return Occluder(
+        id=f"coco:{annotations.stem}/{int(ann['id'])}",
+        category=cat,
+        source=f"{image_dir / img['file_name']}#{ann['id']}",
+        sha256=hashlib.sha256(record.encode()).hexdigest(),
+        library="coco",
+        loader=_loader(image_dir / img["file_name"], ann["segmentation"], height, width, ann["bbox"], name),
+        cache=False,
+    )
+
+
 def read_coco(
     annotations: Path,
     image_dir: Path,
@@ -139,70 +205,45 @@ def read_coco(
         OccluderError: unreadable JSON, missing keys, a requested category absent from the file, or no instance left.
     """
     annotations, image_dir = Path(annotations), Path(image_dir)
-    if not annotations.is_file():
-        raise OccluderError(f"{annotations}: COCO annotation file does not exist")
-    try:
-        doc = json.loads(annotations.read_text())
-        cats = {int(c["id"]): str(c["name"]) for c in doc["categories"]}
-        images = {int(i["id"]): i for i in doc["images"]}
-        anns = doc["annotations"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise OccluderError(f"{annotations}: not a COCO instances file ({exc.__class__.__name__}: {exc})") from exc
+    cats, images, anns = _read_annotations(annotations)
     if not image_dir.is_dir():
         raise OccluderError(f"{image_dir}: COCO image folder does not exist")
-    names = set(cats.values())
-    if categories is not None:
-        missing = [c for c in categories if c not in names]
-        if missing:
-            raise OccluderError(
-                f"{annotations}: requested COCO categories {missing} not in the file (it has {sorted(names)[:12]}…)"
-            )
-        wanted = set(categories)
-    else:
-        wanted = set(DEFAULT_CATEGORIES) & names
-        if not wanted:
-            raise OccluderError(
-                f"{annotations}: none of the face-occluding COCO categories (e.g. cup, bottle, cell phone) is in the "
-                f"file (it has {sorted(names)[:12]}); name categories with coco:ANN,IMGDIR,CAT+CAT"
-            )
+    wanted = _wanted(annotations, set(cats.values()), categories)
     items: list[Occluder] = []
     skipped: Counter[str] = Counter()
     for ann in anns:
         cat = cats.get(int(ann.get("category_id", -1)))
         if cat not in wanted:
             continue
-        if ann.get("iscrowd", 0):
-            skipped["crowd annotation"] += 1
-            continue
-        if float(ann.get("area", 0.0)) < min_area:
-            skipped[f"area < {min_area:g} px"] += 1
-            continue
-        img = images.get(int(ann["image_id"]))
-        if img is None:
+        reason = _skip_reason(ann, min_area)
+        img = images.get(int(ann["image_id"])) if reason is None else None
+        if reason is None and img is None:
             raise OccluderError(f"{annotations}: annotation {ann.get('id')} refers to unknown image {ann['image_id']}")
-        height, width = int(img["height"]), int(img["width"])
-        x, y, w, h = (float(v) for v in ann["bbox"])
-        if x <= 1 or y <= 1 or x + w >= width - 1 or y + h >= height - 1:
-            skipped["touches the image border (truncated object)"] += 1
+        if reason is None and _touches_border(ann["bbox"], int(img["height"]), int(img["width"])):
+            reason = "touches the image border (truncated object)"
+        if reason is not None:
+            skipped[reason] += 1
             continue
-        name = f"annotation {ann['id']}"
-        record = json.dumps(
-            {"id": ann["id"], "file": img["file_name"], "segmentation": ann["segmentation"]}, sort_keys=True
-        )
-        items.append(
-            Occluder(
-                id=f"coco:{annotations.stem}/{int(ann['id'])}",
-                category=cat,
-                source=f"{image_dir / img['file_name']}#{ann['id']}",
-                sha256=hashlib.sha256(record.encode()).hexdigest(),
-                library="coco",
-                loader=_loader(image_dir / img["file_name"], ann["segmentation"], height, width, ann["bbox"], name),
-                cache=False,
-            )
-        )
+        items.append(_occluder(ann, img, cat, annotations, image_dir))
     rejected = [Rejected(f"{annotations} ({n} instances)", reason) for reason, n in sorted(skipped.items())]
     if not items:
         raise OccluderError(
             f"{annotations}: no instance of {sorted(wanted)} left (area ≥ {min_area:g}, not crowd, not truncated)"
         )
     return OccluderLibrary(items, rejected, spec=f"coco:{annotations},{image_dir}")
+
+
+def _load(args: tuple[str, ...], strict: bool) -> OccluderLibrary:
+    """``coco:ANNOTATIONS.json,IMAGEDIR[,CAT+CAT...]`` (every instance is checked when drawn, so ``strict`` is moot)."""
+    cats = tuple(c.strip() for c in args[2].split("+")) if len(args) == 3 else None
+    return read_coco(Path(args[0]), Path(args[1]), categories=cats)
+
+
+LIBRARY = LibraryKind(
+    kind="coco",
+    forms=("coco:ANNOTATIONS.json,IMAGEDIR[,CATEGORY+CATEGORY...]",),
+    summary="COCO instances of face-occluding categories (default: the hand-held ones; name others with `,CAT+CAT`)",
+    min_args=2,
+    max_args=3,
+    load=_load,
+)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...hashing import sha256_bytes
-from .library import Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
+from .library import LibraryKind, Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
 
 IMAGE_SUFFIXES = (".png",)
 
@@ -77,3 +77,13 @@ def read_folder(root: Path, *, strict: bool = True, library: str = "folder") -> 
             f"{root}: no usable occluder among {len(files)} PNG files (e.g. {first.source}: {first.reason})"
         )
     return OccluderLibrary(items, rejected, spec=f"{library}:{root}")
+
+
+LIBRARY = LibraryKind(
+    kind="folder",
+    forms=("folder:DIR",),
+    summary="every RGBA PNG below DIR (category = first sub-folder)",
+    min_args=1,
+    max_args=1,
+    load=lambda args, strict: read_folder(Path(args[0]), strict=strict),
+)

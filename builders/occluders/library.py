@@ -1,19 +1,12 @@
-"""The occluder library type and the ``--occluders`` spec parser.
+"""The occluder library type, the pixel helpers its readers share, and the declaration a reader makes.
 
 An :class:`OccluderLibrary` is an ordered, id-keyed list of :class:`Occluder` items (a cut-out object as straight-alpha
 RGBA uint8, cropped to its alpha bounding box) plus the files that were *rejected* and why. Libraries combine with
 ``+`` (ids must stay unique). Items are sorted by id so that ``items[k]`` is the same object on every machine.
 
-Spec grammar (one string per library, several may be given)::
-
-    default                      selected tuxpaint stamps ($AFLW_OCC_SHARED/occluders/tuxpaint-stamps-default)
-                                 + the CC0 pack
-    default:DIR|DEB              the same, with the tuxpaint stamps taken from DIR or a .deb file
-    cc0                          only the CC0 pack committed in aflw_occ/assets/occluders/cc0
-    tuxpaint:DIR|DEB             selected tuxpaint stamps (a stamps folder, a `dpkg -x` root, or the .deb itself)
-    folder:DIR                   every RGBA PNG below DIR (category = first sub-folder)
-    natocc:IMGDIR,MASKDIR        NatOcc's layout: images + same-stem masks
-    coco:ANNOTATIONS.json,IMAGEDIR[,CAT+CAT...]   COCO instances of face-occluding categories
+Each reader module (:mod:`.cc0_pack`, :mod:`.tuxpaint`, :mod:`.default_pack`, :mod:`.folder`, :mod:`.natocc`,
+:mod:`.coco`) declares its ``--occluders`` spec kind as a :class:`LibraryKind`; :mod:`.registry` collects them, parses
+spec strings and loads libraries. This module imports none of the readers.
 """
 
 from __future__ import annotations
@@ -22,9 +15,8 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -252,97 +244,33 @@ def finish_rgba(rgba: np.ndarray, name: str) -> tuple[np.ndarray | None, str]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# spec parsing
+# what a reader module declares
 
 
 @dataclass(frozen=True)
-class LibrarySpec:
-    """A parsed ``--occluders`` spec: ``kind`` and its arguments."""
+class LibraryKind:
+    """What a reader module declares about its ``--occluders`` spec kind (collected by :mod:`.registry`).
+
+    Attributes:
+        kind: the spec's prefix (``natocc`` in ``natocc:IMGDIR,MASKDIR``).
+        forms: how the spec is written (``("default", "default:DIR|DEB")``); error messages and help show them.
+        summary: what the library holds, one sentence (README table, help).
+        min_args, max_args: how many comma-separated arguments follow the ``:``.
+        load: ``(arguments, strict) -> library``; ``strict``: the first unusable file is an error (else it is listed
+            as rejected).
+    """
 
     kind: str
-    args: tuple[str, ...]
-    text: str
+    forms: tuple[str, ...]
+    summary: str
+    min_args: int
+    max_args: int
+    load: Callable[[tuple[str, ...], bool], OccluderLibrary]
 
-
-_ARITY: dict[str, tuple[int, int]] = {
-    "default": (0, 1),
-    "cc0": (0, 0),
-    "tuxpaint": (1, 1),
-    "folder": (1, 1),
-    "natocc": (2, 2),
-    "coco": (2, 3),
-}
-
-
-def parse_spec(text: str) -> LibrarySpec:
-    """Parse one spec string (see the module docstring)."""
-    kind, sep, rest = text.partition(":")
-    kind = kind.strip().lower()
-    if kind not in _ARITY:
-        raise OccluderError(f"occluder spec {text!r}: unknown library kind {kind!r} (expected one of {sorted(_ARITY)})")
-    args = tuple(a.strip() for a in rest.split(",")) if sep else ()
-    lo, hi = _ARITY[kind]
-    if not lo <= len(args) <= hi or any(not a for a in args):
-        usage = {
-            "default": "default or default:DIR|DEB",
-            "cc0": "cc0",
-            "tuxpaint": "tuxpaint:DIR|DEB",
-            "folder": "folder:DIR",
-            "natocc": "natocc:IMGDIR,MASKDIR",
-            "coco": "coco:ANNOTATIONS.json,IMAGEDIR[,CATEGORY+CATEGORY...]",
-        }[kind]
-        raise OccluderError(f"occluder spec {text!r}: expected {usage}")
-    return LibrarySpec(kind, args, text)
-
-
-def load_spec(spec: LibrarySpec | str, *, strict: bool = True) -> OccluderLibrary:
-    """Load one library. ``strict``: user libraries raise on the first unusable file (else it is listed as rejected)."""
-    if isinstance(spec, str):
-        spec = parse_spec(spec)
-    if spec.kind == "default":
-        from .cc0_pack import read_cc0
-        from .tuxpaint import default_tuxpaint_path, read_tuxpaint
-
-        path = Path(spec.args[0]) if spec.args else default_tuxpaint_path()
-        lib = read_tuxpaint(path) + read_cc0()
-    elif spec.kind == "cc0":
-        from .cc0_pack import read_cc0
-
-        lib = read_cc0()
-    elif spec.kind == "tuxpaint":
-        from .tuxpaint import read_tuxpaint
-
-        lib = read_tuxpaint(Path(spec.args[0]))
-    elif spec.kind == "folder":
-        from .folder import read_folder
-
-        lib = read_folder(Path(spec.args[0]), strict=strict)
-    elif spec.kind == "natocc":
-        from .natocc import read_natocc
-
-        lib = read_natocc(Path(spec.args[0]), Path(spec.args[1]), strict=strict)
-    else:
-        from .coco import read_coco
-
-        cats = tuple(c.strip() for c in spec.args[2].split("+")) if len(spec.args) == 3 else None
-        lib = read_coco(Path(spec.args[0]), Path(spec.args[1]), categories=cats)
-    lib.spec = spec.text
-    return lib
-
-
-def load_library(specs: Sequence[str] | str, *, strict: bool = True) -> OccluderLibrary:
-    """Load and combine the libraries of several specs (``["default", "folder:my_hands"]``)."""
-    if isinstance(specs, str):
-        specs = [specs]
-    if not specs:
-        raise OccluderError("no occluder library given (use e.g. --occluders default)")
-    libs = [load_spec(s, strict=strict) for s in specs]
-    out = libs[0]
-    for lib in libs[1:]:
-        out = out + lib
-    if not len(out):
-        raise OccluderError(f"occluder libraries {' '.join(specs)!r} hold no usable occluder")
-    return out
+    @property
+    def usage(self) -> str:
+        """The forms as one phrase: ``default or default:DIR|DEB``."""
+        return " or ".join(self.forms)
 
 
 def describe(lib: OccluderLibrary) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...hashing import sha256_bytes
 from .folder import category_of
-from .library import Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
+from .library import LibraryKind, Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -100,3 +100,13 @@ def read_natocc(image_dir: Path, mask_dir: Path, *, strict: bool = True) -> Occl
             f"{image_dir}: no usable image + mask pair among {len(files)} images (e.g. {first.source}: {first.reason})"
         )
     return OccluderLibrary(items, rejected, spec=f"natocc:{image_dir},{mask_dir}")
+
+
+LIBRARY = LibraryKind(
+    kind="natocc",
+    forms=("natocc:IMGDIR,MASKDIR",),
+    summary="NatOcc's layout: images + same-stem masks",
+    min_args=2,
+    max_args=2,
+    load=lambda args, strict: read_natocc(Path(args[0]), Path(args[1]), strict=strict),
+)

@@ -47,14 +47,7 @@ import numpy as np
 
 from ...hashing import sha256_bytes
 from ...paths import asset_path, shared_dir
-from .library import (
-    Occluder,
-    OccluderError,
-    OccluderLibrary,
-    Rejected,
-    decode_image,
-    finish_rgba,
-)
+from .library import LibraryKind, Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
 
 PACKAGE = "tuxpaint-stamps-default"
 PACKAGE_VERSION = "2022.06.04-1"
@@ -370,6 +363,16 @@ def read_tuxpaint(path: Path, *, selection: dict[str, Any] | None = None, cache:
         )
     rejected = [Rejected(str(root / e["path"]), e["reason"]) for e in sel["rejected"]]
     return OccluderLibrary(items, rejected, spec=f"tuxpaint:{path}")
+
+
+LIBRARY = LibraryKind(
+    kind="tuxpaint",
+    forms=("tuxpaint:DIR|DEB",),
+    summary="the selected tuxpaint stamps (a stamps folder, a `dpkg -x` root, or the .deb itself)",
+    min_args=1,
+    max_args=1,
+    load=lambda args, strict: read_tuxpaint(Path(args[0])),
+)
 
 
 def main(argv: list[str] | None = None) -> None:
