@@ -1,5 +1,5 @@
 """One harness for every subset builder (TFDS's ``DatasetBuilderTestCase`` / torchvision's ``DatasetTestCase``
-pattern): each entry of :data:`aflw_occ.builders.BUILDERS` is built through the pipeline on a fabricated mini-source
+pattern): each entry of :data:`aflw_occ.builders.SUBSETS` is built through the pipeline on a fabricated mini-source
 and checked for the same invariants —
 
 * determinism: two builds with the same options are bit-identical (every pixel hash, mask hash, flag and parameter
@@ -43,14 +43,15 @@ from matplotlib.path import Path as Outline
 from scipy.interpolate import griddata
 from scipy.spatial import Delaunay
 
-from aflw_occ.builders import BUILDERS, BuildOptions
+from aflw_occ.builders import SUBSETS as REGISTRY
+from aflw_occ.builders import BuildOptions
 from aflw_occ.demo import face_template, make_source
 from aflw_occ.pipeline import BuildPlan, build
 from aflw_occ.store import open_store
 from aflw_occ.store.verify import verify
 
 N = 4
-SUBSETS = list(BUILDERS)
+SUBSETS = list(REGISTRY)
 
 
 def write_standin_mesh(src: Path, step: float = 6.0) -> Path:
