@@ -43,6 +43,7 @@ from .protocols import (
     MetricRow,
     PerImage,
     Protocol,
+    Resampling,
     ScoringError,
     get_protocol,
     protocol_names,
@@ -483,7 +484,7 @@ def score(
     a = align(pred, g, conv, allow_missing=allow_missing, dense=dense)
     per = proto.per_image(a, conv)
     cols, extra = _sample_columns(a, per, proto, conv)
-    rows = proto.rows(per, extra, all_bins[a.rows], n_boot, seed, level, conv)
+    rows = proto.rows(per, extra, Resampling(all_bins[a.rows], n_boot, seed, level))
     lazy = _lazy_columns(a, conv, cols)
     return ScoreResult(
         protocol=proto.name,

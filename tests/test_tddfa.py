@@ -376,8 +376,8 @@ def test_pth_and_its_onnx_export_are_one_model(
     from aflw_occ.adapters.registry import load_predictor
     from aflw_occ.evaluate import evaluate
     from aflw_occ.leaderboard import leaderboard_markdown, load_results
-    from aflw_occ.predictions import file_sha256
     from aflw_occ.source import AFLW2000_3D
+    from aflw_occ.store.hashing import sha256_file
 
     weights = model_dir / "mb05_120x120.pth"
     renamed = tmp_path / "exported-under-another-name.onnx"
@@ -387,9 +387,9 @@ def test_pth_and_its_onnx_export_are_one_model(
     for k, spec in enumerate((f"3ddfa-v2:{weights}", f"3ddfa-v2:{renamed}")):
         res = evaluate(load_predictor(spec, threads=1), ds, out_dir=tmp_path / f"r{k}", n_boot=10, progress=False)
         r = load_results(tmp_path / f"r{k}")
-        assert r.meta["model"] == "3ddfa-v2-mb05_120x120" and r.meta["weights_sha256"] == file_sha256(weights)
+        assert r.meta["model"] == "3ddfa-v2-mb05_120x120" and r.meta["weights_sha256"] == sha256_file(weights)
         rows.append([ln.split(" | ")[0] for ln in leaderboard_markdown([r]).splitlines() if ln.startswith("| 3ddfa")])
-        assert res.weights_sha256 == file_sha256(weights)
+        assert res.weights_sha256 == sha256_file(weights)
     # the overview rows (68 points, inner 51) and the clean row: one name for both files
     assert rows[0] == rows[1] == ["| 3ddfa-v2-mb05_120x120"] * 3
     p = load_predictor(f"3ddfa-v2:{renamed},crop=3ddfa-v2,pose=synergynet")
