@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..groundtruth import GroundTruth
-
-RESULT_FILES = ("meta.json", "scores.csv", "per_sample.csv")
+from .folder import RESULT_FILES, ResultsFolder
 
 
 @dataclass
@@ -196,29 +195,30 @@ def write_results(result: EvaluationResult, out_dir: Path, *, model_spec: str | 
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
+    staged, final = ResultsFolder(tmp), ResultsFolder(out_dir)
     try:
-        (tmp / "predictions").mkdir(parents=True)
+        staged.predictions_dir.mkdir(parents=True)
         for s, res in result.splits.items():
             keep = np.arange(len(res.ids)) if res.detected is None else np.flatnonzero(res.detected)
             if not len(keep):  # the detector found no face of this split: no prediction file
                 continue
             write_predictions(  # under the detector protocol: the detected faces only
-                tmp / "predictions" / f"{s}.npz",
+                staged.predictions(s),
                 res.ids[keep],
                 res.landmarks[keep],
                 angles_deg=None if res.angles_deg is None else res.angles_deg[keep],
                 dense=None if res.dense is None else res.dense[keep],
                 pose_decoding=res.pose_decoding,
             )
-        result.summary().to_csv(tmp / "scores.csv", index=False)
-        result.per_sample().to_csv(tmp / "per_sample.csv", index=False)
-        (tmp / "meta.json").write_text(json.dumps(_meta(result, model_spec, seed), indent=2) + "\n")
+        result.summary().to_csv(staged.scores, index=False)
+        result.per_sample().to_csv(staged.per_sample, index=False)
+        staged.meta.write_text(json.dumps(_meta(result, model_spec, seed), indent=2) + "\n")
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "predictions").mkdir(exist_ok=True)
-        written = {f.name for f in (tmp / "predictions").iterdir()}
-        for f in sorted((tmp / "predictions").iterdir()):
-            os.replace(f, out_dir / "predictions" / f.name)
-        for stale in (out_dir / "predictions").glob("*.npz"):  # an earlier run's splits: not this model's results
+        final.predictions_dir.mkdir(exist_ok=True)
+        written = {f.name for f in staged.predictions_dir.iterdir()}
+        for f in sorted(staged.predictions_dir.iterdir()):
+            os.replace(f, final.predictions_dir / f.name)
+        for stale in final.predictions_dir.glob("*.npz"):  # an earlier run's splits: not this model's results
             if stale.name not in written:
                 stale.unlink()
         for f in RESULT_FILES:
