@@ -20,28 +20,6 @@ from aflw_occ.errors import PredictionError
 from aflw_occ.evaluate import EvaluationError, FaceBoxes, Prediction, evaluate, resolve_splits
 
 
-@pytest.fixture(scope="module")
-def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from aflw_occ.builders import BuildOptions
-    from aflw_occ.demo import make_source
-    from aflw_occ.pipeline import BuildPlan, build
-
-    root = tmp_path_factory.mktemp("evalstore")
-    src = make_source(root / "source", n=8)
-    plan = BuildPlan(
-        source=src,
-        out=root / "build",
-        version="2.0.0",
-        subsets=("csod",),
-        options=BuildOptions(seed=0),
-        workers=1,
-        progress=False,
-    )
-    res = build(plan)
-    assert res.path is not None
-    return Path(res.path)
-
-
 def box_predictor(images, boxes: FaceBoxes) -> np.ndarray:
     """Deterministic 'model': a fixed 68-point pattern scaled into the face box, shifted by mean image colour."""
     t = np.stack([np.linspace(0.05, 0.95, 68), 0.5 + 0.4 * np.sin(np.linspace(0, 6, 68))], axis=1)
