@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from aflw_occ.adapters.preprocess import Preprocess
 from aflw_occ.cli import cli
 from aflw_occ.errors import PredictionError
-from aflw_occ.evaluate import EvaluationError, FaceBoxes, Prediction, evaluate, resolve_splits
+from aflw_occ.evaluate import BatchPrediction, EvaluationError, FaceBoxes, evaluate, resolve_splits
 
 
 def box_predictor(images, boxes: FaceBoxes) -> np.ndarray:
@@ -98,7 +98,7 @@ def _bad(kind: str):
             out[-1, 0, 0] = 1e300
             return out
         if kind == "pose":
-            return Prediction(landmarks=out, angles_deg=np.full((len(out), 3), np.inf))
+            return BatchPrediction(landmarks=out, angles_deg=np.full((len(out), 3), np.inf))
         raise AssertionError(kind)
 
     return fn

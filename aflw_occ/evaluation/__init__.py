@@ -3,7 +3,7 @@ check every output, score every split, write a results folder.
 
 Modules, one job each:
 
-* :mod:`.predictor` — the predictor protocol (:class:`FaceBoxes` in, :class:`Prediction` out), the output checks
+* :mod:`.predictor` — the predictor protocol (:class:`FaceBoxes` in, :class:`BatchPrediction` out), the output checks
   (the prediction-file contract of :class:`aflw_occ.predictions.Predictions`) and the wrapping of model failures;
 * :mod:`.data` — what is evaluated: a store, or an AFLW2000-3D folder as the ``clean`` split; split names;
 * :mod:`.runner` — planning batches, loading (:mod:`aflw_occ.store.bulk`) and inferring them in threads, gathering,
@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..errors import EvaluationError, ModelError
 from .data import ALL_SPLITS, SourceData, SourceSplit, open_data, resolve_splits
 from .folder import RESULT_FILES, ResultsFolder
-from .predictor import FaceBoxes, PredictFn, Prediction, Predictor, as_predictor, check_output
+from .predictor import BatchPrediction, FaceBoxes, PredictFn, Predictor, as_predictor, check_output
 from .results import EvaluationResult, SplitResult, score_variants, write_results
 from .runner import evaluate
 
@@ -32,7 +32,7 @@ __all__ = [
     "FaceBoxes",
     "ModelError",
     "PredictFn",
-    "Prediction",
+    "BatchPrediction",
     "Predictor",
     "SourceData",
     "SourceSplit",

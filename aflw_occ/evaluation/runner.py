@@ -20,8 +20,8 @@ from ..errors import EvaluationError, PredictionError
 from ..store.bulk import BulkReader, bulk_readable, load_images
 from .data import SourceData, open_data, resolve_splits
 from .predictor import (
+    BatchPrediction,
     FaceBoxes,
-    Prediction,
     Predictor,
     as_predictor,
     batch_label,
@@ -87,7 +87,7 @@ def _stack_rows(boxes: list[Any], field: str, chunk: list[tuple[int, int]]) -> n
 
 def run(
     predictor: Any, names: list[str], split_objs: list[Any], tasks: list[Task], threads: int, bar: Any
-) -> list[tuple[Task, Prediction]]:
+) -> list[tuple[Task, BatchPrediction]]:
     """Run every batch; outputs are checked and collected here, in task order.
 
     A staged predictor with ``infer_concurrent`` (thread-safe, single-threaded inference) gets ``threads`` whole
@@ -119,7 +119,7 @@ def run(
             return task, call_model(name, "infer_concurrent", where(task), predictor.infer_concurrent, prepared, boxes)
         return task, prepared
 
-    out: list[tuple[Task, Prediction]] = []
+    out: list[tuple[Task, BatchPrediction]] = []
     window = max(2, 2 * threads)
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="aflw-occ-load") as pool:
         pending: list[Any] = []
@@ -150,7 +150,7 @@ def run(
     return out
 
 
-def _output_layout(results: list[tuple[Task, Prediction]], model: str) -> tuple[int, bool, int | None]:
+def _output_layout(results: list[tuple[Task, BatchPrediction]], model: str) -> tuple[int, bool, int | None]:
     """(landmark coordinates 2|3, pose predicted, dense points per sample or None) of the model's batch outputs;
     every batch must agree."""
     dims = {p.landmarks.shape[2] for _, p in results}
@@ -167,7 +167,7 @@ def _output_layout(results: list[tuple[Task, Prediction]], model: str) -> tuple[
 
 
 def gather(
-    results: list[tuple[Task, Prediction]], split_objs: list[Any], model: str
+    results: list[tuple[Task, BatchPrediction]], split_objs: list[Any], model: str
 ) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
     """Scatter batch outputs back into per-split (landmarks, angles, dense); 2D/3D, pose and dense must be
     consistent across batches."""
