@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from ..crops import crop_to_image
 from ..errors import PredictionError
+from ..evaluation.predictor import BatchPrediction
 from ..metrics.rotation import angles_from_rotation, rotation_from_camera
 from ..paths import shared_dir
 from .preprocess import Preprocess, expand_rows
@@ -111,12 +113,9 @@ def rotation_from_params(params: np.ndarray) -> np.ndarray:
 
 def outputs_to_prediction(
     param: np.ndarray, landmarks_crop: np.ndarray, crop_boxes: np.ndarray, pose: str = "aflw2000-3d"
-) -> Any:
+) -> BatchPrediction:
     """De-normalised params + crop-pixel landmarks → :class:`~aflw_occ.evaluation.predictor.BatchPrediction` (image
     px); angles decoded under the named convention ``pose`` (:func:`pose_from_params`)."""
-    from ..crops import crop_to_image
-    from ..evaluation.predictor import BatchPrediction
-
     lms = crop_to_image(landmarks_crop, crop_boxes, INPUT_SIZE)
     return BatchPrediction(landmarks=lms, angles_deg=pose_from_params(param, pose))
 

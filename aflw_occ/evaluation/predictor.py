@@ -25,7 +25,10 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from ..adapters.callable import CallablePredictor
 from ..errors import AflwOccError, EvaluationError, ModelError, PredictionError
+from ..metrics.rotation import POSE_DECODINGS
+from ..predictions import Predictions
 
 #: appended to every error about a model's output: what a predictor must return
 OUTPUT_CONTRACT = (
@@ -100,8 +103,6 @@ def as_predictor(obj: Any, name: str | None = None) -> Predictor:
                 obj.name = name or type(obj).__name__
         return obj  # type: ignore[no-any-return]
     if callable(obj):
-        from ..adapters.callable import CallablePredictor
-
         return CallablePredictor(obj, name=name)
     raise EvaluationError(f"{obj!r} is neither a predictor (with .predict) nor a callable")
 
@@ -113,8 +114,6 @@ def model_name(predictor: Any) -> str:
 
 def stated_pose_decoding(predictor: Any) -> str | None:
     """The named Euler decoding a predictor states for its angles (``pose_decoding`` attribute), if any."""
-    from ..metrics.rotation import POSE_DECODINGS
-
     value = getattr(predictor, "pose_decoding", None)
     return value if isinstance(value, str) and value in POSE_DECODINGS else None
 
@@ -160,8 +159,6 @@ def check_output(
     ±``MAX_MAGNITUDE``. A violation is a :class:`PredictionError` naming the model, the sample and what a predictor
     must return.
     """
-    from ..predictions import Predictions
-
     n = len(ids)
     splits = [split] * n if isinstance(split, str) else list(split)
     source = f"model {model}, batch of {n} starting at {batch_label(ids, splits)}"

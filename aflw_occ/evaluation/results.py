@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from ..detection.scoring import detection_rows
 from ..groundtruth import GroundTruth
+from ..metrics.bins import yaw_bins
+from ..metrics.table import table_columns
+from ..predictions import Predictions, write_predictions
+from ..protocols import REGISTRY, Conventions, get_protocol
+from ..scoring import score
 from .folder import RESULT_FILES, ResultsFolder
 
 
@@ -96,9 +102,6 @@ class EvaluationResult:
         frames = []
         for name, res in self.splits.items():
             if not res.scores:  # the detector missed every face of the split: nothing was scored
-                from ..metrics.bins import yaw_bins
-                from ..metrics.table import table_columns
-
                 g = res.ground_truth
                 cols = table_columns(res.ids, name, g.yaw_deg, yaw_bins(g.yaw_deg), {"missing": np.ones(len(g), bool)})
                 frames.append(pd.DataFrame(cols))
@@ -120,16 +123,12 @@ def default_protocols(requested: str | Sequence[str] | None, dims: int, has_pose
     """The requested protocols, else every protocol evaluated by default that applies to the output."""
     if requested is not None:
         return [requested] if isinstance(requested, str) else list(requested)
-    from ..protocols import REGISTRY
-
     return [p.name for p in REGISTRY.values() if p.evaluated_by_default and p.applies(dims, has_pose, False)]
 
 
 def score_variants(protocol: str) -> list[tuple[str, Any]]:
     """(key, conventions) of every scoring of one protocol: the default conventions under the protocol's name, and
     for the sparse protocols the ``inner-51`` point set too, under ``"<protocol> points=inner-51"``."""
-    from ..protocols import Conventions, get_protocol
-
     out: list[tuple[str, Any]] = [(protocol, Conventions())]
     if "points" in get_protocol(protocol).uses:
         out.append((f"{protocol} points=inner-51", Conventions(points="inner-51")))
@@ -147,9 +146,6 @@ def score_split(
     detection rate and the figures that count misses as failures (:func:`aflw_occ.detection.scoring.detection_rows`,
     on the sparse-2d NME).
     """
-    from ..predictions import Predictions
-    from ..scoring import score
-
     detector = res.detected is not None
     rows = np.flatnonzero(res.detected) if detector else np.arange(len(res.ids))
     if len(rows):
@@ -168,9 +164,6 @@ def score_split(
                     conventions=conv,
                 )  # fmt: skip
     if detector:
-        from ..detection.scoring import detection_rows
-        from ..metrics.bins import yaw_bins
-
         sparse = res.scores.get("sparse-2d")
         errors: np.ndarray | None = np.zeros(len(res.ids))  # no face found: every face is a miss
         if sparse is not None:
@@ -188,8 +181,6 @@ def write_results(result: EvaluationResult, out_dir: Path, *, model_spec: str | 
     Files: ``predictions/<split>.npz`` (the prediction-file format), ``scores.csv``, ``per_sample.csv``,
     ``meta.json``; prediction files of splits this run did not evaluate are removed (another run's results).
     """
-    from ..predictions import write_predictions
-
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
