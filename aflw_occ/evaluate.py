@@ -9,3 +9,4 @@ from __future__ import annotations
 
 from .evaluation import *  # noqa: F403
 from .evaluation import __all__  # noqa: F401
+from .evaluation import BatchPrediction as Prediction  # noqa: F401  (the earlier name, for scripts written against it)
