@@ -8,5 +8,5 @@ of :class:`BatchPrediction` (a model's output for one batch), kept for such scri
 from __future__ import annotations
 
 from .evaluation import *  # noqa: F403
-from .evaluation import __all__  # noqa: F401
 from .evaluation import BatchPrediction as Prediction  # noqa: F401  (the earlier name, for scripts written against it)
+from .evaluation import __all__  # noqa: F401

@@ -445,3 +445,9 @@ def test_bulk_reader_reuse_gives_same_pixels_in_reused_memory(tiny_store: Path) 
             np.testing.assert_array_equal(img, sps[k].image(i))
         # occluded rows were written into the memory of the first call's occluded rows; clean rows are fresh
         assert np.shares_memory(first[1], second[1]) and not np.shares_memory(first[0], second[0])
+
+
+def test_prediction_is_the_earlier_name_of_batch_prediction() -> None:
+    from aflw_occ.evaluate import Prediction
+
+    assert Prediction is BatchPrediction
