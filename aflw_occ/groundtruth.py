@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import StoreError
 from .source import AFLW2000_3D
 
 
@@ -102,6 +103,15 @@ class GroundTruth:
             data_version="source",
             provenance=prov,
             yaw_aflw_deg=yaw_aflw,
+        )
+
+    @classmethod
+    def from_store(cls, path: str | Path, split: str = "clean") -> GroundTruth:
+        """Moved (0.2.0, issue 16): ground truth lives in the source layer and cannot read the store; a store's split
+        is read by :func:`aflw_occ.read_ground_truth` (``aflw_occ.store.read_ground_truth``). Raises a
+        :class:`StoreError` that says so, instead of an ``AttributeError``."""
+        raise StoreError(
+            f"{path}: GroundTruth.from_store moved; use aflw_occ.read_ground_truth({str(path)!r}, {split!r})"
         )
 
 

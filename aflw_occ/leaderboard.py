@@ -22,6 +22,7 @@ from typing import Any
 from .atomic import write_text_atomic
 from .errors import AflwOccError
 from .evaluation.data import ALL_SPLITS
+from .evaluation.folder import ResultsFolder
 from .protocols import REGISTRY
 
 START = "<!-- leaderboard:start -->"
@@ -67,7 +68,7 @@ class Results:
     def per_sample(self) -> Any:
         import pandas as pd
 
-        p = self.path / "per_sample.csv"
+        p = ResultsFolder(self.path).per_sample
         if not p.is_file():
             raise ResultsError(f"{p}: per-sample table is missing")
         return pd.read_csv(p, dtype={"id": str, "split": str, "source_id": str})
@@ -95,7 +96,7 @@ def load_results(path: str | Path) -> Results:
     p = Path(path)
     if not p.is_dir():
         raise ResultsError(f"{p}: results folder does not exist (make it with `aflw-occ evaluate ... --out {p}`)")
-    meta_p, scores_p = p / "meta.json", p / "scores.csv"
+    meta_p, scores_p = ResultsFolder(p).meta, ResultsFolder(p).scores
     for f in (meta_p, scores_p):
         if not f.is_file():
             raise ResultsError(f"{f}: missing (not an `aflw-occ evaluate` results folder)")

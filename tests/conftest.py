@@ -110,3 +110,27 @@ def real_store(real_source: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny fabricated store of the fast tests: the project's pipeline on the synthetic demo source
+    (``aflw_occ.demo.make_source``, 8 images), data version 2.0.0, subset CSOD (clean + 3 CSOD splits × 8 images),
+    seed 0. Built once per session; tests only read it."""
+    from aflw_occ.builders import BuildOptions
+    from aflw_occ.demo import make_source
+    from aflw_occ.pipeline import BuildPlan, build
+
+    root = tmp_path_factory.mktemp("tiny-store")
+    plan = BuildPlan(
+        source=make_source(root / "source", n=8),
+        out=root / "build",
+        version="2.0.0",
+        subsets=("csod",),
+        options=BuildOptions(seed=0),
+        workers=1,
+        progress=False,
+    )
+    res = build(plan)
+    assert res.path is not None
+    return Path(res.path)

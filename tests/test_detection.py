@@ -376,35 +376,17 @@ class FakeDetector:
         return Candidates(np.array([[w * 0.25, h * 0.25, w * 0.75, h * 0.75]]), np.array([image.mean() / 255]))
 
 
-@pytest.fixture(scope="module")
-def synthetic_store(tmp_path_factory: pytest.TempPathFactory):
-    from aflw_occ.builders import BuildOptions
-    from aflw_occ.demo import make_source
-    from aflw_occ.pipeline import BuildPlan, build
-
-    root = tmp_path_factory.mktemp("detstore")
-    plan = BuildPlan(
-        source=make_source(root / "source", n=6),
-        out=root / "build",
-        version="2.0.0",
-        subsets=("csod",),
-        options=BuildOptions(seed=0),
-        workers=1,
-        progress=False,
-    )
-    return build(plan).path
-
-
-def test_detect_store_writes_resumes_refuses_and_keeps_finished_splits(synthetic_store, tmp_path) -> None:
+def test_detect_store_writes_resumes_refuses_and_keeps_finished_splits(tiny_store, tmp_path) -> None:
     from aflw_occ.crops import landmark_box
     from aflw_occ.detection.run import detect_store
     from aflw_occ.errors import AflwOccError, Interrupted
     from aflw_occ.store import open_store
 
     out = tmp_path / "det"
-    run = detect_store(FakeDetector(), synthetic_store, out, progress=False)
-    assert run.computed == ["clean", "csod-single", "csod-double", "csod-column"] and run.images == 24
-    with open_store(synthetic_store) as st:
+    run = detect_store(FakeDetector(), tiny_store, out, progress=False)
+    with open_store(tiny_store) as st:
+        n = len(st.split("clean"))  # images per split
+        assert run.computed == ["clean", "csod-single", "csod-double", "csod-column"] and run.images == 4 * n
         sp = st.split("csod-double")
         faces = landmark_box(sp.ground_truth().landmarks)
         shapes = [sp.image(i).shape for i in range(len(sp))]
@@ -417,27 +399,27 @@ def test_detect_store_writes_resumes_refuses_and_keeps_finished_splits(synthetic
         np.testing.assert_array_equal(det.cand_boxes[i], box)
     assert det.meta["detector"] == "blazeface" and det.meta["data_version"] == "2.0.0"
 
-    again = detect_store(FakeDetector(), synthetic_store, out, resume=True, progress=False)
+    again = detect_store(FakeDetector(), tiny_store, out, resume=True, progress=False)
     assert again.kept == run.computed and again.computed == [] and again.images == 0
 
     with pytest.raises(AflwOccError, match="holds detections of another run"):
-        detect_store(FakeDetector(settings={"min_score": 0.7}), synthetic_store, out, progress=False)
+        detect_store(FakeDetector(settings={"min_score": 0.7}), tiny_store, out, progress=False)
 
     stopped = tmp_path / "stopped"
     with pytest.raises(Interrupted, match=r"finished splits kept in .*stopped: clean, csod-single \(run again"):
-        detect_store(FakeDetector(stop_at=14), synthetic_store, stopped, progress=False)
+        detect_store(FakeDetector(stop_at=2 * n + 2), tiny_store, stopped, progress=False)
     assert sorted(p.name for p in stopped.iterdir()) == ["clean.npz", "csod-single.npz"]  # no half-written file
-    resumed = detect_store(FakeDetector(), synthetic_store, stopped, resume=True, progress=False)
+    resumed = detect_store(FakeDetector(), tiny_store, stopped, resume=True, progress=False)
     assert resumed.kept == ["clean", "csod-single"] and resumed.computed == ["csod-double", "csod-column"]
     column = read_detections(stopped / "csod-column.npz").box
     np.testing.assert_array_equal(column, read_detections(out / "csod-column.npz").box)
 
-    replaced = detect_store(FakeDetector(settings={"min_score": 0.7}), synthetic_store, out, "clean", overwrite=True,
+    replaced = detect_store(FakeDetector(settings={"min_score": 0.7}), tiny_store, out, "clean", overwrite=True,
                             progress=False)  # fmt: skip
     assert replaced.computed == ["clean"] and [p.name for p in out.iterdir()] == ["clean.npz"]
 
 
-def test_evaluate_when_the_detector_finds_no_face(synthetic_store, tmp_path) -> None:
+def test_evaluate_when_the_detector_finds_no_face(tiny_store, tmp_path) -> None:
     from aflw_occ.detection import Candidates
     from aflw_occ.detection.run import detect_store
     from aflw_occ.evaluate import evaluate
@@ -446,20 +428,24 @@ def test_evaluate_when_the_detector_finds_no_face(synthetic_store, tmp_path) -> 
         def detect(self, image):
             return Candidates.none()
 
-    detect_store(Blind(), synthetic_store, tmp_path / "det", "clean,csod-single", progress=False)
+    detect_store(Blind(), tiny_store, tmp_path / "det", "clean,csod-single", progress=False)
 
     def never(images, boxes):
         raise AssertionError("a missed face must not be run")
 
     boxes = f"detector:{tmp_path / 'det'}"
-    res = evaluate(never, synthetic_store, "clean,csod-single", tmp_path / "r", boxes=boxes, n_boot=20, progress=False)
+    res = evaluate(never, tiny_store, "clean,csod-single", tmp_path / "r", boxes=boxes, n_boot=20, progress=False)
     for split in ("clean", "csod-single"):
         rows = {r.key: r.value for r in res.splits[split].detection}
         assert rows["detection_rate_plain"] == 0.0 and rows["failure_10_with_misses_plain"] == 100.0
         assert rows["auc_7_with_misses_plain"] == 0.0 and res.splits[split].scores == {}
     assert list((tmp_path / "r" / "predictions").iterdir()) == []
     per = res.per_sample()
-    assert len(per) == 12 and per["missing"].all() and set(per["box_protocol"]) == {"detector:blazeface"}
+    assert (
+        len(per) == 2 * len(res.splits["clean"].ids)
+        and per["missing"].all()
+        and set(per["box_protocol"]) == {"detector:blazeface"}
+    )
 
 
 def test_dlib_rectangles_per_box_protocol() -> None:

@@ -17,29 +17,7 @@ from click.testing import CliRunner
 from aflw_occ.adapters.preprocess import Preprocess
 from aflw_occ.cli import cli
 from aflw_occ.errors import PredictionError
-from aflw_occ.evaluate import EvaluationError, FaceBoxes, Prediction, evaluate, resolve_splits
-
-
-@pytest.fixture(scope="module")
-def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from aflw_occ.builders import BuildOptions
-    from aflw_occ.demo import make_source
-    from aflw_occ.pipeline import BuildPlan, build
-
-    root = tmp_path_factory.mktemp("evalstore")
-    src = make_source(root / "source", n=8)
-    plan = BuildPlan(
-        source=src,
-        out=root / "build",
-        version="2.0.0",
-        subsets=("csod",),
-        options=BuildOptions(seed=0),
-        workers=1,
-        progress=False,
-    )
-    res = build(plan)
-    assert res.path is not None
-    return Path(res.path)
+from aflw_occ.evaluate import BatchPrediction, EvaluationError, FaceBoxes, evaluate, resolve_splits
 
 
 def box_predictor(images, boxes: FaceBoxes) -> np.ndarray:
@@ -120,7 +98,7 @@ def _bad(kind: str):
             out[-1, 0, 0] = 1e300
             return out
         if kind == "pose":
-            return Prediction(landmarks=out, angles_deg=np.full((len(out), 3), np.inf))
+            return BatchPrediction(landmarks=out, angles_deg=np.full((len(out), 3), np.inf))
         raise AssertionError(kind)
 
     return fn
@@ -467,3 +445,9 @@ def test_bulk_reader_reuse_gives_same_pixels_in_reused_memory(tiny_store: Path) 
             np.testing.assert_array_equal(img, sps[k].image(i))
         # occluded rows were written into the memory of the first call's occluded rows; clean rows are fresh
         assert np.shares_memory(first[1], second[1]) and not np.shares_memory(first[0], second[0])
+
+
+def test_prediction_is_the_earlier_name_of_batch_prediction() -> None:
+    from aflw_occ.evaluate import Prediction
+
+    assert Prediction is BatchPrediction

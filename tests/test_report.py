@@ -18,7 +18,7 @@ import pytest
 from report_browser import probe
 
 from aflw_occ.errors import AflwOccError
-from aflw_occ.evaluate import FaceBoxes, Prediction, evaluate
+from aflw_occ.evaluate import BatchPrediction, FaceBoxes, evaluate
 from aflw_occ.leaderboard import END, START, ResultsError, leaderboard_markdown, load_results, update_readme
 
 EXE = str(Path(sys.executable).parent / "aflw-occ")
@@ -40,7 +40,7 @@ def _model(noise: float, three_d: bool):
         if not three_d:
             return lms
         z = np.zeros((len(lms), 68, 1))
-        return Prediction(np.concatenate([lms, z], axis=2), angles_deg=np.full((len(lms), 3), 5.0))
+        return BatchPrediction(np.concatenate([lms, z], axis=2), angles_deg=np.full((len(lms), 3), 5.0))
 
     fn.__name__ = f"box{'3d' if three_d else ''}-noise{noise:g}"
     return fn

@@ -431,31 +431,6 @@ def test_cli_end_to_end_never_imports_torch_or_pandas(
     assert len(lines) == 2001 and lines[0].startswith("id,split,yaw_deg,yaw_bin,bin_label,nme,")
 
 
-@pytest.fixture(scope="module")
-def tiny_store(tmp_path_factory) -> Path:
-    """A real store built by the project's pipeline from its fabricated mini-source (6 images, CSOD)."""
-    try:
-        from aflw_occ.builders import BuildOptions
-        from aflw_occ.demo import make_source
-        from aflw_occ.pipeline import BuildPlan, build
-    except ImportError as exc:  # pragma: no cover - only while the build pipeline is absent
-        pytest.skip(f"build pipeline not available ({exc}): --data cannot be tested")
-    root = tmp_path_factory.mktemp("store")
-    src = make_source(root / "src", n=6, seed=3)
-    plan = BuildPlan(
-        source=src,
-        out=root / "out",
-        version="2.0.0",
-        subsets=("csod",),
-        options=BuildOptions(seed=7),
-        progress=False,
-        workers=1,
-    )
-    res = build(plan)
-    assert res.path is not None
-    return res.path
-
-
 def test_cli_data_occluded_split(tiny_store: Path, tmp_path: Path) -> None:
     g = read_ground_truth(tiny_store, "csod-single")
     assert g.occluded is not None and g.occluded.any()

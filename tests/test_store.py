@@ -116,6 +116,11 @@ def test_ground_truth_from_store(built: Path, src: Path) -> None:
     np.testing.assert_array_equal(occ.landmarks, direct.landmarks)
 
 
+
+def test_ground_truth_from_store_says_where_it_moved(built: Path) -> None:
+    with pytest.raises(StoreError, match=r"GroundTruth.from_store moved; use aflw_occ.read_ground_truth\("):
+        GroundTruth.from_store(built, "clean")
+
 def test_plain_h5py_read(built: Path) -> None:
     """The README's five-line plain h5py example reconstructs exact pixels."""
     import cv2

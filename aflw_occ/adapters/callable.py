@@ -1,5 +1,5 @@
 """Your own Python model as a predictor: ``python:module:attr`` names a predictor object, a predictor class
-(instantiated without arguments) or any callable ``f(images, boxes) -> landmarks | Prediction`` (see
+(instantiated without arguments) or any callable ``f(images, boxes) -> landmarks | BatchPrediction`` (see
 :mod:`aflw_occ.evaluation.predictor`)."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from .registry import Adapter
 class CallablePredictor:
     """Wrap a callable taking ``(images, boxes)`` (see :class:`aflw_occ.evaluation.predictor.FaceBoxes`).
 
-    The callable returns (N, 68, 2|3) landmarks in image pixels or a :class:`aflw_occ.evaluation.predictor.Prediction`.
+    The callable returns (N, 68, 2|3) landmarks in image pixels or an
+    :class:`aflw_occ.evaluation.predictor.BatchPrediction`.
     """
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:

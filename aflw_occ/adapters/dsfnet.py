@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluation.predictor import BatchPrediction
 from .options import Option
 from .registry import Adapter
 
@@ -30,10 +31,8 @@ class DSFNetAdapter:
         self.name = f"dsfnet-{Path(weights).stem}"
 
     def predict(self, images: Sequence[np.ndarray], boxes: Any) -> Any:
-        from ..evaluation.predictor import Prediction
-
         out = self.model.predict_full(list(images), np.asarray(boxes.face, dtype=np.float64), dense=self.dense)
-        return Prediction(
+        return BatchPrediction(
             landmarks=out["landmarks"], dense=out.get("dense") if self.dense else None, angles_deg=out["pose"]
         )
 

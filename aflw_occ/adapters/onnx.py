@@ -64,6 +64,26 @@ def _shape_text(shape: Sequence[Any]) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
+def _image_axes_problem(fixed: list[int | None], size: int, layout: str) -> tuple[str | None, str]:
+    """(what is wrong, what to do) with a 4-axis input's fixed dimensions (None: free) against the (N, 3, size, size)
+    (``nchw``) or (N, size, size, 3) (``nhwc``) images fed; (None, "") when they fit."""
+    chan, h, w = (fixed[1], fixed[2], fixed[3]) if layout == "nchw" else (fixed[3], fixed[1], fixed[2])
+    flipped = fixed[3] if layout == "nchw" else fixed[1]
+    side = h if h is not None else w
+    other = "nhwc" if layout == "nchw" else "nchw"
+    if flipped == 3 and chan != 3:
+        return f"does not take layout={layout} images", f"set layout={other}"
+    if chan is not None and chan != 3:
+        return f"takes {chan} channels", "export a model that takes 3-channel (colour) images"
+    if h is not None and w is not None and h != w:
+        return f"is not square ({h}×{w})", "export a model that takes square crops"
+    if side is not None and side != size:
+        return f"has side {side}, not size={size}", f"set size={side} in the model spec"
+    if fixed[0] is not None and fixed[0] != 1:
+        return f"has a fixed batch of {fixed[0]}", "export the model with a free batch axis (or 1)"
+    return None, ""
+
+
 def check_input(path: Path, session: Any, size: int, layout: str = "nchw", fix: str | None = None) -> int | None:
     """Check the model's first input against the (N, 3, size, size) (``nchw``) or (N, size, size, 3) (``nhwc``)
     float32 tensor fed to it; returns its fixed batch size (None when the batch axis is free).
@@ -82,20 +102,7 @@ def check_input(path: Path, session: Any, size: int, layout: str = "nchw", fix: 
     elif inp.type != "tensor(float)":
         problem, todo = "is not float32", "export a model that takes float32 images"
     else:
-        chan, h, w = (fixed[1], fixed[2], fixed[3]) if layout == "nchw" else (fixed[3], fixed[1], fixed[2])
-        flipped = fixed[3] if layout == "nchw" else fixed[1]
-        side = h if h is not None else w
-        other = "nhwc" if layout == "nchw" else "nchw"
-        if flipped == 3 and chan != 3:
-            problem, todo = f"does not take layout={layout} images", f"set layout={other}"
-        elif chan is not None and chan != 3:
-            problem, todo = f"takes {chan} channels", "export a model that takes 3-channel (colour) images"
-        elif h is not None and w is not None and h != w:
-            problem, todo = f"is not square ({h}×{w})", "export a model that takes square crops"
-        elif side is not None and side != size:
-            problem, todo = f"has side {side}, not size={size}", f"set size={side} in the model spec"
-        elif fixed[0] is not None and fixed[0] != 1:
-            problem, todo = f"has a fixed batch of {fixed[0]}", "export the model with a free batch axis (or 1)"
+        problem, todo = _image_axes_problem(fixed, size, layout)
     if problem is not None:
         raise PredictionError(
             f"{path}: the model's input '{inp.name}' {_shape_text(shape)} {inp.type} {problem}; the adapter feeds "

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import PredictionError
 from .onnx import Sessions, check_input, run_chunked, run_failure
-from .tddfa import WeightsIdentity, model_name, onnx_identity
+from .tddfa_identity import WeightsIdentity, model_name, onnx_identity
 from .tddfa_params import INPUT_SIZE, TDDFAPipeline, tddfa_preprocess
 
 OUTPUT_NAMES = ("raw", "param", "landmarks")

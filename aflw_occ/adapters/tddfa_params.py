@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from ..crops import crop_to_image
 from ..errors import PredictionError
+from ..evaluation.predictor import BatchPrediction
 from ..metrics.rotation import angles_from_rotation, rotation_from_camera
 from ..paths import shared_dir
 from .preprocess import Preprocess, expand_rows
@@ -111,14 +113,11 @@ def rotation_from_params(params: np.ndarray) -> np.ndarray:
 
 def outputs_to_prediction(
     param: np.ndarray, landmarks_crop: np.ndarray, crop_boxes: np.ndarray, pose: str = "aflw2000-3d"
-) -> Any:
-    """De-normalised params + crop-pixel landmarks → :class:`~aflw_occ.evaluation.predictor.Prediction` (image
+) -> BatchPrediction:
+    """De-normalised params + crop-pixel landmarks → :class:`~aflw_occ.evaluation.predictor.BatchPrediction` (image
     px); angles decoded under the named convention ``pose`` (:func:`pose_from_params`)."""
-    from ..crops import crop_to_image
-    from ..evaluation.predictor import Prediction
-
     lms = crop_to_image(landmarks_crop, crop_boxes, INPUT_SIZE)
-    return Prediction(landmarks=lms, angles_deg=pose_from_params(param, pose))
+    return BatchPrediction(landmarks=lms, angles_deg=pose_from_params(param, pose))
 
 
 def tddfa_preprocess(crop: str = "3ddfa") -> Preprocess:
@@ -147,7 +146,8 @@ class TDDFAPipeline:
         return crop, x, inverse
 
     def decode(self, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], params: np.ndarray, lms: np.ndarray) -> Any:
-        """Network outputs of the distinct inputs → :class:`~aflw_occ.evaluation.predictor.Prediction` of every row."""
+        """Network outputs of the distinct inputs → the
+        :class:`~aflw_occ.evaluation.predictor.BatchPrediction` of every row."""
         crop, _, inverse = prepared
         return outputs_to_prediction(expand_rows(params, inverse), expand_rows(lms, inverse), crop, self.pose_decoding)
 

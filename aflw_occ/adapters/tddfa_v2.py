@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import PredictionError
-from .tddfa import WeightsIdentity, checkpoint_identity, model_name
+from .tddfa_identity import WeightsIdentity, checkpoint_identity, model_name
 from .tddfa_params import INPUT_SIZE, N_PARAMS, TDDFABasis, TDDFAPipeline, tddfa_preprocess
 
 # (name, output channels at width 1.0, stride)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..atomic import write_text_atomic
 from ..protocols import CONVENTIONS, REGISTRY, protocol_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -113,7 +114,7 @@ def score(
     comparison = compare(preds[0], preds[1], ground_truth, proto, **kw) if len(preds) > 1 else None
     if out is not None:
         result.write_per_sample_csv(out)
-        write_text_atomic(result.to_json() + "\n", out.with_name(out.name + ".json"))
+        write_text_atomic(out.with_name(out.name + ".json"), result.to_json() + "\n")
     click.echo(_render(result, comparison, pred, compare_with, out, as_json))
 
 
@@ -166,10 +167,9 @@ def load_ground_truth(source: Path | None, data: Path | None, split: str, eval_d
 
     check_ground_truth_options(source, data, split)
     if source is not None:
-        if eval_dir is None:  # the one discovery rule (aflw_occ.paths)
-            from ..paths import find_data
+        from ..paths import find_data
 
-            eval_dir = find_data("eval_dir", source=source)
+        eval_dir = find_data("eval_dir", eval_dir, source=source)  # the one discovery rule (aflw_occ.paths)
         return GroundTruth.from_source(source.resolve(), eval_dir.resolve() if eval_dir is not None else None)
     from ..store import read_ground_truth
 
@@ -181,16 +181,3 @@ def check_ground_truth_options(source: Path | None, data: Path | None, split: st
         raise click.UsageError("give exactly one of --source DIR or --data FILE.h5")
     if source is not None and split != "clean":
         raise click.UsageError(f"--source holds only the clean split (got --split {split}); use --data")
-
-
-def _write_atomic(out: Path, write: Callable[..., object]) -> None:
-    """Write through a temporary file in the same folder, renamed over ``out`` at the end."""
-    from ..atomic import atomic_path
-
-    with atomic_path(out) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        write(fh)
-
-
-def write_text_atomic(text: str, out: Path) -> None:
-    """Write a text file atomically."""
-    _write_atomic(out, lambda fh: fh.write(text))

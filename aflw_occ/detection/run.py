@@ -112,6 +112,26 @@ def _existing(out_dir: Path) -> dict[str, SplitDetections]:
     return found
 
 
+def _keep_finished(run: DetectRun, store: Any, names: Sequence[str], same_run: dict[str, SplitDetections]) -> None:
+    """Keep (``--resume``) each requested split's existing file of the same run whose ids are the split's ids."""
+    for s in names:
+        prior = same_run.get(s)
+        if prior is not None and np.array_equal(prior.ids, np.asarray(store.split(s).ids).astype(str)):
+            run.splits[s] = prior
+            run.kept.append(s)
+
+
+def _progress_bar(detector: Detector, store: Any, todo: Sequence[str], progress: bool | None) -> Any:
+    """A tqdm bar over the images of the splits to detect (None: ``progress`` is False or nothing to do)."""
+    if progress is False or not todo:
+        return None
+    from tqdm.auto import tqdm
+
+    total = sum(len(store.split(s)) for s in todo)
+    off = None if progress is None else False  # None: tqdm shows the bar only on a terminal
+    return tqdm(total=total, desc=f"detect {detector.name}", unit="img", dynamic_ncols=True, disable=off)
+
+
 def detect_store(
     detector: Detector,
     store_path: str | Path,
@@ -148,23 +168,10 @@ def detect_store(
             )
         out.mkdir(parents=True, exist_ok=True)
         run = DetectRun(out)
-        todo: list[str] = []
-        for s in names:
-            prior = existing.get(s)
-            if resume and prior is not None and s not in foreign:
-                sp = store.split(s)
-                if np.array_equal(prior.ids, np.asarray(sp.ids).astype(str)):
-                    run.splits[s] = prior
-                    run.kept.append(s)
-                    continue
-            todo.append(s)
-        bar = None
-        if progress is not False and todo:
-            from tqdm.auto import tqdm
-
-            total = sum(len(store.split(s)) for s in todo)
-            off = None if progress is None else False  # None: tqdm shows the bar only on a terminal
-            bar = tqdm(total=total, desc=f"detect {detector.name}", unit="img", dynamic_ncols=True, disable=off)
+        if resume:
+            _keep_finished(run, store, names, {s: d for s, d in existing.items() if s not in foreign})
+        todo = [s for s in names if s not in run.splits]
+        bar = _progress_bar(detector, store, todo, progress)
         try:
             for s in todo:
                 det = detect_split(detector, store, s, bar)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import EvaluationError
 from ..groundtruth import GroundTruth
+from ..paths import find_data
 
 ALL_SPLITS: tuple[str, ...] = ("clean", "nod", "csod-single", "csod-double", "csod-column", "nsod")
 
@@ -60,11 +61,7 @@ class SourceData:
             ds = root
         else:
             root = Path(root)
-            if eval_dir is None:  # the one discovery rule (aflw_occ.paths)
-                from ..paths import find_data
-
-                eval_dir = find_data("eval_dir", source=root)
-            ds = AFLW2000_3D(root, eval_dir)
+            ds = AFLW2000_3D(root, find_data("eval_dir", eval_dir, source=root))  # the one discovery rule
         self.path = str(ds.root)
         self._split = SourceSplit(ds, threads)
 

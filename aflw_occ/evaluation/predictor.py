@@ -5,7 +5,7 @@ A predictor gets a batch of RGB uint8 images (original image pixels, any size) p
 3DDFA's crop box and the tight boxes of the 68 and of the 51 inner ground-truth points — under the default
 *ground-truth* box protocol they come from the ground truth, as in the field's benchmarks; under the *detector*
 protocol, ``boxes="detector:DIR"``, from a real face detector, see :mod:`aflw_occ.detection.protocol`) and returns
-(N, 68, 2|3) landmarks in original image pixels, either as an array or as a :class:`Prediction` (optionally with
+(N, 68, 2|3) landmarks in original image pixels, either as an array or as a :class:`BatchPrediction` (optionally with
 dense points and head pose). A predictor may also be *staged*: ``prepare(images, boxes)`` (thread-safe
 pre-processing) and ``infer(prepared, boxes)``; a staged predictor that also has ``infer_concurrent(prepared,
 boxes)`` (thread-safe, one core per call) lets ``evaluate`` run whole batches in its worker threads; its ``prepare``
@@ -25,7 +25,10 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from ..adapters.callable import CallablePredictor
 from ..errors import AflwOccError, EvaluationError, ModelError, PredictionError
+from ..metrics.rotation import POSE_DECODINGS
+from ..predictions import Predictions
 
 #: appended to every error about a model's output: what a predictor must return
 OUTPUT_CONTRACT = (
@@ -64,8 +67,9 @@ class FaceBoxes:
 
 
 @dataclass(frozen=True)
-class Prediction:
-    """What a predictor returns for a batch.
+class BatchPrediction:
+    """What a predictor returns for a batch of images (one model call); a whole split's validated predictions, as
+    written to and read from a prediction file, are :class:`aflw_occ.predictions.Predictions`.
 
     Attributes:
         landmarks: (N, 68, 2|3) image pixels.
@@ -80,14 +84,14 @@ class Prediction:
 
 @runtime_checkable
 class Predictor(Protocol):
-    """Anything with a ``name`` and ``predict(images, boxes) -> Prediction | ndarray``."""
+    """Anything with a ``name`` and ``predict(images, boxes) -> BatchPrediction | ndarray``."""
 
     name: str
 
-    def predict(self, images: Sequence[np.ndarray], boxes: FaceBoxes) -> Prediction | np.ndarray: ...
+    def predict(self, images: Sequence[np.ndarray], boxes: FaceBoxes) -> BatchPrediction | np.ndarray: ...
 
 
-PredictFn = Callable[[Sequence[np.ndarray], FaceBoxes], "Prediction | np.ndarray"]
+PredictFn = Callable[[Sequence[np.ndarray], FaceBoxes], "BatchPrediction | np.ndarray"]
 T = TypeVar("T")
 
 
@@ -99,8 +103,6 @@ def as_predictor(obj: Any, name: str | None = None) -> Predictor:
                 obj.name = name or type(obj).__name__
         return obj  # type: ignore[no-any-return]
     if callable(obj):
-        from ..adapters.callable import CallablePredictor
-
         return CallablePredictor(obj, name=name)
     raise EvaluationError(f"{obj!r} is neither a predictor (with .predict) nor a callable")
 
@@ -112,8 +114,6 @@ def model_name(predictor: Any) -> str:
 
 def stated_pose_decoding(predictor: Any) -> str | None:
     """The named Euler decoding a predictor states for its angles (``pose_decoding`` attribute), if any."""
-    from ..metrics.rotation import POSE_DECODINGS
-
     value = getattr(predictor, "pose_decoding", None)
     return value if isinstance(value, str) and value in POSE_DECODINGS else None
 
@@ -149,8 +149,8 @@ def call_model(model: str, step: str, where: str, fn: Callable[..., T], *args: A
 
 
 def check_output(
-    out: Prediction | np.ndarray, ids: Sequence[str], model: str, split: str | Sequence[str]
-) -> Prediction:
+    out: BatchPrediction | np.ndarray, ids: Sequence[str], model: str, split: str | Sequence[str]
+) -> BatchPrediction:
     """Validate one batch of model output by the prediction-file contract; float64 arrays back.
 
     ``split`` is the split name, or one name per sample. The batch is checked as
@@ -159,12 +159,10 @@ def check_output(
     ±``MAX_MAGNITUDE``. A violation is a :class:`PredictionError` naming the model, the sample and what a predictor
     must return.
     """
-    from ..predictions import Predictions
-
     n = len(ids)
     splits = [split] * n if isinstance(split, str) else list(split)
     source = f"model {model}, batch of {n} starting at {batch_label(ids, splits)}"
-    pred = out if isinstance(out, Prediction) else Prediction(landmarks=out)  # type: ignore[arg-type]
+    pred = out if isinstance(out, BatchPrediction) else BatchPrediction(landmarks=out)  # type: ignore[arg-type]
     if pred.landmarks is None:
         raise PredictionError(f"{source}: returned no landmarks; {OUTPUT_CONTRACT}")
     arrays: dict[str, np.ndarray] = {}
@@ -183,4 +181,4 @@ def check_output(
         checked = Predictions(ids=labels, source=source, **arrays)  # type: ignore[arg-type]
     except PredictionError as exc:
         raise PredictionError(f"{exc}; {OUTPUT_CONTRACT}") from None
-    return Prediction(checked.landmarks, checked.dense, checked.angles_deg)  # type: ignore[arg-type]
+    return BatchPrediction(checked.landmarks, checked.dense, checked.angles_deg)  # type: ignore[arg-type]

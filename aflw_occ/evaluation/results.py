@@ -14,9 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from ..detection.scoring import detection_rows
 from ..groundtruth import GroundTruth
-
-RESULT_FILES = ("meta.json", "scores.csv", "per_sample.csv")
+from ..metrics.bins import yaw_bins
+from ..metrics.table import table_columns
+from ..predictions import Predictions, write_predictions
+from ..protocols import REGISTRY, Conventions, get_protocol
+from ..scoring import score
+from .folder import RESULT_FILES, ResultsFolder
 
 
 @dataclass
@@ -97,9 +102,6 @@ class EvaluationResult:
         frames = []
         for name, res in self.splits.items():
             if not res.scores:  # the detector missed every face of the split: nothing was scored
-                from ..metrics.bins import yaw_bins
-                from ..metrics.table import table_columns
-
                 g = res.ground_truth
                 cols = table_columns(res.ids, name, g.yaw_deg, yaw_bins(g.yaw_deg), {"missing": np.ones(len(g), bool)})
                 frames.append(pd.DataFrame(cols))
@@ -121,16 +123,12 @@ def default_protocols(requested: str | Sequence[str] | None, dims: int, has_pose
     """The requested protocols, else every protocol evaluated by default that applies to the output."""
     if requested is not None:
         return [requested] if isinstance(requested, str) else list(requested)
-    from ..protocols import REGISTRY
-
     return [p.name for p in REGISTRY.values() if p.evaluated_by_default and p.applies(dims, has_pose, False)]
 
 
 def score_variants(protocol: str) -> list[tuple[str, Any]]:
     """(key, conventions) of every scoring of one protocol: the default conventions under the protocol's name, and
     for the sparse protocols the ``inner-51`` point set too, under ``"<protocol> points=inner-51"``."""
-    from ..protocols import Conventions, get_protocol
-
     out: list[tuple[str, Any]] = [(protocol, Conventions())]
     if "points" in get_protocol(protocol).uses:
         out.append((f"{protocol} points=inner-51", Conventions(points="inner-51")))
@@ -148,9 +146,6 @@ def score_split(
     detection rate and the figures that count misses as failures (:func:`aflw_occ.detection.scoring.detection_rows`,
     on the sparse-2d NME).
     """
-    from ..predictions import Predictions
-    from ..scoring import score
-
     detector = res.detected is not None
     rows = np.flatnonzero(res.detected) if detector else np.arange(len(res.ids))
     if len(rows):
@@ -169,9 +164,6 @@ def score_split(
                     conventions=conv,
                 )  # fmt: skip
     if detector:
-        from ..detection.scoring import detection_rows
-        from ..metrics.bins import yaw_bins
-
         sparse = res.scores.get("sparse-2d")
         errors: np.ndarray | None = np.zeros(len(res.ids))  # no face found: every face is a miss
         if sparse is not None:
@@ -189,36 +181,35 @@ def write_results(result: EvaluationResult, out_dir: Path, *, model_spec: str | 
     Files: ``predictions/<split>.npz`` (the prediction-file format), ``scores.csv``, ``per_sample.csv``,
     ``meta.json``; prediction files of splits this run did not evaluate are removed (another run's results).
     """
-    from ..predictions import write_predictions
-
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
+    staged, final = ResultsFolder(tmp), ResultsFolder(out_dir)
     try:
-        (tmp / "predictions").mkdir(parents=True)
+        staged.predictions_dir.mkdir(parents=True)
         for s, res in result.splits.items():
             keep = np.arange(len(res.ids)) if res.detected is None else np.flatnonzero(res.detected)
             if not len(keep):  # the detector found no face of this split: no prediction file
                 continue
             write_predictions(  # under the detector protocol: the detected faces only
-                tmp / "predictions" / f"{s}.npz",
+                staged.predictions(s),
                 res.ids[keep],
                 res.landmarks[keep],
                 angles_deg=None if res.angles_deg is None else res.angles_deg[keep],
                 dense=None if res.dense is None else res.dense[keep],
                 pose_decoding=res.pose_decoding,
             )
-        result.summary().to_csv(tmp / "scores.csv", index=False)
-        result.per_sample().to_csv(tmp / "per_sample.csv", index=False)
-        (tmp / "meta.json").write_text(json.dumps(_meta(result, model_spec, seed), indent=2) + "\n")
+        result.summary().to_csv(staged.scores, index=False)
+        result.per_sample().to_csv(staged.per_sample, index=False)
+        staged.meta.write_text(json.dumps(_meta(result, model_spec, seed), indent=2) + "\n")
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "predictions").mkdir(exist_ok=True)
-        written = {f.name for f in (tmp / "predictions").iterdir()}
-        for f in sorted((tmp / "predictions").iterdir()):
-            os.replace(f, out_dir / "predictions" / f.name)
-        for stale in (out_dir / "predictions").glob("*.npz"):  # an earlier run's splits: not this model's results
+        final.predictions_dir.mkdir(exist_ok=True)
+        written = {f.name for f in staged.predictions_dir.iterdir()}
+        for f in sorted(staged.predictions_dir.iterdir()):
+            os.replace(f, final.predictions_dir / f.name)
+        for stale in final.predictions_dir.glob("*.npz"):  # an earlier run's splits: not this model's results
             if stale.name not in written:
                 stale.unlink()
         for f in RESULT_FILES:

@@ -20,8 +20,8 @@ from ..errors import EvaluationError, PredictionError
 from ..store.bulk import BulkReader, bulk_readable, load_images
 from .data import SourceData, open_data, resolve_splits
 from .predictor import (
+    BatchPrediction,
     FaceBoxes,
-    Prediction,
     Predictor,
     as_predictor,
     batch_label,
@@ -87,7 +87,7 @@ def _stack_rows(boxes: list[Any], field: str, chunk: list[tuple[int, int]]) -> n
 
 def run(
     predictor: Any, names: list[str], split_objs: list[Any], tasks: list[Task], threads: int, bar: Any
-) -> list[tuple[Task, Prediction]]:
+) -> list[tuple[Task, BatchPrediction]]:
     """Run every batch; outputs are checked and collected here, in task order.
 
     A staged predictor with ``infer_concurrent`` (thread-safe, single-threaded inference) gets ``threads`` whole
@@ -119,7 +119,7 @@ def run(
             return task, call_model(name, "infer_concurrent", where(task), predictor.infer_concurrent, prepared, boxes)
         return task, prepared
 
-    out: list[tuple[Task, Prediction]] = []
+    out: list[tuple[Task, BatchPrediction]] = []
     window = max(2, 2 * threads)
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="aflw-occ-load") as pool:
         pending: list[Any] = []
@@ -150,26 +150,32 @@ def run(
     return out
 
 
-def gather(
-    results: list[tuple[Task, Prediction]], split_objs: list[Any], model: str
-) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
-    """Scatter batch outputs back into per-split (landmarks, angles, dense); 2D/3D, pose and dense must be
-    consistent across batches."""
-    n = [len(sp) for sp in split_objs]
+def _output_layout(results: list[tuple[Task, BatchPrediction]], model: str) -> tuple[int, bool, int | None]:
+    """(landmark coordinates 2|3, pose predicted, dense points per sample or None) of the model's batch outputs;
+    every batch must agree."""
     dims = {p.landmarks.shape[2] for _, p in results}
     if len(dims) > 1:
         raise PredictionError(f"model {model}: landmarks switch between 2D and 3D from one batch to another")
-    d = dims.pop() if dims else 2
-    lms = [np.full((m, 68, d), np.nan) for m in n]
     has_ang = {p.angles_deg is not None for _, p in results}
     has_dense = {p.dense is not None for _, p in results}
     if len(has_ang) > 1 or len(has_dense) > 1:
         raise PredictionError(f"model {model}: some batches return pose or dense points and others do not")
-    angs = [np.full((m, 3), np.nan) for m in n] if True in has_ang else None
     dense_p = {p.dense.shape[1] for _, p in results if p.dense is not None}
     if len(dense_p) > 1:
         raise PredictionError(f"model {model}: the number of dense points changes between batches")
-    dense = [np.full((m, dense_p.copy().pop(), 3), np.nan) for m in n] if dense_p else None
+    return (dims.pop() if dims else 2), True in has_ang, (dense_p.pop() if dense_p else None)
+
+
+def gather(
+    results: list[tuple[Task, BatchPrediction]], split_objs: list[Any], model: str
+) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+    """Scatter batch outputs back into per-split (landmarks, angles, dense); 2D/3D, pose and dense must be
+    consistent across batches."""
+    n = [len(sp) for sp in split_objs]
+    d, has_ang, n_dense = _output_layout(results, model)
+    lms = [np.full((m, 68, d), np.nan) for m in n]
+    angs = [np.full((m, 3), np.nan) for m in n] if has_ang else None
+    dense = [np.full((m, n_dense, 3), np.nan) for m in n] if n_dense is not None else None
     for task, p in results:
         for j, (k, i) in enumerate(task.items):
             lms[k][i] = p.landmarks[j]

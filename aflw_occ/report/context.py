@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AflwOccError
+from ..evaluation.folder import ResultsFolder
 from ..leaderboard import SPLIT_TITLES, Results
 from ..protocols import REGISTRY, Conventions, Protocol, ScoringError
 from .data import DataView, SplitData
@@ -235,7 +236,7 @@ class ReportContext:
         """(ids, (N, 68, 2|3) landmarks) of model k's ``predictions/<split>.npz`` (read once), or None."""
         key = ("pred", k, split)
         if key not in self._cache:
-            path = Path(self.results[k].path) / "predictions" / f"{split}.npz"
+            path = ResultsFolder(Path(self.results[k].path)).predictions(split)
             out = None
             if path.is_file():
                 from ..predictions import read_predictions

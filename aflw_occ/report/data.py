@@ -14,32 +14,63 @@ from typing import Any
 import numpy as np
 
 from ..errors import AflwOccError
+from ..groundtruth import GroundTruth
 
 __all__ = ["SplitData", "DataView", "StoreView", "SourceView", "open_view"]
 
 
 @dataclass
 class SplitData:
-    """One split, row-aligned.
+    """One split as the report reads it: its ground truth (the scoring stage's sample type,
+    :class:`~aflw_occ.groundtruth.GroundTruth`) and the split's occlusion descriptors, row-aligned.
 
     Attributes:
-        name: split name. ids, source_ids: (N,) str.
-        landmarks: (N, 68, 3) original ground truth, image pixels. yaw_deg: (N,) raw yaw.
+        gt: the split's ground truth (ids, source ids, landmarks, angles, per-landmark occlusion flags).
         covered: (N,) share of the face region under the occluder, or None (clean).
-        occluded: (N, 68) per-landmark occlusion flags, or None (clean).
         unchanged: (N,) rows whose pixels are their clean source image's (NOD: natural occlusion), or None.
     """
 
-    name: str
-    ids: np.ndarray
-    source_ids: np.ndarray
-    landmarks: np.ndarray
-    yaw_deg: np.ndarray
+    gt: GroundTruth
     covered: np.ndarray | None = None
-    occluded: np.ndarray | None = None
     unchanged: np.ndarray | None = None
     _params: list[dict[str, Any]] | None = field(default=None, repr=False)
     _read_params: Any = field(default=None, repr=False)
+    _ids: np.ndarray = field(init=False, repr=False)
+    _source_ids: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        g = self.gt
+        self._ids = np.asarray(g.ids).astype(str)
+        self._source_ids = np.asarray(g.source_ids if g.source_ids is not None else g.ids).astype(str)
+
+    @property
+    def name(self) -> str:
+        return self.gt.split
+
+    @property
+    def ids(self) -> np.ndarray:
+        """(N,) str sample ids."""
+        return self._ids
+
+    @property
+    def source_ids(self) -> np.ndarray:
+        """(N,) str: the AFLW2000-3D image of each row."""
+        return self._source_ids
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        """(N, 68, 3) original ground truth, image pixels."""
+        return self.gt.landmarks
+
+    @property
+    def yaw_deg(self) -> np.ndarray:
+        """(N,) raw yaw, degrees."""
+        return self.gt.yaw_deg
+
+    @property
+    def occluded(self) -> np.ndarray | None:
+        """(N, 68) per-landmark occlusion flags, or None (clean)."""
+        return self.gt.occluded
 
     def __len__(self) -> int:
         return int(self.ids.size)
@@ -118,15 +149,9 @@ class StoreView(DataView):
 
     def _load(self, name: str) -> SplitData:
         sp = self._split(name)
-        gt = sp.ground_truth()
         return SplitData(
-            name=name,
-            ids=np.asarray(sp.ids).astype(str),
-            source_ids=np.asarray(sp.source_ids).astype(str),
-            landmarks=gt.landmarks,
-            yaw_deg=gt.yaw_deg,
+            gt=sp.ground_truth(),
             covered=None if sp.covered_fraction is None else np.asarray(sp.covered_fraction, dtype=np.float64),
-            occluded=gt.occluded,
             unchanged=sp.same_pixels_as_source(),
             _read_params=sp.all_params,
         )
@@ -161,9 +186,7 @@ class SourceView(DataView):
         return self._ds
 
     def _load(self, name: str) -> SplitData:
-        ds = self._dataset()
-        ids = np.asarray(ds.ids).astype(str)
-        return SplitData(name, ids, ids.copy(), ds.landmarks(), ds.angles_deg()[:, 1])
+        return SplitData(GroundTruth.from_source(self._dataset()))
 
     def image(self, split: str, row: int) -> np.ndarray:
         return self._dataset()[int(row)].read_image()

@@ -22,6 +22,7 @@ __all__ = ["Section", "SECTIONS", "SECTION_MODULES", "section", "sections"]
 SECTION_MODULES: tuple[str, ...] = (
     "aflw_occ.report.sections_scores",
     "aflw_occ.report.sections_occlusion",
+    "aflw_occ.report.sections_landmarks",
     "aflw_occ.report.sections_samples",
 )
 

@@ -1,31 +1,25 @@
 """Sections on where and why occlusion hurts: paired drops from clean, by yaw bin, by covered fraction, by occluder
-descriptor, and per landmark."""
+descriptor (per landmark: :mod:`.sections_landmarks`)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from ..metrics.bins import BIN_LABELS
 from .context import Paired, ReportContext, fmt, split_title
 from .factors import FACTORS, Factor, factor_label
-from .figures import Interval, figure_faces, figure_fraction, figure_intervals
+from .figures import Interval, figure_fraction, figure_intervals
 from .page import Raw, esc, figure, note, provenance, table, value_ci
 from .registry import section
 from .sections_scores import protocol_caption
 from .stats import (
     FRACTION_EDGES,
-    REGIONS,
     Drop,
     GroupStat,
     fraction_bins,
     fraction_labels,
     group_stats,
-    mean_shape,
     paired_drop,
-    per_landmark_means,
-    region_means,
 )
 
 #: the protocol of the breakdowns (covered fraction, occluder, yaw, landmarks): the field's headline
@@ -178,37 +172,59 @@ def _fraction_units(ctx: ReportContext) -> int:
     return max(1, len(ctx.results))
 
 
+#: one line of a fraction plot: (label, x, y, CI low, CI high)
+Series = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _coverage_groups(
+    ctx: ReportContext, k: int, s: str, labels_all: list[str]
+) -> tuple[list[GroupStat], np.ndarray] | None:
+    """Model k's pairs of split ``s`` grouped by covered-fraction bin, and each group's mean covered fraction;
+    None when the split has no pairs or no stored covered fractions."""
+    p, sd = ctx.paired(k, s, BREAKDOWN_PROTOCOL), ctx.data(s)
+    if p is None or sd is None or sd.covered is None:
+        return None
+    where = sd.rows_of(p.ids.tolist())
+    cov = np.array([np.nan if w is None else sd.covered[w] for w in where], dtype=np.float64)
+    b = fraction_bins(cov, FRACTION_EDGES)
+    labels = [labels_all[i] if i >= 0 else "outside" for i in b]
+    kept = [g for g in _groups(ctx, p, labels, labels_all) if g.label in labels_all]
+    x = np.array([float(np.nanmean(cov[b == labels_all.index(g.label)])) for g in kept])
+    return kept, x
+
+
+def _coverage_series(
+    title: str, kept: list[GroupStat], x: np.ndarray, same: bool
+) -> tuple[Series | None, Series | None]:
+    """The plotted (occluded NME, drop from clean) lines of one split: the bins of at least ``MIN_PLOT_N`` pairs
+    (no drop line for a split whose images are the clean ones)."""
+    big = np.array([g.n >= MIN_PLOT_N for g in kept], dtype=bool)
+    if not big.any():
+        return None, None
+    nme = np.array([g.mean for g in kept])[big]
+    level = (title, x[big], nme, np.full(nme.shape, np.nan), np.full(nme.shape, np.nan))
+    if same:
+        return level, None
+    stats = [np.array([getattr(g, a) for g in kept])[big] for a in ("delta", "ci_low", "ci_high")]
+    return level, (title, x[big], stats[0], stats[1], stats[2])
+
+
 @section("coverage", "Error against covered fraction", 40, _fraction_units)
 def coverage_section(ctx: ReportContext) -> str:
     labels_all = fraction_labels(FRACTION_EDGES)
     panels, rows = [], []
     for k, r in enumerate(ctx.results):
-        level, change = [], []
+        level: list[Series] = []
+        change: list[Series] = []
         for s in ctx.occluded_splits():
-            p, sd = ctx.paired(k, s, BREAKDOWN_PROTOCOL), ctx.data(s)
-            if p is None or sd is None or sd.covered is None:
+            got = _coverage_groups(ctx, k, s, labels_all)
+            if got is None:
                 continue
-            where = sd.rows_of(p.ids.tolist())
-            cov = np.array([np.nan if w is None else sd.covered[w] for w in where], dtype=np.float64)
-            b = fraction_bins(cov, FRACTION_EDGES)
-            labels = [labels_all[i] if i >= 0 else "outside" for i in b]
-            kept = [g for g in _groups(ctx, p, labels, labels_all) if g.label in labels_all]
-            x = np.array([float(np.nanmean(cov[b == labels_all.index(g.label)])) for g in kept])
+            kept, x = got
             same = ctx.same_as_clean(s)
-            big = np.array([g.n >= MIN_PLOT_N for g in kept], dtype=bool)
-            if big.any():
-                nme = np.array([g.mean for g in kept])[big]
-                level.append((split_title(s), x[big], nme, np.full(nme.shape, np.nan), np.full(nme.shape, np.nan)))
-            if big.any() and not same:
-                change.append(
-                    (
-                        split_title(s),
-                        x[big],
-                        np.array([g.delta for g in kept])[big],
-                        np.array([g.ci_low for g in kept])[big],
-                        np.array([g.ci_high for g in kept])[big],
-                    )
-                )
+            lv, ch = _coverage_series(split_title(s), kept, x, same)
+            level += [lv] if lv is not None else []
+            change += [ch] if ch is not None else []
             for g, xv in zip(kept, x, strict=True):
                 rows.append([r.model, split_title(s), g.label, str(g.n), fmt(xv), fmt(g.mean)])
                 rows[-1].append(Raw("0 (same images)") if same else value_ci(g.delta, g.ci_low, g.ci_high))
@@ -287,83 +303,3 @@ def occluders_section(ctx: ReportContext) -> str:
     svg = figure_intervals(panels, "Δ̄ NME (%)", "drop from clean by occluder", "occluders")
     intro = figure(svg, protocol_caption(ctx, BREAKDOWN_PROTOCOL, "Δ̄ per group with its interval", "group"))
     return DELTA_NOTE + intro + "\n".join(parts)
-
-
-def _shape(ctx: ReportContext) -> np.ndarray | None:
-    """The mean face of the clean ground truth (frontal images, |yaw| ≤ 30°, when there are any)."""
-
-    def compute() -> np.ndarray | None:
-        sd = ctx.data("clean")
-        if sd is None or len(sd) == 0:
-            return None
-        frontal = np.abs(sd.yaw_deg) <= 30
-        return mean_shape(sd.landmarks[frontal] if frontal.any() else sd.landmarks)
-
-    return ctx.memo(("shape",), compute)  # type: ignore[no-any-return]
-
-
-def _landmark_units(ctx: ReportContext) -> int:
-    return max(1, len(ctx.results) * len(ctx.splits))
-
-
-@section("landmarks", "Per-landmark error", 60, _landmark_units)
-def landmarks_section(ctx: ReportContext) -> str:
-    shape = _shape(ctx)
-    if shape is None:
-        return note("The data behind these results is not found: per-landmark errors need its ground truth.")
-    occ_splits = ctx.occluded_splits()
-    parts = [
-        note(
-            "Mean error of each of the 68 points (sparse-2d point error ‖p̂ − p‖ / √(w·h), %), drawn at the points' "
-            "positions in the mean clean face (Procrustes mean of the frontal ground truth). Top row: clean images, "
-            "then each occluded split over the samples where the point is occluded (store's per-landmark flags); "
-            "bottom row: the same splits where the point is visible. Colour and dot area: error, one scale per "
-            "model; hollow: the point is never occluded (or never visible) in that split."
-        )
-    ]
-    region_header = ["model", "split"] + [f"{name} {side}" for name, _, _ in REGIONS for side in ("occ.", "vis.")]
-    region_rows: list[list[Any]] = []
-    for k, r in enumerate(ctx.results):
-        clean = ctx.point_errors(k, "clean")
-        ctx.step()
-        top: list[tuple[str, np.ndarray, np.ndarray] | None] = []
-        bottom: list[tuple[str, np.ndarray, np.ndarray] | None] = []
-        point_cols: list[tuple[str, np.ndarray]] = []
-        if clean is not None:
-            m, n = per_landmark_means(clean)
-            top.append(("clean", m, n))
-            bottom.append(None)
-            point_cols.append(("clean", m))
-            region_rows.append([r.model, "clean"] + [c for _, v, _ in region_means(clean) for c in ("–", fmt(v))])
-        for s in occ_splits:
-            e, sd = ctx.point_errors(k, s), ctx.data(s)
-            ctx.step()
-            if e is None or sd is None or sd.occluded is None:
-                continue
-            mo, no = per_landmark_means(e, sd.occluded)
-            mv, nv = per_landmark_means(e, ~sd.occluded)
-            top.append((f"{split_title(s)}: occluded", mo, no))
-            bottom.append((f"{split_title(s)}: visible", mv, nv))
-            point_cols += [(f"{split_title(s)} occ.", mo), (f"{split_title(s)} vis.", mv)]
-            occ_r, vis_r = region_means(e, sd.occluded), region_means(e, ~sd.occluded)
-            region_rows.append(
-                [r.model, split_title(s)]
-                + [c for (_, vo, _), (_, vv, _) in zip(occ_r, vis_r, strict=True) for c in (fmt(vo), fmt(vv))]
-            )
-        if not top:
-            continue
-        svg = figure_faces(shape, top + bottom, f"{r.model}: mean error per landmark", f"faces-{k}", cols=len(top))
-        parts.append(f"<h3>{esc(r.model)}</h3>" + figure(svg, protocol_caption(ctx, BREAKDOWN_PROTOCOL, ci=None)))
-        header = ["point", "region"] + [name for name, _ in point_cols]
-        rows = [
-            [str(j), next(n for n, lo, hi in REGIONS if lo <= j < hi)] + [fmt(v[j]) for _, v in point_cols]
-            for j in range(68)
-        ]
-        parts.append(
-            f"<details><summary>table: the 68 points of {esc(r.model)}</summary>{table(header, rows)}</details>"
-        )
-    if len(parts) == 1:
-        return note("No predictions found for the per-landmark errors (predictions/<split>.npz of each folder).")
-    cap = protocol_caption(ctx, BREAKDOWN_PROTOCOL, "mean point error per facial region, occluded / visible", None)
-    parts.insert(1, "<h3>By facial region</h3>" + table(region_header, region_rows, cap))
-    return "\n".join(parts)
