@@ -67,7 +67,7 @@ def write_sheet(path: Path, ds: object, mesh: object, seed: int = 0, tile: int =
 def main(n: int, run_build: bool, workers: int, sheet: Path | None) -> None:
     import cv2
 
-    from aflw_occ.builders.natocc import composite
+    from aflw_occ.builders.compositing import composite
     from aflw_occ.builders.occluders.library import load_library
     from aflw_occ.builders.occluders.randocc import random_blob
     from aflw_occ.geometry import face_region_mask, load_face_mesh

@@ -31,7 +31,7 @@ from .base import (
     landmark_flags,
     landmark_hull_region,
 )
-from .natocc import NatOccConfig, composite, config_dict
+from .compositing import NatOccConfig, composite, config_dict
 from .occluders.library import OccluderLibrary, load_library
 from .occluders.randocc import random_blob
 

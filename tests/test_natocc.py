@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from aflw_occ.builders.natocc import (
+from aflw_occ.builders.compositing import (
     YCC,
     NatOccConfig,
     chroma_spread,

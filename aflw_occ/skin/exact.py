@@ -219,6 +219,32 @@ def median_columns(x: np.ndarray) -> np.ndarray:
     return (s[n // 2 - 1] + s[n // 2]) * 0.5
 
 
+def _moment_sums_int64(xq: np.ndarray, wq: np.ndarray) -> tuple[int, list[int], list[list[int]]]:
+    """S, S_i, S_ij (:func:`weighted_moments`) of integer-valued float64 data as int64 sums (the caller has bounded
+    every partial sum below 2⁶²)."""
+    d = xq.shape[1]
+    xi, wi = xq.astype(np.int64), wq.astype(np.int64)
+    cols = [np.ascontiguousarray(xi[:, i]) for i in range(d)]
+    s0 = int(wi.sum())
+    wx = [wi * cols[i] for i in range(d)]
+    s1 = [int(v.sum()) for v in wx]
+    # S_ij = S_ji: each exact integer sum computed once (j ≥ i) and mirrored
+    s2 = [[0] * d for _ in range(d)]
+    for i in range(d):
+        for j in range(i, d):
+            s2[i][j] = s2[j][i] = int((wx[i] * cols[j]).sum())
+    return s0, s1, s2
+
+
+def _moment_sums_python(xq: np.ndarray, wq: np.ndarray) -> tuple[int, list[int], list[list[int]]]:
+    """S, S_i, S_ij (:func:`weighted_moments`) in Python integers: slow but exact for any magnitude."""
+    d = xq.shape[1]
+    xo, wo = [[int(v) for v in col] for col in xq.T], [int(v) for v in wq]
+    s1 = [sum(w * v for w, v in zip(wo, xo[i], strict=True)) for i in range(d)]
+    s2 = [[sum(w * a * b for w, a, b in zip(wo, xo[i], xo[j], strict=True)) for j in range(d)] for i in range(d)]
+    return sum(wo), s1, s2
+
+
 def weighted_moments(
     x: np.ndarray, weights: np.ndarray, x_bits: int = 8, w_bits: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -235,22 +261,7 @@ def weighted_moments(
     big = float(np.abs(xq).max()) if xq.size else 0.0
     wsum_bound = float(np.abs(wq).sum()) if wq.size else 0.0  # an upper bound; rounding cannot matter at 2^62
     exact64 = big * big * wsum_bound < 2.0**62
-    if exact64:
-        xi, wi = xq.astype(np.int64), wq.astype(np.int64)
-        cols = [np.ascontiguousarray(xi[:, i]) for i in range(d)]
-        s0 = int(wi.sum())
-        wx = [wi * cols[i] for i in range(d)]
-        s1 = [int(v.sum()) for v in wx]
-        # S_ij = S_ji: each exact integer sum computed once (j ≥ i) and mirrored
-        s2 = [[0] * d for _ in range(d)]
-        for i in range(d):
-            for j in range(i, d):
-                s2[i][j] = s2[j][i] = int((wx[i] * cols[j]).sum())
-    else:  # Python integers: slow but exact for any magnitude
-        xo, wo = [[int(v) for v in col] for col in xq.T], [int(v) for v in wq]
-        s0 = sum(wo)
-        s1 = [sum(w * v for w, v in zip(wo, xo[i], strict=True)) for i in range(d)]
-        s2 = [[sum(w * a * b for w, a, b in zip(wo, xo[i], xo[j], strict=True)) for j in range(d)] for i in range(d)]
+    s0, s1, s2 = (_moment_sums_int64 if exact64 else _moment_sums_python)(xq, wq)
     if s0 <= 0:
         raise ValueError("weights sum to zero")
     mean = np.array([s1[i] / (s0 << x_bits) for i in range(d)], dtype=np.float64)
