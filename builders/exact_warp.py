@@ -42,8 +42,17 @@ def _spread16(rgba: np.ndarray) -> np.ndarray:
     return x
 
 
-def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size: tuple[int, int]) -> np.ndarray:
+def warp_bilinear(
+    src: np.ndarray,
+    inverse: np.ndarray | list[list[float]],
+    size: tuple[int, int],
+    origin: tuple[int, int] = (0, 0),
+) -> np.ndarray:
     """Bilinear warp of ``src`` (h, w, 4) uint8 onto a (H, W) = ``size[::-1]`` canvas; outside ``src`` is 0.
+
+    ``origin``: where ``src``'s pixel (0, 0) lies in the coordinates ``inverse`` maps to (a crop of a larger source
+    whose other pixels are all 0): subtracted from the rounded map as the integer ``origin``·2¹⁶, so every position
+    is exactly the one of the uncropped source, and the result is the same pixel for pixel.
 
     ``inverse`` (2, 3) maps canvas pixel (x, y) to source coordinates (pixel centres at integers, as OpenCV's
     warpAffine with WARP_INVERSE_MAP). It is rounded to 16 fractional bits (integer positions); the position's
@@ -65,6 +74,8 @@ def warp_bilinear(src: np.ndarray, inverse: np.ndarray | list[list[float]], size
     if c != 4:
         raise ValueError("warp_bilinear expects RGBA (h, w, 4)")
     m = [[round(float(v) * (1 << MAP_BITS)) for v in row] for row in np.asarray(inverse, np.float64)]
+    m[0][2] -= origin[0] << MAP_BITS
+    m[1][2] -= origin[1] << MAP_BITS
     out = np.zeros((ch, cw, c), np.uint8)
     ys = np.arange(ch, dtype=np.int64)
     bx = m[0][1] * ys + m[0][2]  # sx = m00·x + bx[y]

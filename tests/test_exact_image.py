@@ -90,6 +90,17 @@ def test_warp_bilinear_equals_per_pixel_definition_and_opencv() -> None:
     assert np.abs(got[inner].astype(int) - ref[inner]).max() <= 2  # 8-bit vs 5-bit weights
 
 
+def test_warp_bilinear_of_a_crop_equals_the_whole_source() -> None:
+    """A crop holding every nonzero pixel, warped with its ``origin``, gives the whole source's warp exactly."""
+    src = np.zeros((40, 50, 4), np.uint8)
+    src[7:30, 11:43] = RNG.integers(1, 256, (23, 32, 4), dtype=np.uint8)
+    for inv in ([[0.83, -0.21, 3.3], [0.19, 0.91, -4.7]], [[1.7, 0.4, -9.1], [-0.35, 1.2, 6.25]]):
+        whole = xw.warp_bilinear(src, inv, (60, 55))
+        assert whole.any()
+        got = xw.warp_bilinear(np.ascontiguousarray(src[7:30, 11:43]), inv, (60, 55), origin=(11, 7))
+        np.testing.assert_array_equal(got, whole)
+
+
 def test_warp_bilinear_int32_positions_wrap_exactly() -> None:
     """The int32 position path: row offsets far outside int32 on rows that see nothing of the source, large x
     steps (strong shrinks) and maps that leave the canvas partly empty give the per-pixel int64 definition."""

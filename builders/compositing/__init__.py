@@ -43,15 +43,16 @@ Every random number is drawn in a fixed order, whether or not the step is applie
 
 Modules: :mod:`.config` (drawn ranges, grids, the draw order), :mod:`.colour` (exact colour statistics and maps),
 :mod:`.placement` (face box, size, placement and affine geometry), :mod:`.stats` (what is derived from the source
-image alone), :mod:`.blend` (straight colour, blur, blending, JPEG step), :mod:`.composite` (the steps in order).
+image alone), :mod:`.blend` (straight colour, blur, blending, JPEG step), :mod:`.steps` (:func:`composite`: the steps
+in order).
 """
 
 from __future__ import annotations
 
 from .colour import YCC, chroma_spread, transfer_matrix
-from .composite import Composite, composite
 from .config import GRID_BITS, NatOccConfig, config_dict
 from .placement import content_box
+from .steps import Composite, composite
 
 __all__ = [
     "GRID_BITS",

@@ -15,24 +15,34 @@ from ..exact_jpeg import jpeg_roundtrip
 from ..occluders.library import OPAQUE
 from .placement import axis_angle
 
-_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, list[float | None]]] = {}
+_PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, tuple[int, int, int, int], list[float | None]]] = {}
 
 
-def prepared(rgba: np.ndarray, with_axis: bool = True) -> tuple[np.ndarray, float | None]:
-    """The premultiplied cut-out (read-only uint8 RGBA) and its :func:`axis_angle` (None unless ``with_axis``: only
-    cut-outs that point at the face need it), remembered per occluder array while that array lives (a library's
-    cut-outs are drawn many times)."""
+def alpha_box(rgba: np.ndarray) -> tuple[int, int, int, int]:
+    """[x0, y0, x1, y1) bounding box of the pixels with α > 0 of an (h, w, 4) uint8 image (the whole image when there
+    are none): outside it a premultiplied image is all 0. ``cv2.boundingRect`` of a uint8 plane: the extreme
+    coordinates of its nonzero values, integer logic with no rounding (the same on every machine and release)."""
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(rgba[..., 3]))
+    if w == 0 or h == 0:
+        return 0, 0, rgba.shape[1], rgba.shape[0]
+    return x, y, x + w, y + h
+
+
+def prepared(rgba: np.ndarray, with_axis: bool = True) -> tuple[np.ndarray, tuple[int, int, int, int], float | None]:
+    """The premultiplied cut-out (read-only uint8 RGBA), its :func:`alpha_box` and its :func:`axis_angle` (None unless
+    ``with_axis``: only cut-outs that point at the face need it), remembered per occluder array while that array
+    lives (a library's cut-outs are drawn many times)."""
     hit = _PREMULTIPLIED.get(id(rgba))
     if hit is None or hit[0]() is not rgba:
         out = xi.premultiply(rgba)
         out.setflags(write=False)
         if len(_PREMULTIPLIED) >= 1024:
             _PREMULTIPLIED.clear()
-        hit = (weakref.ref(rgba), out, [None])
+        hit = (weakref.ref(rgba), out, alpha_box(out), [None])
         _PREMULTIPLIED[id(rgba)] = hit
-    if with_axis and hit[2][0] is None:
-        hit[2][0] = axis_angle(rgba[..., 3])
-    return hit[1], hit[2][0]
+    if with_axis and hit[3][0] is None:
+        hit[3][0] = axis_angle(rgba[..., 3])
+    return hit[1], hit[2], hit[3][0]
 
 
 def binomial(n: int) -> np.ndarray:
@@ -112,17 +122,28 @@ def soft_blend(
 
 
 def jpeg_step(
-    out: np.ndarray, res: np.ndarray, m_roi: np.ndarray, roi: tuple[int, int, int, int], q: int
+    out: np.ndarray,
+    res: np.ndarray,
+    m_roi: np.ndarray,
+    roi: tuple[int, int, int, int],
+    q: int,
+    part: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
-    """The ROI's pixels after JPEG's lossy steps on the 16-aligned tile around it (the source JPEG's 4:2:0 MCU grid,
-    so its 8×8 luma blocks and its 16×16 chroma blocks both fall on the image's grid); pixels outside the mask enter
-    the tile as they are in the image. Only the blocks the mask's pixels depend on are computed
-    (:func:`.exact_jpeg.jpeg_roundtrip` with ``where``); the ROI's pixels outside the mask are returned as the tile
-    holds them."""
+    """The pixels of the box ``part`` (default: the ROI; ``res`` and ``m_roi`` cover it) after JPEG's lossy steps on
+    the 16-aligned tile around the ROI (the source JPEG's 4:2:0 MCU grid, so its 8×8 luma blocks and its 16×16 chroma
+    blocks both fall on the image's grid); pixels outside the mask enter the tile as they are in the image. Only the
+    blocks the mask's pixels depend on are computed (:func:`.exact_jpeg.jpeg_roundtrip` with ``where``); the box's
+    pixels outside the mask are returned as the tile holds them.
+
+    With ``part`` inside the ROI (the mask inside ``part``), only the tile's MCUs within one MCU of ``part`` are
+    used: the mask's values depend on its own MCUs and, through the chroma upsampling (one chroma sample beyond an
+    MCU), their neighbours, and on nothing else; where the cut follows the ROI tile's edge (its edge replication
+    included) nothing changes, elsewhere it falls on the MCU grid. The same pixels as with the whole tile."""
     H, W = out.shape[:2]
-    rx0, ry0, rx1, ry1 = roi
-    jx0, jy0 = rx0 - rx0 % 16, ry0 - ry0 % 16
-    jx1, jy1 = min(W, rx1 + (-rx1) % 16), min(H, ry1 + (-ry1) % 16)
+    rx0, ry0, rx1, ry1 = part or roi
+    jx0, jy0 = max(rx0 - rx0 % 16 - 16, roi[0] - roi[0] % 16), max(ry0 - ry0 % 16 - 16, roi[1] - roi[1] % 16)
+    jx1 = min(W, rx1 + (-rx1) % 16 + 16, roi[2] + (-roi[2]) % 16)
+    jy1 = min(H, ry1 + (-ry1) % 16 + 16, roi[3] + (-roi[3]) % 16)
     tile = out[jy0:jy1, jx0:jx1].copy()
     inner = (slice(ry0 - jy0, ry1 - jy0), slice(rx0 - jx0, rx1 - jx0))
     xi.copy_where(tile[inner], res, m_roi)

@@ -6,12 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .. import exact_image as xi
 from ..exact_warp import warp_bilinear
 from ..grid import quantise
-from .blend import blur, jpeg_step, prepared, soft_blend, straight_colour
+from .blend import alpha_box, blur, jpeg_step, prepared, soft_blend, straight_colour
 from .colour import (
     COLOUR_BITS,
     GREY,
@@ -67,18 +68,36 @@ def _pose(
     }
 
 
-def _placed(src: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, list[list[float]]]:
-    """The premultiplied source, area-downscaled first when shrinking (no aliasing), and the 2×3 map of the residual
-    (bilinear) warp into the image."""
+def _placed(
+    src: np.ndarray, box: tuple[int, int, int, int], params: dict[str, Any]
+) -> tuple[np.ndarray, tuple[int, int, int, int], list[list[float]]]:
+    """The premultiplied source, area-downscaled first when shrinking (no aliasing), its :func:`.blend.alpha_box`
+    (``box`` when not resized), and the 2×3 map of the residual (bilinear) warp into the image."""
     oh, ow = src.shape[:2]
     scale, pre = params["scale"], 1.0
     if scale < 0.8:
         nw, nh = max(2, round(ow * scale)), max(2, round(oh * scale))
         src = xi.area_resize(src, (nw, nh))
+        box = alpha_box(src)
         pre = nw / ow
     origin = ((src.shape[1] - 1) / 2.0, (src.shape[0] - 1) / 2.0)
     centre = (params["centre"][0], params["centre"][1])
-    return src, affine_matrix(centre, origin, scale / pre, params["rotation_deg"], params["shear_deg"])
+    return src, box, affine_matrix(centre, origin, scale / pre, params["rotation_deg"], params["shear_deg"])
+
+
+def _work_box(alpha: np.ndarray, margin: int) -> tuple[int, int, int, int]:
+    """[x0, y0, x1, y1) in the ROI: the bounding box of α > 0 grown by ``margin`` and clipped, x0 and y0 even (the
+    stride-2 colour statistics keep their sample grid); the whole ROI when α is all 0.
+
+    Steps 5–8 computed on this box give the ROI's pixels exactly when ``margin`` ≥ r + 3 (r: the blur's radius, 0
+    without blur): the occluder's colour and α are 0 outside the α box, so every mirrored or zero border of a filter
+    meets only zeros until the blur has spread α by r; the erosion, the 5×5 α filter (2 px) and the edge band's
+    3×3 blur (1 px) need 3 px more; where the box meets the ROI's edge, the border is the ROI's own."""
+    x, y, w, h = cv2.boundingRect(alpha)  # extreme coordinates of the nonzero bytes: integer logic, no rounding
+    if w == 0 or h == 0:
+        return 0, 0, alpha.shape[1], alpha.shape[0]
+    x0, y0 = max(0, x - margin), max(0, y - margin)
+    return x0 - x0 % 2, y0 - y0 % 2, min(alpha.shape[1], x + w + margin), min(alpha.shape[0], y + h + margin)
 
 
 def _colour_map(
@@ -153,9 +172,9 @@ def composite(
         raise ValueError(f"face region {region.shape} does not match image {image.shape[:2]}")
     stats = ImageStats.of(image, region)  # per source image and region: shared by the composites on it
     d = draw(rng, cfg, stats.box)
-    src, occ_axis = prepared(occluder, with_axis=points_at_face)
+    src, box, occ_axis = prepared(occluder, with_axis=points_at_face)
     params = _pose(d, stats, (occluder.shape[1], occluder.shape[0]), points_at_face, occ_axis)
-    src, m = _placed(src, params)
+    src, box, m = _placed(src, box, params)
     cbox = stats.content_box()
     params["content_box"] = list(cbox)
     rx0, ry0, rx1, ry1 = roi_box(m, (src.shape[1], src.shape[0]), cbox)
@@ -165,16 +184,21 @@ def composite(
         params.update(roi=[0, 0, 0, 0], grey_source=False, covered_pixels=0)
         return Composite(out, mask, params)
     params["roi"] = [rx0, ry0, rx1, ry1]
-    warped = warp_bilinear(src, inverse_map(m, (rx0, ry0)), (rx1 - rx0, ry1 - ry0))
-    colour, alpha, solid = straight_colour(warped)
+    # the cut-out's α box only (all 0 around it), then steps 5–8 on the work box around the warped α (same pixels)
+    crop = np.ascontiguousarray(src[box[1] : box[3], box[0] : box[2]])
+    warped = warp_bilinear(crop, inverse_map(m, (rx0, ry0)), (rx1 - rx0, ry1 - ry0), origin=(box[0], box[1]))
+    radius = max(1, math.ceil(3.0 * d["blur"]["sigma"])) if d["blur"]["applied"] else 0
+    wx0, wy0, wx1, wy1 = _work_box(np.ascontiguousarray(warped[..., 3]), radius + 3)
+    px0, py0, px1, py1 = rx0 + wx0, ry0 + wy0, rx0 + wx1, ry0 + wy1
+    colour, alpha, solid = straight_colour(np.ascontiguousarray(warped[wy0:wy1, wx0:wx1]))
     colour, diagnostics = _recolour(colour, solid, d, stats, params)
     if d["blur"]["applied"]:
         colour, alpha = blur(colour, alpha, d["blur"]["sigma"])
-    res, m_roi = soft_blend(colour, alpha, image[ry0:ry1, rx0:rx1], cfg.erode, cfg.gauss, cfg.edge_blur)
+    res, m_roi = soft_blend(colour, alpha, image[py0:py1, px0:px1], cfg.erode, cfg.gauss, cfg.edge_blur)
     if d["jpeg"]["applied"] and m_roi.any():
-        res = jpeg_step(out, res, m_roi, (rx0, ry0, rx1, ry1), d["jpeg"]["quality"])
-    xi.copy_where(out[ry0:ry1, rx0:rx1], res, m_roi)
-    mask[ry0:ry1, rx0:rx1] = m_roi
+        res = jpeg_step(out, res, m_roi, (rx0, ry0, rx1, ry1), d["jpeg"]["quality"], (px0, py0, px1, py1))
+    xi.copy_where(out[py0:py1, px0:px1], res, m_roi)
+    mask[py0:py1, px0:px1] = m_roi
     params["covered_pixels"] = int(np.count_nonzero(m_roi))
     if diagnostics:
         params["diagnostics"] = diagnostics
