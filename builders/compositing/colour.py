@@ -69,9 +69,10 @@ class Moments:
 
 def rgb_moments(rgb: np.ndarray, mask: np.ndarray | None = None) -> Moments:
     """:class:`Moments` of the (…, 3) uint8 pixels (where ``mask``). Every sum is an integer below 2⁵³ (255²·n,
-    n < 10⁷), so the float64 reductions and the (3, n)·(n, 3) product are exact whatever their order, vector width
-    or BLAS kernel. Channels are gathered one at a time at the mask's flat indices (a boolean gather of 3-byte
-    pixels is slow in numpy)."""
+    n < 10⁷), so the float64 reductions and the six dot products of channel pairs (symmetric: ss[j][i] = ss[i][j])
+    are exact whatever their order, vector width or BLAS kernel. Channels are gathered one at a time at the mask's
+    flat indices (a boolean gather of 3-byte pixels is slow in numpy); six vector dot products cost a quarter of
+    one (3, n)·(n, 3) matrix product."""
     flat = np.ascontiguousarray(rgb).reshape(-1, 3)
     idx = np.flatnonzero(mask) if mask is not None else None
     n = len(flat) if idx is None else idx.size
@@ -79,8 +80,8 @@ def rgb_moments(rgb: np.ndarray, mask: np.ndarray | None = None) -> Moments:
     for k in range(3):
         ch[k] = flat[:, k] if idx is None else flat[:, k][idx]
     s = tuple(int(v) for v in ch.sum(axis=1))
-    prod = ch @ ch.T
-    ss = tuple(tuple(int(prod[i, j]) for j in range(3)) for i in range(3))
+    prod = {(i, j): int(np.dot(ch[i], ch[j])) for i in range(3) for j in range(i, 3)}
+    ss = tuple(tuple(prod[min(i, j), max(i, j)] for j in range(3)) for i in range(3))
     return Moments(n, s, ss)
 
 
