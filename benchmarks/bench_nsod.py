@@ -6,7 +6,7 @@ Per image, one OpenCV thread, interleaved so every variant sees the same machine
 CPU time (``time.process_time``: on a shared machine, wall time also counts the time other processes hold the core):
 
 * ``decode`` — JPEG decode of the source file (the baseline: what every builder pays anyway);
-* ``natocc`` — :func:`aflw_occ.builders.natocc.composite` alone (decode excluded, face region precomputed);
+* ``natocc`` — :func:`aflw_occ.builders.compositing.composite` alone (decode excluded, face region precomputed);
 * ``decode+natocc`` — decode and composite;
 * ``randocc`` — RandOcc blob generation + composite.
 
@@ -68,7 +68,7 @@ def write_sheet(path: Path, ds: object, mesh: object, seed: int = 0, tile: int =
 def main(n: int, run_build: bool, workers: int, sheet: Path | None) -> None:
     import cv2
 
-    from aflw_occ.builders.natocc import composite
+    from aflw_occ.builders.compositing import composite
     from aflw_occ.builders.occluders.randocc import random_blob
     from aflw_occ.builders.occluders.registry import load_library
     from aflw_occ.face_mesh import load_face_mesh

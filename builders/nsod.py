@@ -4,12 +4,12 @@ Two subsets share this module:
 
 * **nsod** (split ``nsod``) — one occluder drawn uniformly with replacement from the library given by
   ``--occluders`` (default: the selected tuxpaint stamps + the CC0 pack), composited by
-  :func:`aflw_occ.builders.natocc.composite` inside the face region P;
+  :func:`aflw_occ.builders.compositing.composite` inside the face region P;
 * **randocc** (split ``randocc``, opt-in: ``--subset randocc``) — a random textured Bézier blob
   (:func:`aflw_occ.builders.occluders.randocc.random_blob`), composited the same way.
 
 Draw order per sample (one generator, seeded from ``(seed, "nsod", variant, source id)``): the occluder index (natocc)
-or the blob (randocc), then the composite's values in :func:`~aflw_occ.builders.natocc.composite`'s fixed order.
+or the blob (randocc), then the composite's values in :func:`~aflw_occ.builders.compositing.composite`'s fixed order.
 ``params`` holds the occluder's id, category, library and sha256 (or the blob's parameters) and every composite value.
 """
 
@@ -31,7 +31,7 @@ from .base import (
     covered_fraction,
     hex_colour,
 )
-from .natocc import NatOccConfig, composite, config_dict
+from .compositing import NatOccConfig, composite, config_dict
 from .occluders.library import OccluderLibrary
 from .occluders.randocc import random_blob
 from .occluders.registry import load_library

@@ -8,7 +8,9 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from aflw_occ.builders import exact_filter as xf
 from aflw_occ.builders import exact_image as xi
+from aflw_occ.builders import exact_warp as xw
 from aflw_occ.builders.exact_jpeg import jpeg_roundtrip, quant_table
 from aflw_occ.builders.grid import grid_uniform, quantise
 from aflw_occ.builders.occluders.randocc import fill_polygon
@@ -81,11 +83,22 @@ def _warp_reference(src: np.ndarray, inv: list[list[float]], size: tuple[int, in
 def test_warp_bilinear_equals_per_pixel_definition_and_opencv() -> None:
     src = RNG.integers(0, 256, (23, 31, 4), dtype=np.uint8)
     inv = [[0.83, -0.21, 3.3], [0.19, 0.91, -4.7]]
-    got = xi.warp_bilinear(src, inv, (40, 36))
+    got = xw.warp_bilinear(src, inv, (40, 36))
     np.testing.assert_array_equal(got, _warp_reference(src, inv, (40, 36)))
     ref = cv2.warpAffine(src, np.array(inv), (40, 36), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
     inner = (slice(2, 30), slice(2, 30))
     assert np.abs(got[inner].astype(int) - ref[inner]).max() <= 2  # 8-bit vs 5-bit weights
+
+
+def test_warp_bilinear_of_a_crop_equals_the_whole_source() -> None:
+    """A crop holding every nonzero pixel, warped with its ``origin``, gives the whole source's warp exactly."""
+    src = np.zeros((40, 50, 4), np.uint8)
+    src[7:30, 11:43] = RNG.integers(1, 256, (23, 32, 4), dtype=np.uint8)
+    for inv in ([[0.83, -0.21, 3.3], [0.19, 0.91, -4.7]], [[1.7, 0.4, -9.1], [-0.35, 1.2, 6.25]]):
+        whole = xw.warp_bilinear(src, inv, (60, 55))
+        assert whole.any()
+        got = xw.warp_bilinear(np.ascontiguousarray(src[7:30, 11:43]), inv, (60, 55), origin=(11, 7))
+        np.testing.assert_array_equal(got, whole)
 
 
 def test_warp_bilinear_int32_positions_wrap_exactly() -> None:
@@ -99,13 +112,13 @@ def test_warp_bilinear_int32_positions_wrap_exactly() -> None:
         [[40000.0, 0.0, -5.0], [0.0, 1.0, 3.0]],  # only the first canvas column can land in the source
     )
     for inv in maps:
-        np.testing.assert_array_equal(xi.warp_bilinear(src, inv, (33, 29)), _warp_reference(src, inv, (33, 29)))
+        np.testing.assert_array_equal(xw.warp_bilinear(src, inv, (33, 29)), _warp_reference(src, inv, (33, 29)))
 
 
 def test_separable_filter_equals_direct_sum_and_opencv() -> None:
     img = RNG.integers(0, 256, (19, 23), dtype=np.uint8)
     taps = np.array([1, 4, 6, 4, 1])
-    got = xi.separable_filter(img, taps)
+    got = xf.separable_filter(img, taps)
     pad = np.pad(img.astype(np.int64), 2, mode="reflect")
     for y in range(19):
         for x in range(23):
@@ -114,21 +127,21 @@ def test_separable_filter_equals_direct_sum_and_opencv() -> None:
             assert got[y, x] == (v + 128) >> 8
     ref = cv2.GaussianBlur(img, (5, 5), 0)
     assert np.abs(got.astype(int) - ref).max() <= 1
-    sigma_taps = xi.gaussian_taps(1.25)
-    assert int(sigma_taps.sum()) == xi.KERNEL_ONE and len(sigma_taps) == 2 * 4 + 1
-    blurred = xi.separable_filter(img, sigma_taps)
+    sigma_taps = xf.gaussian_taps(1.25)
+    assert int(sigma_taps.sum()) == xf.KERNEL_ONE and len(sigma_taps) == 2 * 4 + 1
+    blurred = xf.separable_filter(img, sigma_taps)
     assert np.abs(blurred.astype(int) - cv2.GaussianBlur(img, (9, 9), 1.25)).max() <= 1
     rgb = RNG.integers(0, 256, (19, 23, 3), dtype=np.uint8)
     for k in (np.array([1, 2, 1]), np.array([1, 6, 1])):  # an RGB image filters as its three planes
-        whole = xi.separable_filter(rgb, k)
+        whole = xf.separable_filter(rgb, k)
         for c in range(3):
-            np.testing.assert_array_equal(whole[..., c], xi.separable_filter(np.ascontiguousarray(rgb[..., c]), k))
+            np.testing.assert_array_equal(whole[..., c], xf.separable_filter(np.ascontiguousarray(rgb[..., c]), k))
 
 
 def test_morphology_matches_opencv() -> None:
     a = RNG.integers(0, 256, (30, 40), dtype=np.uint8)
-    np.testing.assert_array_equal(xi.erode(a, 3), cv2.erode(a, np.ones((3, 3), np.uint8)))
-    np.testing.assert_array_equal(xi.dilate(a, 3), cv2.dilate(a, np.ones((3, 3), np.uint8)))
+    np.testing.assert_array_equal(xf.erode(a, 3), cv2.erode(a, np.ones((3, 3), np.uint8)))
+    np.testing.assert_array_equal(xf.dilate(a, 3), cv2.dilate(a, np.ones((3, 3), np.uint8)))
 
 
 def test_colour_matrix_and_blend() -> None:
@@ -200,20 +213,20 @@ def test_fast_paths_equal_their_definitions() -> None:
     assert np.array_equal(un, ref)
     img4 = RNG.integers(0, 256, (17, 21, 4), dtype=np.uint8)
     idx = RNG.choice(17 * 21, 50, replace=False)
-    sums = xi.box3_sums_at(img4, idx)
-    full = xi.box3_sums(img4).reshape(-1, 4)[idx]
+    sums = xf.box3_sums_at(img4, idx)
+    full = xf.box3_sums(img4).reshape(-1, 4)[idx]
     assert all(np.array_equal(sums[k], full[:, k]) for k in range(4))
     for shape in ((19, 23, 3), (3, 40), (2, 9)):
         img = RNG.integers(0, 256, shape, dtype=np.uint8)
         for taps in ([1, 2, 1], [1, 4, 6, 4, 1]):
             k = np.array(taps)
             r = len(taps) // 2
-            pad = np.take(np.take(img.astype(np.int64), xi._mirror_index(shape[0], r), axis=0),
-                          xi._mirror_index(shape[1], r), axis=1)  # fmt: skip
+            pad = np.take(np.take(img.astype(np.int64), xf._mirror_index(shape[0], r), axis=0),
+                          xf._mirror_index(shape[1], r), axis=1)  # fmt: skip
             n = len(k)
             acc = sum(k[i] * k[j] * pad[i : i + shape[0], j : j + shape[1]] for i in range(n) for j in range(n))
             s2 = 2 * (len(taps) - 1)
-            assert np.array_equal(xi.separable_filter(img, k), (acc + (1 << (s2 - 1))) >> s2)
+            assert np.array_equal(xf.separable_filter(img, k), (acc + (1 << (s2 - 1))) >> s2)
     src = RNG.integers(0, 256, (9, 13, 4), dtype=np.uint8)
     maps = (
         [[0.0, 1.0, -2.5], [-1.0, 0.0, 11.25]],
@@ -221,7 +234,7 @@ def test_fast_paths_equal_their_definitions() -> None:
         [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]],
     )
     for inv in maps:
-        np.testing.assert_array_equal(xi.warp_bilinear(src, inv, (20, 18)), _warp_reference(src, inv, (20, 18)))
+        np.testing.assert_array_equal(xw.warp_bilinear(src, inv, (20, 18)), _warp_reference(src, inv, (20, 18)))
     tile = cv2.GaussianBlur(RNG.integers(0, 256, (40, 56, 3), dtype=np.uint8), (5, 5), 0)
     where = np.zeros((40, 56), bool)
     where[5:9, 30:47] = True

@@ -25,7 +25,7 @@ def test_results_do_not_depend_on_the_heap_settings() -> None:
         "import sys, hashlib, numpy as np\n"
         "from aflw_occ.heap import keep_freed_memory\n"
         "if sys.argv[1] == '1': keep_freed_memory()\n"
-        "from aflw_occ.builders.natocc import composite\n"
+        "from aflw_occ.builders.compositing import composite\n"
         "from aflw_occ.builders.occluders.randocc import random_blob\n"
         "g = np.random.default_rng(3)\n"
         "img = g.integers(0, 256, (240, 240, 3), dtype=np.uint8)\n"

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from aflw_occ.builders.natocc import (
+from aflw_occ.builders.compositing import (
     YCC,
     NatOccConfig,
     chroma_spread,
@@ -203,6 +203,32 @@ def test_real_images_real_stamps(real_dataset, shared: Path) -> None:
             applied[k] += res.params[k]["applied"]
         json.dumps(res.params)
     assert applied["jpeg"] > 0
+
+
+def test_work_box_and_jpeg_part_give_the_whole_roi_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps 5–8 on the work box around the warped α (and the JPEG step on the MCUs around it) give exactly the
+    pixels computed on the whole ROI: a margin large enough to cover the ROI is the reference. Every step on, blur
+    and JPEG included, near the image's edges too."""
+    import aflw_occ.builders.compositing.steps as steps
+
+    img, region = face_scene()
+    cfg = NatOccConfig(jitter_p=1.0, bc_p=1.0, blur_p=1.0, jpeg_p=1.0)
+    blob = np.zeros((70, 90, 4), np.uint8)
+    cv2.ellipse(blob, (45, 35), (40, 22), 20, 0, 360, (200, 120, 40, 255), -1)
+    blob[..., :3] = cv2.GaussianBlur(blob[..., :3], (9, 9), 0)
+    cases = [(img, region, seed) for seed in range(6)]
+    edge = np.zeros_like(region)
+    edge[150:240, 180:260] = True  # a face region at the bottom-right corner: the ROI meets the image's edges
+    cases += [(img, edge, seed) for seed in range(6, 10)]
+    got = [composite(i, r, blob, np.random.default_rng(s), config=cfg) for i, r, s in cases]
+    work_box = steps._work_box
+    monkeypatch.setattr(steps, "_work_box", lambda alpha, margin: work_box(alpha, 10_000))
+    for (i, r, s), g in zip(cases, got, strict=True):
+        ref = composite(i, r, blob, np.random.default_rng(s), config=cfg)
+        assert ref.mask.any()
+        np.testing.assert_array_equal(g.image, ref.image)
+        np.testing.assert_array_equal(g.mask, ref.mask)
+        assert g.params == ref.params
 
 
 def test_occluder_stays_out_of_black_padding() -> None:
