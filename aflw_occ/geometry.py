@@ -1,4 +1,6 @@
-"""Pose_Para projection, the dense face mesh fitted to ``pt3d_68``, and the rasterised face region P.
+"""The exact arithmetic of the face geometry: ``Pose_Para`` projection, the radial-basis spread that fits the dense
+mesh to ``pt3d_68``, and the image constants. The mesh itself is :mod:`aflw_occ.face_mesh`, the fills
+:mod:`aflw_occ.raster`, the face region P :mod:`aflw_occ.face_region` (fast path :mod:`aflw_occ.region_kernel`).
 
 Conventions (AFLW2000-3D release, see ``docs/protocol.md`` of the shared data):
 

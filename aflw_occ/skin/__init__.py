@@ -1,4 +1,4 @@
-"""Skin and face-parsing segmenters behind one small interface, plus the colour helpers they share.
+"""Skin and face-parsing segmenters behind one small interface (this package only re-exports its modules).
 
 * :mod:`.segmenter`: the interface (``name``, ``__call__(image, landmarks) -> mask``), :class:`SegmenterError` and the
   :class:`Segmenter` declaration each segmenter module makes;
