@@ -18,10 +18,10 @@ to :data:`SUBSETS`, pin it in a new data version, and regenerate the README tabl
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import registries
 from .base import Builder
 
 #: subset name → ``"module:attribute"`` of its :class:`Subset` (imported on first use), in build order
@@ -73,8 +73,7 @@ def subset(name: str) -> Subset:
     target = SUBSETS.get(name)
     if target is None:
         raise ValueError(f"unknown subset {name!r}; known: {BASE}, {', '.join(SUBSETS)}")
-    module, attr = target.split(":")
-    found = getattr(importlib.import_module(module), attr)
+    found = registries.load_target(target)
     if not isinstance(found, Subset) or found.name != name or found.builder.name != name:
         raise TypeError(f"{target} is not the Subset declaration of {name!r}")
     return found
@@ -121,23 +120,10 @@ def markdown_table() -> str:
 
 def readme_block(text: str) -> str | None:
     """The table between the :data:`MARKERS` of a README text (None without them)."""
-    start, end = text.find(MARKERS[0]), text.find(MARKERS[1])
-    if start < 0 or end < start:
-        return None
-    return text[start + len(MARKERS[0]) : end].strip("\n")
+    return registries.readme_block(text, MARKERS)
 
 
 def update_readme(path: str | Path) -> bool:
-    """Rewrite the table between the markers of a README; True when it changed. ValueError without the markers."""
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
-    old = readme_block(text)
-    if old is None:
-        raise ValueError(f"{p}: no {MARKERS[0]} … {MARKERS[1]} block")
-    new = markdown_table()
-    if old == new:
-        return False
-    start = text.index(MARKERS[0]) + len(MARKERS[0])
-    p.write_text(text[:start] + "\n" + new + "\n" + text[text.index(MARKERS[1]) :], encoding="utf-8")
-    return True
+    """Rewrite the table between the :data:`MARKERS` of a README; True when it changed."""
+    return registries.update_readme_block(path, MARKERS, markdown_table(), ValueError)
 

@@ -39,6 +39,7 @@ LAYER_OF: dict[str, str] = {
     "aflw_occ.environment": "core",
     "aflw_occ.version": "core",
     "aflw_occ.hashing": "core",
+    "aflw_occ.registries": "core",
     "aflw_occ.matfile": "source",
     "aflw_occ.source": "source",
     "aflw_occ.groundtruth": "source",

@@ -21,7 +21,6 @@ add ``"<kind>": "aflw_occ.adapters.<name>:ADAPTER"`` to :data:`ADAPTERS`, and re
 
 from __future__ import annotations
 
-import importlib
 import re
 import sys
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import registries
 from ..errors import AflwOccError, ModelError, PredictionError
 from .options import Option, convert_options, parse_options
 
@@ -81,8 +81,7 @@ def adapter(kind: str) -> Adapter:
     target = ADAPTERS.get(kind)
     if target is None:
         raise PredictionError(f"unknown model kind '{kind}' (kinds: {', '.join(ADAPTERS)})")
-    module, attr = target.split(":")
-    found = getattr(importlib.import_module(module), attr)
+    found = registries.load_target(target)
     if not isinstance(found, Adapter) or found.kind != kind:
         raise TypeError(f"{target} is not the Adapter of kind {kind!r}")
     return found
@@ -173,25 +172,12 @@ MARKERS = ("<!-- model-specs:start -->", "<!-- model-specs:end -->")
 
 def readme_block(text: str) -> str | None:
     """The table between the :data:`MARKERS` of a README text (None without them)."""
-    start, end = text.find(MARKERS[0]), text.find(MARKERS[1])
-    if start < 0 or end < start:
-        return None
-    return text[start + len(MARKERS[0]) : end].strip("\n")
+    return registries.readme_block(text, MARKERS)
 
 
 def update_readme(path: str | Path) -> bool:
-    """Rewrite the table between the markers of a README; True when it changed."""
-    p = Path(path)
-    text = p.read_text()
-    old = readme_block(text)
-    if old is None:
-        raise PredictionError(f"{p}: no {MARKERS[0]} … {MARKERS[1]} block")
-    new = markdown_table()
-    if old == new:
-        return False
-    start = text.index(MARKERS[0]) + len(MARKERS[0])
-    p.write_text(text[:start] + "\n" + new + "\n" + text[text.index(MARKERS[1]) :])
-    return True
+    """Rewrite the table between the :data:`MARKERS` of a README; True when it changed (PredictionError if none)."""
+    return registries.update_readme_block(path, MARKERS, markdown_table(), PredictionError)
 
 
 if __name__ == "__main__":  # python -m aflw_occ.adapters.registry README.md

@@ -11,7 +11,6 @@ Detectors are made by name through :data:`DETECTORS` (lazily: dlib and ai-edge-l
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import AflwOccError
+from ..registries import load_target
 
 __all__ = ["Candidates", "Detector", "DetectorError", "DetectorInfo", "DETECTORS", "make_detector"]
 
@@ -77,8 +77,7 @@ class DetectorInfo:
     needs: str  #: what to install / fetch (shown in errors and ``aflw-occ detect --help``)
 
     def make(self, **options: Any) -> Detector:
-        module, attr = self.factory.split(":")
-        cls: Callable[..., Detector] = getattr(importlib.import_module(module), attr)
+        cls: Callable[..., Detector] = load_target(self.factory)
         return cls(**options)
 
 

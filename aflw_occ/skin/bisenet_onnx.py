@@ -22,7 +22,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .segmenter import Segmenter, SegmenterError, load_target
+from ..registries import load_target
+from .segmenter import Segmenter, SegmenterError
 
 CLASS_NAMES: tuple[str, ...] = (
     "background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear", "r_ear", "ear_r",

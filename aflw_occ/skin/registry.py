@@ -10,7 +10,8 @@ declaration module imports torch or onnxruntime at module level (the torch BiSeN
 
 from __future__ import annotations
 
-from .segmenter import Segmenter, SegmenterError, SkinSegmenter, load_target
+from ..registries import load_target
+from .segmenter import Segmenter, SegmenterError, SkinSegmenter
 
 #: kind → ``"module:attribute"`` of its :class:`Segmenter` (imported on first use), in the order the help lists them
 SEGMENTERS: dict[str, str] = {

@@ -10,10 +10,9 @@ A segmenter is any object with a ``name`` and ``__call__(image, landmarks) -> ma
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -54,8 +53,3 @@ class Segmenter:
         """The spec's form: ``adaptive``, ``bisenet:PATH.pth``."""
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
 
-
-def load_target(target: str) -> Any:
-    """The object ``"package.module:attribute"`` names (its module imported now)."""
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ... import registries
 from . import cc0_pack, coco, default_pack, folder, natocc, tuxpaint
 from .library import LibraryKind, OccluderError, OccluderLibrary
 
@@ -103,22 +104,9 @@ MARKERS = ("<!-- occluder-specs:start -->", "<!-- occluder-specs:end -->")
 
 def readme_block(text: str) -> str | None:
     """The table between the :data:`MARKERS` of a README text (None without them)."""
-    start, end = text.find(MARKERS[0]), text.find(MARKERS[1])
-    if start < 0 or end < start:
-        return None
-    return text[start + len(MARKERS[0]) : end].strip("\n")
+    return registries.readme_block(text, MARKERS)
 
 
 def update_readme(path: str | Path) -> bool:
-    """Rewrite the table between the markers of a README; True when it changed."""
-    p = Path(path)
-    text = p.read_text()
-    old = readme_block(text)
-    if old is None:
-        raise OccluderError(f"{p}: no {MARKERS[0]} … {MARKERS[1]} block")
-    new = markdown_table()
-    if old == new:
-        return False
-    start = text.index(MARKERS[0]) + len(MARKERS[0])
-    p.write_text(text[:start] + "\n" + new + "\n" + text[text.index(MARKERS[1]) :])
-    return True
+    """Rewrite the table between the :data:`MARKERS` of a README; True when it changed (OccluderError without them)."""
+    return registries.update_readme_block(path, MARKERS, markdown_table(), OccluderError)
