@@ -15,6 +15,8 @@ from ..errors import EvaluationError
 from ..groundtruth import GroundTruth
 from ..paths import find_data
 
+#: the order results are listed in: DSFNet's tables (clean, NOD, CSOD, NSOD); splits not named here (randocc, any new
+#: subset of the registry, :mod:`aflw_occ.builders.registry`) follow in the store's order. Not a list of what exists.
 ALL_SPLITS: tuple[str, ...] = ("clean", "nod", "csod-single", "csod-double", "csod-column", "nsod")
 
 

@@ -30,14 +30,12 @@ The category of a stamp is its top-level stamp folder (clothes, food, hobbies, h
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -45,7 +43,8 @@ from typing import Any, BinaryIO
 import cv2
 import numpy as np
 
-from ...hashing import sha256_bytes
+from ...atomic import atomic_folder
+from ...hashing import sha256_bytes, sha256_file
 from ...paths import asset_path, shared_dir
 from .library import LibraryKind, Occluder, OccluderError, OccluderLibrary, Rejected, decode_image, finish_rgba
 
@@ -176,51 +175,44 @@ def _open_data_tar(fh: BinaryIO, offset: int, size: int, member: str, name: str)
     return tarfile.open(fileobj=window, mode="r|*")
 
 
+def _extract_stamps(tf: tarfile.TarFile, into: Path) -> None:
+    """Extract the regular ``.png`` files below :data:`STAMPS_IN_DEB` of a .deb's data tar into ``into`` (no links,
+    no absolute or ``..`` paths)."""
+    prefix = tuple(STAMPS_IN_DEB.split("/"))
+    for info in tf:
+        name = info.name[2:] if info.name.startswith("./") else info.name
+        rel = PurePosixPath(name)
+        if not info.isfile() or rel.suffix.lower() != ".png" or rel.is_absolute() or ".." in rel.parts:
+            continue
+        if rel.parts[: len(prefix)] != prefix:
+            continue
+        target = into.joinpath(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        src = tf.extractfile(info)
+        assert src is not None
+        target.write_bytes(src.read())
+
 def unpack_deb(deb: Path, cache: Path | None = None) -> Path:
     """Unpack the stamp PNGs of a .deb into ``cache/<package>-<sha256[:16]>`` once and return that root.
 
     Only regular ``.png`` files below ``usr/share/tuxpaint/stamps`` are extracted (no links, no absolute or ``..``
-    paths). The folder is written under a temporary name and renamed when complete.
+    paths). The folder is written under a temporary name and renamed when complete
+    (:func:`aflw_occ.atomic.atomic_folder`).
     """
     deb = Path(deb)
-    h = hashlib.sha256()
-    with deb.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    root = (cache or cache_dir()) / f"{deb.stem.split('_')[0]}-{h.hexdigest()[:16]}"
+    root = (cache or cache_dir()) / f"{deb.stem.split('_')[0]}-{sha256_file(deb)[:16]}"
     if (root / ".complete").exists():
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
-    prefix = tuple(STAMPS_IN_DEB.split("/"))
     try:
-        with deb.open("rb") as fh:
+        with atomic_folder(root) as tmp, deb.open("rb") as fh:
             found = next(((m, o, s) for m, o, s in ar_members(fh, str(deb)) if m.startswith("data.tar")), None)
             if found is None:
                 raise OccluderError(f"{deb}: .deb holds no data.tar member")
             with _open_data_tar(fh, found[1], found[2], found[0], str(deb)) as tf:
-                for info in tf:
-                    name = info.name[2:] if info.name.startswith("./") else info.name
-                    rel = PurePosixPath(name)
-                    if not info.isfile() or rel.suffix.lower() != ".png" or rel.is_absolute() or ".." in rel.parts:
-                        continue
-                    if rel.parts[: len(prefix)] != prefix:
-                        continue
-                    target = tmp.joinpath(*rel.parts)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    src = tf.extractfile(info)
-                    assert src is not None
-                    target.write_bytes(src.read())
-        (tmp / ".complete").write_text(f"{deb.name}\n")
-        if root.exists():
-            shutil.rmtree(root)
-        tmp.rename(root)
+                _extract_stamps(tf, tmp)
+            (tmp / ".complete").write_text(f"{deb.name}\n")
     except (tarfile.TarError, OSError, EOFError, ValueError, subprocess.CalledProcessError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise OccluderError(f"{deb}: cannot unpack ({exc})") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return root
 
 
