@@ -6,12 +6,14 @@ blocks and shards of one build share them.
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_path, write_text_atomic
+from .atomic import atomic_path
 from .build_plan import BuildError, BuildPlan
 from .errors import StoreError
 
@@ -23,24 +25,39 @@ def journal_blocks(journal: Path) -> set[int]:
 
 def open_journal(plan: BuildPlan, identity: dict[str, Any]) -> Path:
     """The build's journal folder: reused on ``--resume`` (or by another shard) when it belongs to the same build,
-    started afresh otherwise; an interrupted build with other options is an error."""
+    started afresh otherwise; an interrupted build with other options is an error. A new journal appears with its
+    identity already inside (:func:`_create`), so a shard starting at the same moment never sees it half made."""
     journal = plan.out / f".journal-{plan.version}"
+    if journal.exists() and not plan.resume and plan.shard == (1, 1):
+        shutil.rmtree(journal)
+    if not journal.exists():
+        _create(journal, identity)
     ident_file = journal / "identity.json"
-    if journal.exists():
-        old = json.loads(ident_file.read_text()) if ident_file.is_file() else None
-        if not plan.resume and plan.shard == (1, 1):
-            shutil.rmtree(journal)
-        elif old != identity:
-            differ = _differences(old or {}, identity)
-            raise BuildError(
-                f"{journal}: holds an interrupted build with other options ({', '.join(differ)}); "
-                "rerun without --resume to start over"
-            )
-    journal.mkdir(parents=True, exist_ok=True)
-    if not ident_file.is_file():
-        # shards may start at the same time: each writes its own temporary file and renames it over
-        write_text_atomic(ident_file, json.dumps(identity, sort_keys=True, indent=1))
+    old = json.loads(ident_file.read_text()) if ident_file.is_file() else None
+    if old != identity:
+        differ = _differences(old or {}, identity)
+        raise BuildError(
+            f"{journal}: holds an interrupted build with other options ({', '.join(differ)}); "
+            "rerun without --resume to start over"
+        )
     return journal
+
+
+def _create(journal: Path, identity: dict[str, Any]) -> None:
+    """Make the journal folder with its ``identity.json`` under a temporary name, then rename it into place. When
+    another shard's rename wins (the folder exists by then, never empty), this one's temporary folder is dropped and
+    the caller compares identities."""
+    tmp = journal.with_name(f"{journal.name}.{secrets.token_hex(6)}.tmp")
+    tmp.mkdir(parents=True)
+    try:
+        (tmp / "identity.json").write_text(json.dumps(identity, sort_keys=True, indent=1))
+        try:
+            os.rename(tmp, journal)
+        except OSError:
+            if not journal.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

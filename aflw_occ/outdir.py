@@ -7,8 +7,9 @@
 * :func:`check_overwrite` — a folder that already holds a store (or the manifest folder) of the version is replaced
   only with ``--overwrite``.
 * :func:`remove_leftovers` — the temporary files a killed build leaves (the store's ``.aflw-occ-<v>.h5.<rand>.tmp.h5``,
-  the manifest's ``.manifest-<v>.<rand>/`` and ``manifest-<v>.old/``, a journal's ``.block-*.tmp*``) are removed by the
-  next build that owns the folder and again when a build finishes.
+  the manifest's ``.manifest-<v>.<rand>/`` and ``manifest-<v>.old/``, a journal's ``.block-*.tmp*``, a half-made
+  journal ``.journal-<v>.<rand>.tmp/``) are removed by the next build that owns the folder and again when a build
+  finishes.
 """
 
 from __future__ import annotations
@@ -167,6 +168,7 @@ def leftovers(out: Path, version: str) -> list[Path]:
         *out.glob(f"manifest-{version}.old"),
         *(out / f".journal-{version}").glob(".block-*.tmp*"),
         *(out / f".journal-{version}").glob(".identity*.tmp*"),
+        *out.glob(f".journal-{version}.*.tmp"),
     ]
     return sorted(found)
 
