@@ -6,18 +6,28 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .atomic import write_text_atomic
 
 #: the two HTML comments around a generated README block
 Markers = tuple[str, str]
+T = TypeVar("T")
 
 
 def load_target(target: str) -> Any:
     """The object ``"package.module:attribute"`` names (its module imported now)."""
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def load_declaration(target: str, cls: type[T], name: str, key: str = "kind") -> T:
+    """The declaration ``target`` names (:func:`load_target`), checked to be a ``cls`` whose ``key`` attribute is
+    ``name``: a registry entry that points at the wrong object is a TypeError naming the entry."""
+    found = load_target(target)
+    if not isinstance(found, cls) or getattr(found, key) != name:
+        raise TypeError(f"{target} is not the {cls.__name__} declared for {name!r}")
+    return found
 
 
 def readme_block(text: str, markers: Markers) -> str | None:

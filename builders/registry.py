@@ -73,9 +73,9 @@ def subset(name: str) -> Subset:
     target = SUBSETS.get(name)
     if target is None:
         raise ValueError(f"unknown subset {name!r}; known: {BASE}, {', '.join(SUBSETS)}")
-    found = registries.load_target(target)
-    if not isinstance(found, Subset) or found.name != name or found.builder.name != name:
-        raise TypeError(f"{target} is not the Subset declaration of {name!r}")
+    found = registries.load_declaration(target, Subset, name, key="name")
+    if found.builder.name != name:
+        raise TypeError(f"{target}: its builder draws {found.builder.name!r}, not {name!r}")
     return found
 
 

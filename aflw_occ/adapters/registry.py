@@ -81,10 +81,7 @@ def adapter(kind: str) -> Adapter:
     target = ADAPTERS.get(kind)
     if target is None:
         raise PredictionError(f"unknown model kind '{kind}' (kinds: {', '.join(ADAPTERS)})")
-    found = registries.load_target(target)
-    if not isinstance(found, Adapter) or found.kind != kind:
-        raise TypeError(f"{target} is not the Adapter of kind {kind!r}")
-    return found
+    return registries.load_declaration(target, Adapter, kind)
 
 
 def adapters() -> list[Adapter]:

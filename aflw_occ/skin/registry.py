@@ -10,7 +10,7 @@ declaration module imports torch or onnxruntime at module level (the torch BiSeN
 
 from __future__ import annotations
 
-from ..registries import load_target
+from ..registries import load_declaration
 from .segmenter import Segmenter, SegmenterError, SkinSegmenter
 
 #: kind → ``"module:attribute"`` of its :class:`Segmenter` (imported on first use), in the order the help lists them
@@ -25,10 +25,7 @@ DEFAULT_SEGMENTER = "adaptive"
 
 def segmenter(kind: str) -> Segmenter:
     """The declaration of a registered ``kind`` (its module imported now); KeyError for a kind not in the registry."""
-    found = load_target(SEGMENTERS[kind])
-    if not isinstance(found, Segmenter) or found.kind != kind:
-        raise TypeError(f"{SEGMENTERS[kind]} is not the Segmenter of kind {kind!r}")
-    return found
+    return load_declaration(SEGMENTERS[kind], Segmenter, kind)
 
 
 def spec_forms() -> tuple[str, ...]:
