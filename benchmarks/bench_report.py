@@ -17,30 +17,15 @@ import argparse
 import os
 import platform
 import re
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks._machine import cpu_name
+from benchmarks._machine import cpu_name, run_timed
 
 EXE = str(Path(sys.executable).parent / "aflw-occ")
 IDS = Path(__file__).resolve().parents[1] / "tests" / "data" / "repro_ids.txt"
-
-
-def _run(cmd: list[str]) -> tuple[float, float]:
-    """(wall s, CPU s user+sys of the child) of one command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{proc.stderr}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def _sizes(page: Path) -> None:
@@ -71,13 +56,13 @@ def main() -> None:
         data = args.data
         if data is None:
             data = tmp / "store"
-            _run([EXE, "build", "--source", str(default_source()), "--out", str(data), "--ids", f"@{IDS}",
+            run_timed([EXE, "build", "--source", str(default_source()), "--out", str(data), "--ids", f"@{IDS}",
                   "--subsets", "all", "--quiet"])  # fmt: skip
         onnx = args.onnx
         if onnx is None:
             onnx = tmp / "mb05.onnx"
             weights = shared_dir() / "models" / "3ddfa_v2_mb05" / "mb05_120x120.pth"
-            _run([EXE, "export", "3ddfa-v2", "--weights", str(weights), "--out", str(onnx)])
+            run_timed([EXE, "export", "3ddfa-v2", "--weights", str(weights), "--out", str(onnx)])
         res, page = tmp / "res", tmp / "report.html"
         cmds = {
             "evaluate": [EXE, "evaluate", "--model", f"3ddfa-v2:{onnx}", "--data", str(data), "--out", str(res),
@@ -87,7 +72,7 @@ def main() -> None:
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
         for _ in range(args.rounds):
             for k, cmd in cmds.items():
-                times[k].append(_run(cmd))
+                times[k].append(run_timed(cmd))
         load1 = os.getloadavg()
         print(f"data: {data}; rounds: {args.rounds} (median); load average {load0[0]:.2f} → {load1[0]:.2f}")
         med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}

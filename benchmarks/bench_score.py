@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from benchmarks._machine import cpu_name
+from benchmarks._machine import cpu_name, run_timed
 
 _SHIM = """
 import sys
@@ -53,26 +51,13 @@ main()
 """
 
 
-def _run(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds user+sys of the child) of one command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    dt = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{proc.stderr}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return dt, cpu
-
-
 def _interleaved(cmds: dict[str, list[str]], runs: int) -> dict[str, list[tuple[float, float]]]:
     for cmd in cmds.values():
-        _run(cmd)
+        run_timed(cmd)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
     for _ in range(runs):
         for k, cmd in cmds.items():
-            times[k].append(_run(cmd))
+            times[k].append(run_timed(cmd))
     return times
 
 
