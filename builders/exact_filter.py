@@ -122,10 +122,16 @@ def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     return acc.astype(np.uint8)
 
 
+def gaussian_radius(sigma: float) -> int:
+    """The radius of :func:`gaussian_taps`: ⌈3σ⌉, at least 1 (how far the blur spreads a pixel)."""
+    return max(1, math.ceil(3.0 * sigma))
+
+
 def gaussian_taps(sigma: float) -> np.ndarray:
-    """Integer Gaussian taps (radius ⌈3σ⌉) summing to exactly :data:`KERNEL_ONE`: round(KERNEL_ONE·gₖ/Σg), the
-    rounding residual added to the centre tap; gₖ = exp(−k²/2σ²) from :mod:`aflw_occ.exactmath`."""
-    r = max(1, math.ceil(3.0 * sigma))
+    """Integer Gaussian taps (radius :func:`gaussian_radius` = ⌈3σ⌉) summing to exactly :data:`KERNEL_ONE`:
+    round(KERNEL_ONE·gₖ/Σg), the rounding residual added to the centre tap; gₖ = exp(−k²/2σ²) from
+    :mod:`aflw_occ.exactmath`."""
+    r = gaussian_radius(sigma)
     g = [exactmath.exp(-(k * k) / (2.0 * sigma * sigma)) for k in range(-r, r + 1)]
     total = math.fsum(g)
     taps = np.array([int(round(KERNEL_ONE * v / total)) for v in g], np.int64)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from .. import exact_image as xi
+from ..exact_filter import gaussian_radius
 from ..exact_warp import warp_bilinear
 from ..grid import quantise
 from .blend import alpha_box, blur, jpeg_step, prepared, soft_blend, straight_colour
@@ -187,7 +188,7 @@ def composite(
     # the cut-out's α box only (all 0 around it), then steps 5–8 on the work box around the warped α (same pixels)
     crop = np.ascontiguousarray(src[box[1] : box[3], box[0] : box[2]])
     warped = warp_bilinear(crop, inverse_map(m, (rx0, ry0)), (rx1 - rx0, ry1 - ry0), origin=(box[0], box[1]))
-    radius = max(1, math.ceil(3.0 * d["blur"]["sigma"])) if d["blur"]["applied"] else 0
+    radius = gaussian_radius(d["blur"]["sigma"]) if d["blur"]["applied"] else 0
     wx0, wy0, wx1, wy1 = _work_box(np.ascontiguousarray(warped[..., 3]), radius + 3)
     px0, py0, px1, py1 = rx0 + wx0, ry0 + wy0, rx0 + wx1, ry0 + wy1
     colour, alpha, solid = straight_colour(np.ascontiguousarray(warped[wy0:wy1, wx0:wx1]))
