@@ -18,14 +18,18 @@ from .placement import axis_angle
 _PREMULTIPLIED: dict[int, tuple[weakref.ref, np.ndarray, tuple[int, int, int, int], list[float | None]]] = {}
 
 
+def nonzero_box(plane: np.ndarray) -> tuple[int, int, int, int] | None:
+    """[x0, y0, x1, y1) bounding box of the nonzero values of an (h, w) uint8 plane, None when there are none.
+    ``cv2.boundingRect`` of a uint8 plane: the extreme coordinates of its nonzero values, integer logic with no
+    rounding (the same on every machine and release)."""
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(plane))
+    return None if w == 0 or h == 0 else (x, y, x + w, y + h)
+
+
 def alpha_box(rgba: np.ndarray) -> tuple[int, int, int, int]:
     """[x0, y0, x1, y1) bounding box of the pixels with α > 0 of an (h, w, 4) uint8 image (the whole image when there
-    are none): outside it a premultiplied image is all 0. ``cv2.boundingRect`` of a uint8 plane: the extreme
-    coordinates of its nonzero values, integer logic with no rounding (the same on every machine and release)."""
-    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(rgba[..., 3]))
-    if w == 0 or h == 0:
-        return 0, 0, rgba.shape[1], rgba.shape[0]
-    return x, y, x + w, y + h
+    are none): outside it a premultiplied image is all 0."""
+    return nonzero_box(rgba[..., 3]) or (0, 0, rgba.shape[1], rgba.shape[0])
 
 
 def prepared(rgba: np.ndarray, with_axis: bool = True) -> tuple[np.ndarray, tuple[int, int, int, int], float | None]:

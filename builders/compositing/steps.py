@@ -6,14 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from .. import exact_image as xi
 from ..exact_filter import gaussian_radius
 from ..exact_warp import warp_bilinear
 from ..grid import quantise
-from .blend import alpha_box, blur, jpeg_step, prepared, soft_blend, straight_colour
+from .blend import alpha_box, blur, jpeg_step, nonzero_box, prepared, soft_blend, straight_colour
 from .colour import (
     COLOUR_BITS,
     GREY,
@@ -94,11 +93,11 @@ def _work_box(alpha: np.ndarray, margin: int) -> tuple[int, int, int, int]:
     without blur): the occluder's colour and α are 0 outside the α box, so every mirrored or zero border of a filter
     meets only zeros until the blur has spread α by r; the erosion, the 5×5 α filter (2 px) and the edge band's
     3×3 blur (1 px) need 3 px more; where the box meets the ROI's edge, the border is the ROI's own."""
-    x, y, w, h = cv2.boundingRect(alpha)  # extreme coordinates of the nonzero bytes: integer logic, no rounding
-    if w == 0 or h == 0:
+    box = nonzero_box(alpha)
+    if box is None:
         return 0, 0, alpha.shape[1], alpha.shape[0]
-    x0, y0 = max(0, x - margin), max(0, y - margin)
-    return x0 - x0 % 2, y0 - y0 % 2, min(alpha.shape[1], x + w + margin), min(alpha.shape[0], y + h + margin)
+    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
+    return x0 - x0 % 2, y0 - y0 % 2, min(alpha.shape[1], box[2] + margin), min(alpha.shape[0], box[3] + margin)
 
 
 def _colour_map(
@@ -189,7 +188,7 @@ def composite(
     crop = np.ascontiguousarray(src[box[1] : box[3], box[0] : box[2]])
     warped = warp_bilinear(crop, inverse_map(m, (rx0, ry0)), (rx1 - rx0, ry1 - ry0), origin=(box[0], box[1]))
     radius = gaussian_radius(d["blur"]["sigma"]) if d["blur"]["applied"] else 0
-    wx0, wy0, wx1, wy1 = _work_box(np.ascontiguousarray(warped[..., 3]), radius + 3)
+    wx0, wy0, wx1, wy1 = _work_box(warped[..., 3], radius + 3)
     px0, py0, px1, py1 = rx0 + wx0, ry0 + wy0, rx0 + wx1, ry0 + wy1
     colour, alpha, solid = straight_colour(np.ascontiguousarray(warped[wy0:wy1, wx0:wx1]))
     colour, diagnostics = _recolour(colour, solid, d, stats, params)
