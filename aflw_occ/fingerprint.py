@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .builders.occluders.tuxpaint import default_tuxpaint_path
+from .hashing import sha256_file
 from .source import NAME_LIST_FILE, REANNOTATED_FILE, ROI_BOX_FILE
 
 #: files up to this size are fingerprinted by content, larger ones by size and modification time
@@ -28,11 +29,7 @@ def file_fingerprint(path: Path) -> str:
     st = path.stat()
     if st.st_size > CONTENT_LIMIT:
         return f"stat:{st.st_size}:{st.st_mtime_ns}"
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def tree_fingerprint(path: Path) -> str:
