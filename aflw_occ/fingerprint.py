@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from .builders.occluders.tuxpaint import default_tuxpaint_path
+from .builders.registry import subset
 from .hashing import sha256_file
 from .source import NAME_LIST_FILE, REANNOTATED_FILE, ROI_BOX_FILE
 
@@ -84,15 +85,31 @@ def segmenter_path(skin: str) -> Path | None:
     return Path(rest).expanduser() if sep and rest else None
 
 
+def _occluder_files(options: Any) -> tuple[str, Any]:
+    return "occluders", {str(p): tree_fingerprint(p) for p in occluder_paths(options.occluders)}
+
+
+def _segmenter_file(options: Any) -> tuple[str, Any]:
+    weights = segmenter_path(options.skin)
+    return "segmenter", tree_fingerprint(weights) if weights is not None else None
+
+
+#: option a subset reads its input files through (``Subset.input_options``) → its identity entry (key, fingerprint)
+INPUT_FINGERPRINTS: dict[str, Callable[[Any], tuple[str, Any]]] = {
+    "occluders": _occluder_files,
+    "skin": _segmenter_file,
+}
+
+
 def build_inputs(subsets: Iterable[str], options: Any, eval_dir: Path | None) -> dict[str, Any]:
-    """The resume-identity entry of a build's input files: what each one holds now."""
-    subsets = set(subsets)
+    """The resume-identity entry of a build's input files: what each one holds now (the 3DDFA evaluation files, the
+    files behind each option the built subsets declare in ``input_options``, the ``--bfm`` folder)."""
     out: dict[str, Any] = {"eval_dir": eval_dir_fingerprint(eval_dir)}
-    if subsets & {"nsod", "randocc"}:
-        out["occluders"] = {str(p): tree_fingerprint(p) for p in occluder_paths(options.occluders)}
-    if "nod" in subsets:
-        weights = segmenter_path(options.skin)
-        out["segmenter"] = tree_fingerprint(weights) if weights is not None else None
+    read = {opt for name in subsets for opt in subset(name).input_options}
+    for opt, fingerprint in INPUT_FINGERPRINTS.items():
+        if opt in read:
+            key, value = fingerprint(options)
+            out[key] = value
     if options.bfm is not None:
         out["bfm"] = tree_fingerprint(Path(options.bfm))
     return out

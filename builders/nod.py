@@ -112,6 +112,7 @@ class NOD(Builder):
 SUBSET = Subset(
     name="nod",
     builder=NOD,
+    input_options=("skin",),
     summary=(
         "naturally occluded: \\|yaw\\| ≤ 60° and visible rate v < 0.6 (v, P, F stored for all 2000 rows; no new "
         "pixels)"

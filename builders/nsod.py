@@ -130,12 +130,14 @@ class RandOcc(NSOD):
 SUBSET = Subset(
     name="nsod",
     builder=NSOD,
+    input_options=("occluders",),
     summary="one daily-life object composited over the face (NatOcc technique, [docs/nsod.md](docs/nsod.md))",
     rows="2000",
 )
 RANDOCC_SUBSET = Subset(
     name="randocc",
     builder=RandOcc,
+    input_options=("occluders",),
     summary="one random textured Bézier blob (NatOcc's RandOcc)",
     rows="2000",
 )

@@ -50,12 +50,15 @@ class Subset:
         builder: the :class:`Builder` subclass that draws it (its ``name`` is ``name``).
         summary: what its samples are, one sentence (README table; Markdown).
         rows: its rows on AFLW2000-3D (README table), e.g. ``3 × 2000``.
+        input_options: the :class:`BuildOptions` fields naming input files the builder reads (``occluders``,
+            ``skin``): what those files hold now is part of a build's resume identity (:mod:`aflw_occ.fingerprint`).
     """
 
     name: str
     builder: type[Builder]
     summary: str
     rows: str
+    input_options: tuple[str, ...] = ()
 
     @property
     def splits(self) -> tuple[str, ...]:

@@ -90,3 +90,21 @@ def test_group_paths_and_evaluated_splits_come_from_the_registry() -> None:
         group_path("nsod", ("csod",))
     splits = {"clean", *(x for s in registry.subsets() for x in s.splits)}
     assert set(ALL_SPLITS) <= splits
+
+
+def test_input_options_are_fingerprinted_options() -> None:
+    """Every option a subset declares as naming its input files is a BuildOptions field with a fingerprint rule, so
+    a resumed build notices when those files change (``fingerprint.build_inputs``)."""
+    from dataclasses import fields
+
+    from aflw_occ.builders import BuildOptions
+    from aflw_occ.fingerprint import INPUT_FINGERPRINTS, build_inputs
+
+    option_names = {f.name for f in fields(BuildOptions)}
+    declared = {opt for s in registry.subsets() for opt in s.input_options}
+    assert declared and declared <= set(INPUT_FINGERPRINTS) <= option_names
+    opts = BuildOptions(seed=0, occluders=("folder:/nonexistent",), skin="bisenet:/nonexistent.pth")
+    assert set(build_inputs(("csod",), opts, None)) == {"eval_dir"}
+    assert set(build_inputs(("nod",), opts, None)) == {"eval_dir", "segmenter"}
+    assert set(build_inputs(("randocc",), opts, None)) == {"eval_dir", "occluders"}
+    assert set(build_inputs(tuple(SUBSETS), opts, None)) == {"eval_dir", "occluders", "segmenter"}
