@@ -14,7 +14,11 @@ OUT.json holds:
   13 = AVX512F, 256 = the AVX512-SKX group its AVX-512 kernels dispatch on) and ``features_line``
   (``cv2.getCPUFeaturesLine()``: ``*`` marks a dispatched target, ``?`` one that is not used at run time),
 * ``openblas``: ``threadpoolctl.threadpool_info()`` rows of OpenBLAS (``architecture`` is the kernel set in use), or
-  ``null`` when threadpoolctl is not installed.
+  ``null`` when threadpoolctl is not installed;
+* ``numba`` (the compiled pixel kernels): version, ``cpu_name`` / ``cpu_features`` (``NUMBA_CPU_NAME`` /
+  ``NUMBA_CPU_FEATURES`` as numba read them), ``backend`` (what ``AFLW_OCC_KERNELS`` makes the build run) and
+  ``registers``: how often the machine code numba compiles here for an integer loop uses xmm / ymm / zmm registers
+  (no ymm or zmm: SSE only; zmm: AVX-512), or ``null`` when numba cannot be imported.
 """
 
 from __future__ import annotations
@@ -63,6 +67,33 @@ def probe() -> dict[str, Any]:
             "features_line": cv2.getCPUFeaturesLine(),
         },
         "openblas": blas,
+        "numba": probe_numba(),
+    }
+
+
+def probe_numba() -> dict[str, Any] | None:
+    """What numba compiles for in this process, checked on the machine code of a small integer loop."""
+    try:
+        import numba
+        import numpy as np
+    except ImportError:
+        return None
+    from aflw_occ.builders import kernels
+
+    @numba.njit
+    def loop(a: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover  (compiled)
+        for i in range(a.shape[0]):
+            out[i] = a[i] * 3 + (a[i] >> 2) + 7
+
+    a = np.arange(4096, dtype=np.int64)
+    loop(a, np.empty_like(a))
+    asm = "".join(loop.inspect_asm().values())
+    return {
+        "version": numba.__version__,
+        "cpu_name": numba.config.CPU_NAME,
+        "cpu_features": numba.config.CPU_FEATURES,
+        "backend": kernels.backend(),
+        "registers": {r: asm.count(r) for r in ("xmm", "ymm", "zmm")},
     }
 
 

@@ -43,7 +43,15 @@ LOW_VENV = ROOT / ".venv-low"
 
 # Every variable that changes what numpy / OpenCV / OpenBLAS dispatch to: removed from a build's environment before the
 # level's own values are set, so that nothing inherited from the caller leaks into a configuration.
-EMULATION_VARS = ("NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES", "OPENCV_CPU_DISABLE", "OPENBLAS_CORETYPE")
+EMULATION_VARS = (
+    "NPY_DISABLE_CPU_FEATURES",
+    "NPY_ENABLE_CPU_FEATURES",
+    "OPENCV_CPU_DISABLE",
+    "OPENBLAS_CORETYPE",
+    "NUMBA_CPU_NAME",
+    "NUMBA_CPU_FEATURES",
+    "AFLW_OCC_KERNELS",
+)
 
 # numpy: the dispatch targets above each level. numpy 2.4 dispatches on the levels X86_V3 / X86_V4 (+ AVX512_ICL,
 # AVX512_SPR); numpy 2.0-2.3 on single features (AVX2, AVX512F, AVX512_SKX, ...). An unknown name is silently
@@ -57,6 +65,10 @@ _CV_AVX512 = (
     "AVX512VPOPCNTDQ,AVX512-SKX,AVX512-COMMON,AVX512-CLX,AVX512-CNL,AVX512-ICL"
 )
 _CV_AVX2 = "FP16,AVX,AVX2,FMA3"
+# numba (the compiled pixel kernels): the CPU LLVM compiles for, with its features named explicitly (NUMBA_CPU_NAME
+# alone keeps this machine's features, AVX-512 included); the probe compiles a loop and reads its registers
+_NUMBA_AVX2 = {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "+avx2,+fma,+bmi2,+popcnt"}
+_NUMBA_SSE42 = {"NUMBA_CPU_NAME": "nehalem", "NUMBA_CPU_FEATURES": "+sse4.2,+popcnt"}
 
 # numpy dispatch targets allowed at a level (every other one must be off); the baseline is always on
 _NPY_SSE42_OK = frozenset({"SSSE3", "SSE41", "POPCNT", "SSE42", "X86_V2"})
@@ -76,6 +88,7 @@ class IsaLevel:
     numpy_allowed: frozenset[str] | None  # None: not emulated (the machine's own)
     opencv_allowed: frozenset[int] | None
     openblas: str | None  # OpenBLAS kernel set (OPENBLAS_CORETYPE), as threadpoolctl reports it
+    numba_widest: str | None = None  # the widest vector register numba's compiled loop may use (None: not emulated)
     needs_avx512: bool = False  # not emulated, and the machine must have AVX-512 (else the level cannot run here)
 
 
@@ -84,10 +97,16 @@ ISA_LEVELS: dict[str, IsaLevel] = {
     "avx512": IsaLevel("avx512", {}, None, None, None, needs_avx512=True),
     "avx2": IsaLevel(
         "avx2",
-        {"NPY_DISABLE_CPU_FEATURES": _NPY_AVX512, "OPENCV_CPU_DISABLE": _CV_AVX512, "OPENBLAS_CORETYPE": "Haswell"},
+        {
+            "NPY_DISABLE_CPU_FEATURES": _NPY_AVX512,
+            "OPENCV_CPU_DISABLE": _CV_AVX512,
+            "OPENBLAS_CORETYPE": "Haswell",
+            **_NUMBA_AVX2,
+        },
         _NPY_AVX2_OK,
         frozenset(_CV_AVX2_OK),
         "Haswell",
+        numba_widest="ymm",
     ),
     "sse42": IsaLevel(
         "sse42",
@@ -95,12 +114,18 @@ ISA_LEVELS: dict[str, IsaLevel] = {
             "NPY_DISABLE_CPU_FEATURES": f"{_NPY_AVX2} {_NPY_AVX512}",
             "OPENCV_CPU_DISABLE": f"{_CV_AVX2},{_CV_AVX512}",
             "OPENBLAS_CORETYPE": "Nehalem",
+            **_NUMBA_SSE42,
         },
         _NPY_SSE42_OK,
         _CV_SSE42_OK,
         "Nehalem",
+        numba_widest="xmm",
     ),
 }
+
+
+#: the CPU numba compiles for at each emulated level
+ISA_LEVELS_NUMBA_CPU = {"avx2": _NUMBA_AVX2["NUMBA_CPU_NAME"], "sse42": _NUMBA_SSE42["NUMBA_CPU_NAME"]}
 
 
 @dataclass(frozen=True)
@@ -221,6 +246,7 @@ def emulation_problems(level: str, probe: dict[str, Any], stderr: str = "") -> l
     npy, cv, blas = probe["numpy"], probe["opencv"], probe["openblas"]
     if "unknown CPU feature" in stderr:
         problems.append("OpenCV ignored an unknown feature name in OPENCV_CPU_DISABLE: " + stderr.strip()[:300])
+    problems += numba_problems(spec, probe.get("numba"))
     if spec.numpy_allowed is None:  # not emulated; "avx512" must really run AVX-512
         if not spec.needs_avx512:
             return problems
@@ -248,6 +274,29 @@ def emulation_problems(level: str, probe: dict[str, Any], stderr: str = "") -> l
     return problems
 
 
+_WIDER = {"xmm": ("ymm", "zmm"), "ymm": ("zmm",)}
+
+
+def numba_problems(spec: IsaLevel, nb: dict[str, Any] | None) -> list[str]:
+    """Where the build's compiled kernels would not run, or not for ``spec``'s CPU: numba missing, another backend
+    chosen, or the probe's compiled loop using vector registers wider than the level has (on the ``avx512`` level:
+    none of AVX-512's)."""
+    if nb is None:
+        return ["numba cannot be imported in the build's environment: the compiled kernels would not run"]
+    problems = [] if nb["backend"] == "numba" else [f"the build would run the {nb['backend']} kernels, not numba's"]
+    regs = nb["registers"]
+    if spec.numba_widest is not None:
+        want = ISA_LEVELS_NUMBA_CPU[spec.name]
+        if nb["cpu_name"] != want:
+            problems.append(f"numba compiles for {nb['cpu_name']}, not {want}")
+        wide = [r for r in _WIDER[spec.numba_widest] if regs.get(r)]
+        if wide:
+            problems.append(f"numba's compiled loop uses {wide} registers at level {spec.name} ({nb['cpu_features']})")
+    elif spec.needs_avx512 and not regs.get("zmm"):
+        problems.append(f"numba's compiled loop uses no AVX-512 register on the avx512 level ({regs})")
+    return problems
+
+
 def native_has_avx512(python: str | Path = sys.executable) -> bool:
     """Whether this machine can run the AVX-512 level (numpy and OpenCV both find it, probed in a clean environment)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -271,7 +320,10 @@ def version_problems(config: Config, probe: dict[str, Any]) -> list[str]:
     (the low venv must really run the lowest supported releases, this one the highest)."""
     pins = pinned_versions(CONSTRAINTS_LOW if config.venv == "low" else CONSTRAINTS_HIGH)
     problems = []
-    for lib, pkg in (("numpy", "numpy"), ("opencv", "opencv-python-headless")):
+    for lib, pkg in (("numpy", "numpy"), ("opencv", "opencv-python-headless"), ("numba", "numba")):
+        if probe.get(lib) is None:
+            problems.append(f"{lib} cannot be imported in the {config.venv} environment")
+            continue
         want, got = pins.get(pkg, "?"), probe[lib]["version"]
         if not (want == got or want.startswith(got + ".")):  # OpenCV reports 4.10.0 for the wheel 4.10.0.84
             problems.append(f"{lib} {got} in the {config.venv} environment, not the pinned {want}")
@@ -323,7 +375,7 @@ def cached_venv(path: Path, key_files: Sequence[Path], install: Sequence[Sequenc
 
 
 # what a build and a verify import (with their dependencies), installed in the low venv at the pinned floors
-LOW_BUILD_PACKAGES = ("numpy", "opencv-python-headless", "h5py", "scipy", "scikit-image", "click", "tqdm")
+LOW_BUILD_PACKAGES = ("numpy", "opencv-python-headless", "h5py", "scipy", "scikit-image", "click", "tqdm", "numba")
 
 
 def ensure_low_venv(path: Path = LOW_VENV) -> tuple[Path, bool]:

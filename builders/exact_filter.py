@@ -12,6 +12,8 @@ import numpy as np
 
 from aflw_occ import exactmath
 
+from . import kernels
+
 #: fixed-point scale of a Gaussian kernel's taps (they sum to exactly this)
 KERNEL_ONE = 1 << 14
 
@@ -109,9 +111,17 @@ def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     binomial = len(taps) in (3, 5) and [int(v) for v in taps] == _BINOMIAL[len(taps)]
     if binomial and img.dtype == np.uint8 and min(img.shape[:2]) > r:
         return _binomial_filter(img, len(taps))
+    keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
+    jit = kernels.compiled() if img.dtype == np.uint8 else None
+    if jit is not None:  # the compiled kernel (:mod:`.kernels`): the same integers, row by row
+        h = img.shape[0]
+        flat = np.ascontiguousarray(img).reshape(h, -1)
+        out = np.empty(flat.shape, np.uint8)
+        rows, cols = _mirror_index(h, r), _mirror_index(img.shape[1], r)
+        jit.separable_filter(flat, np.asarray(taps, np.int64), rows, cols, keep, 2 * s - keep, out)
+        return out.reshape(img.shape)
     dtype = np.uint16 if s <= 4 else np.int32
     v = _convolve_axis(img, taps, 0, dtype)
-    keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
     if keep:
         v += dtype(1 << (keep - 1))
         v >>= keep

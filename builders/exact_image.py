@@ -26,6 +26,8 @@ import numpy as np
 
 from aflw_occ.area import area_sums
 
+from . import kernels
+
 
 def round_div(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
     """⌊num/den + ½⌋ (int64) for integers 0 ≤ num < 2⁵⁰ and 0 < den < 2⁵⁰ (arrays or ints, any float/int dtype).
@@ -137,6 +139,11 @@ def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int) -> np.nd
     m = np.asarray(matrix, np.int64)
     if np.abs(m[:, :3]).max() >= 1 << 18 or np.abs(m[:, 3]).max() >= 1 << 28:
         raise ValueError("apply_colour_matrix: entries outside the int32-safe range")
+    jit = kernels.compiled()
+    if jit is not None:  # the compiled kernel (:mod:`.kernels`): the same integers per pixel, in int64
+        out = np.empty(rgb.shape, np.uint8)
+        jit.apply_colour_matrix(np.ascontiguousarray(rgb), np.ascontiguousarray(m), int(bits), out)
+        return out
     x = [p.astype(np.int32) for p in _planes(rgb)]
     v = np.empty(x[0].shape, np.int32)
     tmp = np.empty_like(v)
@@ -155,7 +162,12 @@ def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int) -> np.nd
 
 def blend(fore: np.ndarray, back: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """(α·fore + (255 − α)·back)/255 rounded half up, α (H, W) uint8: per channel in uint16 (the sum is ≤ 255²,
-    :func:`div255`)."""
+    :func:`div255`); with the numba backend (:mod:`.kernels`) the compiled kernel, the same integers per pixel."""
+    jit = kernels.compiled()
+    if jit is not None:
+        out = np.empty(fore.shape, np.uint8)
+        jit.blend(np.ascontiguousarray(fore), np.ascontiguousarray(back), np.ascontiguousarray(alpha), out)
+        return out
     a = alpha.astype(np.uint16)
     na = 255 - a
     planes = []

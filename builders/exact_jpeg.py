@@ -22,6 +22,8 @@ import numpy as np
 
 from aflw_occ import exactmath
 
+from . import kernels
+
 COS_BITS = 14
 LUMA_TABLE = np.array(
     [
@@ -149,7 +151,14 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, where: np.ndarray | None = Non
     contain one, and the chroma blocks of the 16×16 MCUs around them (3×3 MCUs: the upsampling filter reaches one
     chroma sample into the neighbouring MCUs). The result equals the full one at every pixel of ``where``; every other
     pixel keeps its input value. The colour conversions are done in int32 (|Σ coefficient·value| < 2¹⁶·255 + 2¹⁵).
+    With ``where`` and the numba backend (:mod:`.kernels`), the compiled kernel computes the same integers.
     """
+    jit = kernels.compiled() if where is not None else None
+    if jit is not None:
+        out = np.array(rgb, np.uint8, order="C")
+        qy, qc = (np.ascontiguousarray(quant_table(t, quality), np.int64) for t in (LUMA_TABLE, CHROMA_TABLE))
+        jit.jpeg_roundtrip(np.ascontiguousarray(rgb), np.ascontiguousarray(where), qy, qc, COS, out)
+        return out
     h, w = rgb.shape[:2]
     ph, pw = -h % 16, -w % 16
     x = _pad_edge(rgb, ph, pw)

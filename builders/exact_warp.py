@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 #: fractional bits of the inverse affine map (source coordinates) and of the bilinear weights
 MAP_BITS = 16
 WEIGHT_BITS = 8
@@ -68,6 +70,8 @@ def warp_bilinear(
     The four channels are computed together in integer lanes of one uint64 (SWAR): t, b ≤ 255·256 < 2¹⁶ in four
     16-bit lanes, then (256 − fy)·t + fy·b + 2¹⁵ < 2²⁵ in two 32-bit lanes (channels 0, 2 and 1, 3): no lane ever
     carries into the next, so each lane holds exactly its channel's integer.
+
+    With the numba backend (:mod:`.kernels`) the compiled kernel computes the same integers per pixel.
     """
     cw, ch = size
     h, w, c = src.shape
@@ -77,6 +81,21 @@ def warp_bilinear(
     m[0][2] -= origin[0] << MAP_BITS
     m[1][2] -= origin[1] << MAP_BITS
     out = np.zeros((ch, cw, c), np.uint8)
+    # 1 px of zeros around the image: every tap of a computed pixel falls in the padded image
+    pad = np.zeros((h + 2, w + 2, 4), np.uint8)
+    pad[1:-1, 1:-1] = src
+    jit = kernels.compiled()
+    if jit is not None:  # the compiled kernel: the same integers, one pass per pixel
+        jit.warp_bilinear(pad, *m[0], *m[1], out)
+        return out
+    return _warp_numpy(pad, m, out)
+
+
+def _warp_numpy(pad: np.ndarray, m: list[list[int]], out: np.ndarray) -> np.ndarray:
+    """:func:`warp_bilinear` in numpy (the reference): ``pad`` is the source with 1 px of zeros around it, ``m`` the
+    fixed-point map with the origin subtracted, ``out`` the zero canvas, filled and returned."""
+    ch, cw = out.shape[:2]
+    h, w = pad.shape[0] - 2, pad.shape[1] - 2
     ys = np.arange(ch, dtype=np.int64)
     bx = m[0][1] * ys + m[0][2]  # sx = m00·x + bx[y]
     by = m[1][1] * ys + m[1][2]
@@ -104,9 +123,6 @@ def warp_bilinear(
     fy = ((sy >> shift) & (one - 1)).astype(np.uint64)
     gx = np.subtract(_U64(one), fx)
     gy = np.subtract(_U64(one), fy)
-    # 1 px of zeros around the image: every tap of a computed pixel falls in the padded image
-    pad = np.zeros((h + 2, w + 2, 4), np.uint8)
-    pad[1:-1, 1:-1] = src
     lanes = _spread16(pad).reshape(-1)
     sx >>= MAP_BITS
     sy >>= MAP_BITS

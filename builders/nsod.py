@@ -22,6 +22,7 @@ import numpy as np
 
 from ..face_region import landmark_hull_region
 from ..landmark_patches import landmarks_under
+from . import kernels
 from .base import (
     Builder,
     BuilderConfig,
@@ -51,7 +52,9 @@ class NSOD(Builder):
     _library: OccluderLibrary | None = None
 
     def prepare(self) -> None:
-        """Load the occluder library once per worker process."""
+        """Load the occluder library and the pixel kernels (:mod:`.kernels`: numba's, compiled or from its cache)
+        once per worker process."""
+        kernels.load()
         if self._library is None:
             self._library = load_library(list(self.options.occluders))
 
@@ -121,7 +124,8 @@ class RandOcc(NSOD):
     )
 
     def prepare(self) -> None:
-        """Blobs need no occluder library."""
+        """Blobs need no occluder library; the pixel kernels are loaded as for NSOD."""
+        kernels.load()
 
     def provenance(self) -> dict[str, str]:
         return {"randocc_natocc_config": repr(config_dict(self.composite_config))}

@@ -61,16 +61,23 @@ def test_emulation_took_effect(
     b = _build(config, builds, real_source, tmp_path_factory.getbasetemp() / "repro")
     level = repro.ISA_LEVELS[b.config.level]
     found = b.probe["numpy"]["found"]
+    numba_regs = b.probe["numba"]["registers"]  # of an integer loop numba compiled in the build's process
+    assert b.probe["numba"]["backend"] == "numba"  # the compiled kernels run the pixel path
     if level.numpy_allowed is not None:  # spelled out here too, so the test reads as what it proves
         assert set(found) <= level.numpy_allowed
         assert repro.CV_AVX512F not in b.probe["opencv"]["supported"]
         assert {r["architecture"] for r in b.probe["openblas"]} == {level.openblas}
+        assert numba_regs["zmm"] == 0
     if config == "sse42":
         assert repro.CV_AVX2 not in b.probe["opencv"]["supported"]
+        assert numba_regs["ymm"] == 0
+    if config == "avx512":
+        assert numba_regs["zmm"] > 0
     if config == "low":
         pins = repro.pinned_versions(repro.CONSTRAINTS_LOW)
         assert b.probe["numpy"]["version"] == pins["numpy"]
         assert pins["opencv-python-headless"].startswith(b.probe["opencv"]["version"] + ".")
+        assert b.probe["numba"]["version"] == pins["numba"]
 
 
 @pytest.mark.parametrize("subset", SUBSETS)

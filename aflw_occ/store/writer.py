@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import environment
 from ..atomic import atomic_path
+from ..builders import kernels
 from ..builders.registry import group_path
 from ..errors import SourceError, StoreError
 from ..hashing import sha256_bytes
@@ -257,7 +258,7 @@ class StoreWriter:
         f.attrs["seed"] = plan.options.seed
         f.attrs["options"] = json.dumps(plan.options.identity(), sort_keys=True)
         f.attrs["builders"] = json.dumps(self.identity["builders"], sort_keys=True)
-        env = environment.collect()
+        env = {**environment.collect(), "pixel_kernels": kernels.describe()}
         f.attrs["environment"] = json.dumps(env, sort_keys=True)
         f.attrs["source_sha256"] = header["source"]["sha256"]
         f.attrs["manifest_sha256"] = sha256_bytes(header_text.encode())

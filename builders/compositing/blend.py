@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import exact_filter as xf
 from .. import exact_image as xi
+from .. import kernels
 from ..exact_jpeg import jpeg_roundtrip
 from ..occluders.library import OPAQUE
 from .placement import axis_angle
@@ -66,8 +67,20 @@ def straight_colour(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     Solid pixels: one table look-up each (:data:`.exact_image.UNPREMULTIPLY`, whose row α = 0 is all zeros, so
     non-solid pixels start at 0), needed only where 0 < α < 255. Rim pixels (not solid, Σ α > 0 ⟺ some α > 0 in
     the 3×3 window: a 3×3 dilation of α > 0): their 3×3 sums (:func:`.exact_image.box3_sums_at`) give
-    ⌊255·Σ pm / Σ α + ½⌋ (:func:`.exact_image.round_div`, exact), clipped to 255.
+    ⌊255·Σ pm / Σ α + ½⌋ (:func:`.exact_image.round_div`, exact), clipped to 255. With the numba backend
+    (:mod:`..kernels`) the compiled kernel computes the same integers per pixel.
     """
+    jit = kernels.compiled()
+    if jit is None:
+        return _straight_colour_numpy(warped)
+    h, w = warped.shape[:2]
+    colour, alpha, solid = np.empty((h, w, 3), np.uint8), np.empty((h, w), np.uint8), np.empty((h, w), bool)
+    jit.straight_colour(np.ascontiguousarray(warped), xi.UNPREMULTIPLY, colour, alpha, solid)
+    return colour, alpha, solid
+
+
+def _straight_colour_numpy(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`straight_colour` in numpy (the reference)."""
     pm, alpha = warped[..., :3], warped[..., 3]
     solid = alpha >= OPAQUE
     # α = 255: 255·pm/255 = pm; α = 0: pm = 0 (bilinear weights are shared by all channels and pm ≤ α in every tap,

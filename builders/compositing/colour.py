@@ -11,6 +11,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import kernels
+
 #: a 3×4 affine colour map [A | b] as nested tuples of floats
 Matrix34 = tuple[tuple[float, ...], ...]
 
@@ -72,7 +74,15 @@ def rgb_moments(rgb: np.ndarray, mask: np.ndarray | None = None) -> Moments:
     n < 10⁷), so the float64 reductions and the six dot products of channel pairs (symmetric: ss[j][i] = ss[i][j])
     are exact whatever their order, vector width or BLAS kernel. Channels are gathered one at a time at the mask's
     flat indices (a boolean gather of 3-byte pixels is slow in numpy); six vector dot products cost a quarter of
-    one (3, n)·(n, 3) matrix product."""
+    one (3, n)·(n, 3) matrix product. With the numba backend (:mod:`..kernels`) the compiled kernel sums in int64
+    (the same integers, below 2⁶³)."""
+    jit = kernels.compiled()
+    if jit is not None:
+        sums = np.empty(10, np.int64)
+        m = np.ones(rgb.shape[:-1], bool) if mask is None else mask
+        jit.moments(rgb.reshape(-1, rgb.shape[-2], 3), m.reshape(-1, m.shape[-1]), sums)
+        v = [int(x) for x in sums]
+        return Moments(v[0], (v[1], v[2], v[3]), ((v[4], v[5], v[6]), (v[5], v[7], v[8]), (v[6], v[8], v[9])))
     flat = np.ascontiguousarray(rgb).reshape(-1, 3)
     idx = np.flatnonzero(mask) if mask is not None else None
     n = len(flat) if idx is None else idx.size

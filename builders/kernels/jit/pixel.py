@@ -1,0 +1,187 @@
+"""numba kernels of the per-pixel operations (warp, straight colour, colour matrix, blend, separable filter, colour
+moments): the same integers as their numpy references, named in each docstring, computed per pixel in one pass.
+
+Only integer arithmetic runs inside a kernel (int64/int32 ``+ − × // >> & |``, comparisons, table look-ups): no float
+value, no reduction whose order could matter. Integer operations have one result on every instruction set, so the
+kernels give the same bytes whatever CPU numba compiles for (``NUMBA_CPU_NAME``). Callers (the reference modules)
+check shapes, dtypes and bounds and pass C-contiguous arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._numba import kernel
+
+
+@kernel
+def warp_bilinear(pad: np.ndarray, m00: int, m01: int, m02: int, m10: int, m11: int, m12: int, out: np.ndarray) -> None:
+    """``exact_warp.warp_bilinear`` into ``out`` (H, W, 4) uint8 (zeros on entry) from ``pad``: the (h, w, 4)
+    source with 1 px of zeros around it, with the 16-bit fixed-point map (origin already subtracted):
+    sx = m00·x + m01·y + m02, sy = m10·x + m11·y + m12 (int64); pixels whose top-left tap (⌊sx/2¹⁶⌋, ⌊sy/2¹⁶⌋) lies
+    outside [−1, w) × [−1, h) stay 0; per channel out = ⌊((256 − fy)·t + fy·b + 2¹⁵) / 2¹⁶⌋ with
+    t = (256 − fx)·p₀₀ + fx·p₀₁, b = (256 − fx)·p₁₀ + fx·p₁₁."""
+    h, w = pad.shape[0] - 2, pad.shape[1] - 2
+    ch, cw = out.shape[0], out.shape[1]
+    for y in range(ch):
+        bx = m01 * y + m02
+        by = m11 * y + m12
+        for x in range(cw):
+            sx = m00 * x + bx
+            sy = m10 * x + by
+            x0 = (sx >> 16) + 1  # in the padded image
+            y0 = (sy >> 16) + 1
+            if x0 < 0 or x0 > w or y0 < 0 or y0 > h:
+                continue
+            fx = (sx >> 8) & 255
+            fy = (sy >> 8) & 255
+            gx = 256 - fx
+            gy = 256 - fy
+            top = pad[y0]
+            bottom = pad[y0 + 1]
+            for k in range(4):
+                t = gx * np.int64(top[x0, k]) + fx * np.int64(top[x0 + 1, k])
+                b = gx * np.int64(bottom[x0, k]) + fx * np.int64(bottom[x0 + 1, k])
+                out[y, x, k] = np.uint8((gy * t + fy * b + 32768) >> 16)
+
+
+@kernel
+def straight_colour(
+    warped: np.ndarray, unpremultiply: np.ndarray, colour: np.ndarray, alpha: np.ndarray, solid: np.ndarray
+) -> None:
+    """``compositing.blend.straight_colour`` of ``warped`` (H, W, 4) into ``colour`` (H, W, 3) uint8, ``alpha``
+    (H, W) uint8 and ``solid`` (H, W) bool: solid (α ≥ 128) pixels un-premultiplied by the table (pm itself at
+    α = 255); other pixels with some α > 0 in their 3×3 window (zeros outside) get min(⌊(510·Σpm + Σα)/(2·Σα)⌋, 255)
+    (= ⌊255·Σpm/Σα + ½⌋, integers); the rest 0. Σα per pixel from 3-row column sums (one pass per row)."""
+    h, w = warped.shape[0], warped.shape[1]
+    col = np.empty(w + 2, np.int64)
+    for y in range(h):
+        col[0] = 0
+        col[w + 1] = 0
+        for x in range(w):
+            acc = np.int64(0)
+            for yy in range(max(y - 1, 0), min(y + 2, h)):
+                acc += warped[yy, x, 3]
+            col[x + 1] = acc
+        for x in range(w):
+            a = np.int64(warped[y, x, 3])
+            alpha[y, x] = warped[y, x, 3]
+            if a >= 128:
+                solid[y, x] = True
+                if a == 255:
+                    for k in range(3):
+                        colour[y, x, k] = warped[y, x, k]
+                else:
+                    for k in range(3):
+                        colour[y, x, k] = unpremultiply[(a << 8) | np.int64(warped[y, x, k])]
+                continue
+            solid[y, x] = False
+            sa = col[x] + col[x + 1] + col[x + 2]
+            if sa == 0:
+                colour[y, x, 0] = 0
+                colour[y, x, 1] = 0
+                colour[y, x, 2] = 0
+                continue
+            d = 2 * sa
+            for k in range(3):
+                sk = np.int64(0)
+                for yy in range(max(y - 1, 0), min(y + 2, h)):
+                    for xx in range(max(x - 1, 0), min(x + 2, w)):
+                        sk += warped[yy, xx, k]
+                colour[y, x, k] = np.uint8(min((510 * sk + sa) // d, 255))
+
+
+@kernel
+def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int, out: np.ndarray) -> None:
+    """``exact_image.apply_colour_matrix`` into ``out``: clip(⌊(A·x + b + 2^(bits−1)) / 2^bits⌋, 0, 255) per
+    pixel, ``matrix`` (3, 4) int64, in int64 (the reference's int32 bounds hold, so no sum wraps in either)."""
+    h, w = rgb.shape[0], rgb.shape[1]
+    half = np.int64(1) << (bits - 1)
+    for y in range(h):
+        for x in range(w):
+            r = np.int64(rgb[y, x, 0])
+            g = np.int64(rgb[y, x, 1])
+            b = np.int64(rgb[y, x, 2])
+            for k in range(3):
+                v = (matrix[k, 0] * r + matrix[k, 1] * g + matrix[k, 2] * b + matrix[k, 3] + half) >> bits
+                out[y, x, k] = np.uint8(min(max(v, 0), 255))
+
+
+@kernel
+def blend(fore: np.ndarray, back: np.ndarray, alpha: np.ndarray, out: np.ndarray) -> None:
+    """``exact_image.blend`` into ``out``: (α·fore + (255 − α)·back)/255 rounded half up, as
+    ⌊(v + ⌊v/256⌋)/256⌋ with v = α·fore + (255 − α)·back + 128 (:func:`builders.exact_image.div255`)."""
+    h, w, c = fore.shape[0], fore.shape[1], fore.shape[2]
+    for y in range(h):
+        for x in range(w):
+            a = np.int64(alpha[y, x])
+            na = 255 - a
+            for k in range(c):
+                v = a * np.int64(fore[y, x, k]) + na * np.int64(back[y, x, k]) + 128
+                out[y, x, k] = np.uint8((v + (v >> 8)) >> 8)
+
+
+@kernel
+def separable_filter(
+    img: np.ndarray, taps: np.ndarray, rows: np.ndarray, cols: np.ndarray, keep: int, total: int, out: np.ndarray
+) -> None:
+    """``exact_filter.separable_filter`` of ``img`` (H, W·C) uint8 (C channels interleaved) into ``out``: the
+    vertical pass v = Σₖ taps[k]·img[rows[y + k]] rounded half up by ``keep`` bits (none when 0), then
+    out = ⌊(Σₖ taps[k]·v[cols[x + k]] + 2^(total−1)) / 2^total⌋; ``rows``/``cols``: the mirrored border's indices
+    (``exact_filter._mirror_index``). int32 with the reference's bounds (every sum < 2³¹); row by row, each tap
+    one pass over a contiguous row."""
+    h, wc = img.shape[0], img.shape[1]
+    c = wc // (cols.shape[0] - taps.shape[0] + 1)
+    w = wc // c
+    n = taps.shape[0]
+    t = taps.astype(np.int32)
+    pad = np.empty((w + n - 1) * c, np.int32)
+    acc = np.empty(wc, np.int32)
+    half_keep = np.int32((1 << (keep - 1)) if keep > 0 else 0)
+    half = np.int32(1 << (total - 1))
+    for y in range(h):
+        for i in range(wc):
+            acc[i] = 0
+        for j in range(n):
+            tj = t[j]
+            row = img[rows[y + j]]
+            for i in range(wc):
+                acc[i] += tj * np.int32(row[i])
+        if keep > 0:
+            for i in range(wc):
+                acc[i] = (acc[i] + half_keep) >> keep
+        for x in range(w + n - 1):  # the row with its mirrored border
+            src = cols[x] * c
+            for k in range(c):
+                pad[x * c + k] = acc[src + k]
+        for i in range(wc):
+            acc[i] = half
+        for j in range(n):
+            tj = t[j]
+            off = j * c
+            for i in range(wc):
+                acc[i] += tj * pad[i + off]
+        for i in range(wc):
+            out[y, i] = np.uint8(acc[i] >> total)
+
+
+@kernel
+def moments(rgb: np.ndarray, mask: np.ndarray, out: np.ndarray) -> None:
+    """``compositing.colour.rgb_moments`` in int64 into ``out`` (10,): n, Σr, Σg, Σb, Σrr, Σrg, Σrb, Σgg, Σgb, Σbb
+    over the pixels of ``rgb`` (H, W, 3) where ``mask`` (H, W) (exact integers, < 2⁶³)."""
+    for i in range(10):
+        out[i] = 0
+    for y in range(rgb.shape[0]):
+        for x in range(rgb.shape[1]):
+            if mask[y, x]:
+                r, g, b = np.int64(rgb[y, x, 0]), np.int64(rgb[y, x, 1]), np.int64(rgb[y, x, 2])
+                out[0] += 1
+                out[1] += r
+                out[2] += g
+                out[3] += b
+                out[4] += r * r
+                out[5] += r * g
+                out[6] += r * b
+                out[7] += g * g
+                out[8] += g * b
+                out[9] += b * b

@@ -1,0 +1,205 @@
+"""The compiled kernels (numba backend, :mod:`aflw_occ.builders.kernels`) give the numpy references' bytes: on
+fabricated edge cases, on real composites (every pixel step's arguments captured from composites of real images and
+stamps, then whole composites under both backends), and compiled for other CPUs (generic x86-64, SSE4.2-only
+``nehalem``) in fresh processes, with the setting and the compiled code checked there (integer code: the same result
+on every instruction set)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from aflw_occ.builders import exact_filter as xf
+from aflw_occ.builders import exact_image as xi
+from aflw_occ.builders import exact_jpeg as xj
+from aflw_occ.builders import exact_warp as xw
+from aflw_occ.builders import kernels
+from aflw_occ.builders.compositing import blend as bl
+from aflw_occ.builders.compositing import colour as co
+
+pytest.importorskip("numba", reason="numba is a runtime dependency; the suite installs it")
+
+
+def _same(fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
+    """``fn`` gives the same result (arrays, tuples of arrays or values) under both backends, and the numba one ran."""
+    with kernels.use("numba"):
+        assert kernels.compiled() is not None
+        fast = fn(*args, **kw)
+    with kernels.use("numpy"):
+        assert kernels.compiled() is None
+        ref = fn(*args, **kw)
+    if isinstance(ref, tuple) and not hasattr(ref, "_fields"):
+        assert len(fast) == len(ref)
+        for a, b in zip(fast, ref, strict=True):
+            np.testing.assert_array_equal(a, b)
+    elif isinstance(ref, np.ndarray):
+        assert fast.dtype == ref.dtype and fast.shape == ref.shape
+        np.testing.assert_array_equal(fast, ref)
+    else:
+        assert fast == ref
+
+
+RNG = np.random.default_rng(5)
+
+
+def _rgba(h: int, w: int, sparse: bool = True) -> np.ndarray:
+    """Premultiplied RGBA with α of every kind (0, partial, 128 boundary, 255) and a zero border."""
+    img = RNG.integers(0, 256, (h, w, 4), np.uint8)
+    if sparse:
+        img[..., 3] = RNG.choice(np.array([0, 0, 1, 127, 128, 200, 254, 255], np.uint8), (h, w))
+    return xi.premultiply(img)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (7, 5), (31, 40)])
+def test_warp_equals_reference_on_edge_maps(shape: tuple[int, int]) -> None:
+    src = _rgba(*shape, sparse=False)
+    maps = [
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],  # identity
+        [[0.37, -0.91, 3.2], [0.88, 0.41, -2.7]],  # rotation, partly outside
+        [[-1.0, 0.0, shape[1] - 0.5], [0.0, -1.0, shape[0] - 0.5]],  # negative steps, half-pixel
+        [[2.5, 0.3, -1.0], [0.0, 0.0, 0.5]],  # zero y step: one source row
+        [[0.0, 0.0, -3.0], [0.0, 0.0, -3.0]],  # everything outside
+    ]
+    for m in maps:
+        for origin in ((0, 0), (3, -2)):
+            size = (shape[1] + 7, shape[0] + 5)
+            _same(xw.warp_bilinear, src, m, size, origin)
+
+
+def test_straight_colour_equals_reference() -> None:
+    for shape in ((1, 1), (1, 9), (9, 1), (23, 17)):
+        _same(bl.straight_colour, _rgba(*shape))
+
+
+def test_colour_matrix_and_blend_equal_reference() -> None:
+    rgb = RNG.integers(0, 256, (19, 13, 3), np.uint8)
+    rgb[0] = 0
+    rgb[1] = 255
+    for m in (
+        np.array([[4096, 0, 0, 0], [0, 4096, 0, 0], [0, 0, 4096, 0]]),
+        RNG.integers(-(1 << 17), 1 << 17, (3, 4)),
+        np.array([[(1 << 18) - 1, 0, 0, (1 << 28) - 1], [-(1 << 18) + 1, 0, 0, -(1 << 28) + 1], [1, 1, 1, -2048]]),
+    ):
+        _same(xi.apply_colour_matrix, rgb, m, 12)
+    with kernels.use("numba"), pytest.raises(ValueError):
+        xi.apply_colour_matrix(rgb, np.full((3, 4), 1 << 18), 12)
+    back = RNG.integers(0, 256, rgb.shape, np.uint8)
+    alpha = RNG.integers(0, 256, rgb.shape[:2], np.uint8)
+    alpha[:2] = [[0], [255]]
+    _same(xi.blend, rgb, back, alpha)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 9), (5, 3, 4), (40, 33, 3)])
+def test_separable_filter_equals_reference(shape: tuple[int, ...]) -> None:
+    img = RNG.integers(0, 256, shape, np.uint8)
+    for taps in (np.array([1, 2, 1]), np.array([1, 4, 6, 4, 1]), xf.gaussian_taps(0.5), xf.gaussian_taps(1.5)):
+        _same(xf.separable_filter, img, taps)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (8, 8), (17, 33), (48, 40)])
+def test_jpeg_equals_reference(shape: tuple[int, int]) -> None:
+    rgb = RNG.integers(0, 256, (*shape, 3), np.uint8)
+    rgb[: shape[0] // 2] //= 8  # flat dark half: small coefficients, rounding ties at 0
+    where = RNG.random(shape) < 0.3
+    for q in (1, 49, 50, 70, 100):
+        _same(xj.jpeg_roundtrip, rgb, q, where)
+
+
+def test_moments_equal_reference() -> None:
+    rgb = RNG.integers(0, 256, (30, 21, 3), np.uint8)
+    mask = RNG.random((30, 21)) < 0.4
+    _same(co.rgb_moments, rgb, mask)
+    _same(co.rgb_moments, rgb[::2, ::3], mask[::2, ::3])
+    _same(co.rgb_moments, rgb)
+
+
+def _composite(image: np.ndarray, region: np.ndarray, occluder: Any, seed: int) -> Any:
+    """One NSOD (``occluder`` a library cut-out) or RandOcc (``occluder`` None: a random blob) composite."""
+    from aflw_occ.builders.compositing import composite
+    from aflw_occ.builders.occluders.randocc import random_blob
+
+    rng = np.random.default_rng(seed)
+    rgba, points = (occluder.rgba(), occluder.points_at_face) if occluder is not None else (random_blob(rng)[0], False)
+    return composite(image, region, rgba, rng, points_at_face=points)
+
+
+def test_whole_composites_are_the_same_under_both_backends(real_dataset, shared: Path) -> None:  # noqa: ANN001
+    """40 NSOD and 40 RandOcc composites of real images (every 50th, the landmark-hull region) and real stamps:
+    image, mask and every recorded value equal under the numba and numpy backends."""
+    from aflw_occ.builders.occluders.registry import load_library
+    from aflw_occ.face_region import landmark_hull_region
+
+    lib = load_library([f"tuxpaint:{shared / 'occluders' / 'tuxpaint-stamps-default'}"])
+    checked = 0
+    for i in range(0, 2000, 50):
+        s = real_dataset[i]
+        img = s.read_image()
+
+        class _S:
+            landmarks = s.pt3d_68.T - np.array([1.0, 1.0, 0.0])
+            shape = img.shape[:2]
+
+        region = landmark_hull_region(_S)  # type: ignore[arg-type]
+        for occ in (lib.draw(np.random.default_rng(i)), None):
+            with kernels.use("numba"):
+                fast = _composite(img, region, occ, i)
+            with kernels.use("numpy"):
+                ref = _composite(img, region, occ, i)
+            np.testing.assert_array_equal(fast.image, ref.image)
+            np.testing.assert_array_equal(fast.mask, ref.mask)
+            assert fast.params == ref.params
+            checked += int(ref.mask.any())
+    assert checked >= 70  # composites that changed pixels (a few fall outside the photo)
+
+
+_OTHER_CPU = """
+import sys, numba, pytest
+name, features, test_file = sys.argv[1], sys.argv[2] or None, sys.argv[3]
+assert (numba.config.CPU_NAME, numba.config.CPU_FEATURES or None) == (name, features), numba.config.CPU_FEATURES
+args = ["-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", test_file, "-k", "reference and not whole"]
+rc = pytest.main(args)
+from aflw_occ.builders.kernels import jit as c
+asm = "".join(a for f in (c.warp_bilinear, c.blend, c.separable_filter) for a in f.inspect_asm().values())
+wide = sorted({r for r in ("ymm", "zmm") if r in asm})
+assert not wide, f"kernels compiled for {name} use {wide} registers"
+sys.exit(rc)
+"""
+
+
+@pytest.mark.parametrize(("cpu", "features"), [("generic", ""), ("nehalem", "+sse4.2,+popcnt")])
+def test_kernels_compiled_for_another_cpu_give_the_same_bytes(cpu: str, features: str, tmp_path: Path) -> None:
+    """The edge-case comparisons again in a fresh process whose kernels numba compiles (empty cache) for another CPU:
+    ``generic`` x86-64 and ``nehalem`` (SSE4.2, no AVX). The process asserts that numba took the setting and that the
+    compiled kernels use no AVX register (ymm / zmm). ``NUMBA_CPU_NAME`` alone is not enough: numba then keeps this
+    machine's features (AVX-512 here), so ``nehalem`` also needs ``NUMBA_CPU_FEATURES``."""
+    env = {**os.environ, "NUMBA_CPU_NAME": cpu, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), kernels.ENV: "numba"}
+    env.pop("NUMBA_CPU_FEATURES", None)
+    if features:
+        env["NUMBA_CPU_FEATURES"] = features
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_CPU, cpu, features, __file__],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and " failed" not in done.stdout
+
+
+def test_backend_choice() -> None:
+    """``AFLW_OCC_KERNELS`` picks the backend; an unknown value is one clear error."""
+    with kernels.use("numpy"):
+        assert kernels.backend() == "numpy" and kernels.describe() == {"backend": "numpy"}
+    with kernels.use("numba"):
+        d = kernels.describe()
+        assert d["backend"] == "numba" and d["numba"] and d["numba_cpu_name"]
+    with pytest.raises(kernels.KernelsError, match="one of auto, numba, numpy"), kernels.use("fast"):
+        pass
