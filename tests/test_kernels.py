@@ -203,3 +203,13 @@ def test_backend_choice() -> None:
         assert d["backend"] == "numba" and d["numba"] and d["numba_cpu_name"]
     with pytest.raises(kernels.KernelsError, match="one of auto, numba, numpy"), kernels.use("fast"):
         pass
+
+
+def test_jpeg_kernel_quotient_without_division() -> None:
+    """The JPEG kernel's ⌊m/q⌋ = ⌊m·M/2²⁴⌋ with M = ⌊2²⁴/q⌋ + 1, for every m < 2¹⁴ and every table entry q
+    (1–255), and the DCT table's symmetry cos[u, 7 − j] = (−1)ᵘ·cos[u, j] its even/odd sums rely on."""
+    m = np.arange(1 << 14, dtype=np.int64)
+    for q in range(1, 256):
+        assert np.array_equal((m * ((1 << 24) // q + 1)) >> 24, m // q), q
+    u = np.arange(8)[:, None]
+    np.testing.assert_array_equal(xj.COS[:, ::-1], xj.COS * (-1) ** u)

@@ -10,38 +10,67 @@ from ._numba import kernel
 
 
 @kernel
-def lossy_block(x: np.ndarray, table: np.ndarray, cos: np.ndarray, out: np.ndarray) -> None:
-    """One 8×8 block (level-shifted by −128 in ``x``) of ``exact_jpeg._lossy_blocks`` into ``out``:
-    F = C·X·Cᵀ (< 2⁴¹), quantised sign·⌊(2|F| + s)/(2s)⌋ with s = table·2²⁸ (= ⌊|F|/s + ½⌋, half away from zero),
-    dequantised, Cᵀ·F·C (< 2⁴⁵), then clip(⌊(rec + 2²⁷)/2²⁸⌋ + 128, 0, 255)."""
-    t = np.empty((8, 8), np.int64)
-    f = np.empty((8, 8), np.int64)
+def _dct(x: np.ndarray, cos: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+    """out = C·X·Cᵀ of an 8×8 block (``t``: scratch), each pass by the even/odd halves of its sums: the rounded table
+    keeps cos[u, 7 − j] = (−1)ᵘ·cos[u, j] (checked by the tests), so the even u sum (x[j] + x[7 − j])·cos[u, j] and
+    the odd u (x[j] − x[7 − j])·cos[u, j] over j < 4: the same integers with half the products."""
     for i in range(8):  # t = X·Cᵀ
-        for u in range(8):
-            acc = np.int64(0)
-            for j in range(8):
-                acc += x[i, j] * cos[u, j]
-            t[i, u] = acc
-    for v in range(8):  # F = C·t, quantised and dequantised
-        for u in range(8):
-            acc = np.int64(0)
-            for i in range(8):
-                acc += cos[v, i] * t[i, u]
-            step = table[v, u] << 28
-            mag = (2 * abs(acc) + step) // (2 * step)
-            f[v, u] = (mag if acc >= 0 else -mag) * table[v, u]
+        s0, s1, s2, s3 = x[i, 0] + x[i, 7], x[i, 1] + x[i, 6], x[i, 2] + x[i, 5], x[i, 3] + x[i, 4]
+        d0, d1, d2, d3 = x[i, 0] - x[i, 7], x[i, 1] - x[i, 6], x[i, 2] - x[i, 5], x[i, 3] - x[i, 4]
+        for u in range(0, 8, 2):
+            t[i, u] = s0 * cos[u, 0] + s1 * cos[u, 1] + s2 * cos[u, 2] + s3 * cos[u, 3]
+            t[i, u + 1] = d0 * cos[u + 1, 0] + d1 * cos[u + 1, 1] + d2 * cos[u + 1, 2] + d3 * cos[u + 1, 3]
+    for u in range(8):  # out = C·t
+        s0, s1, s2, s3 = t[0, u] + t[7, u], t[1, u] + t[6, u], t[2, u] + t[5, u], t[3, u] + t[4, u]
+        d0, d1, d2, d3 = t[0, u] - t[7, u], t[1, u] - t[6, u], t[2, u] - t[5, u], t[3, u] - t[4, u]
+        for v in range(0, 8, 2):
+            out[v, u] = s0 * cos[v, 0] + s1 * cos[v, 1] + s2 * cos[v, 2] + s3 * cos[v, 3]
+            out[v + 1, u] = d0 * cos[v + 1, 0] + d1 * cos[v + 1, 1] + d2 * cos[v + 1, 2] + d3 * cos[v + 1, 3]
+
+
+@kernel
+def _idct(f: np.ndarray, cos: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+    """out = Cᵀ·F·C of an 8×8 block (``t``: scratch), each pass by the even and odd terms of its sums: with
+    E = Σ_{u even} f[u]·cos[u, j] and O = Σ_{u odd} f[u]·cos[u, j] (j < 4), the sums at j and 7 − j are E + O and
+    E − O (the table's symmetry)."""
     for v in range(8):  # t = F·C
+        for j in range(4):
+            e = f[v, 0] * cos[0, j] + f[v, 2] * cos[2, j] + f[v, 4] * cos[4, j] + f[v, 6] * cos[6, j]
+            o = f[v, 1] * cos[1, j] + f[v, 3] * cos[3, j] + f[v, 5] * cos[5, j] + f[v, 7] * cos[7, j]
+            t[v, j] = e + o
+            t[v, 7 - j] = e - o
+    for j in range(8):  # out = Cᵀ·t
+        for i in range(4):
+            e = cos[0, i] * t[0, j] + cos[2, i] * t[2, j] + cos[4, i] * t[4, j] + cos[6, i] * t[6, j]
+            o = cos[1, i] * t[1, j] + cos[3, i] * t[3, j] + cos[5, i] * t[5, j] + cos[7, i] * t[7, j]
+            out[i, j] = e + o
+            out[7 - i, j] = e - o
+
+
+@kernel
+def lossy_block(
+    x: np.ndarray, table: np.ndarray, magic: np.ndarray, cos: np.ndarray, scratch: np.ndarray, out: np.ndarray
+) -> None:
+    """One 8×8 block (level-shifted by −128 in ``x``) of ``exact_jpeg._lossy_blocks`` into ``out``: F = C·X·Cᵀ
+    (< 2⁴¹, :func:`_dct`), quantised sign·⌊(2|F| + s)/(2s)⌋ with s = table·2²⁸ (= ⌊|F|/s + ½⌋, half away from zero),
+    dequantised, Cᵀ·F·C (< 2⁴⁵, :func:`_idct`), then clip(⌊(rec + 2²⁷)/2²⁸⌋ + 128, 0, 255); ``scratch``: (3, 8, 8)
+    int64.
+
+    The quotient without a division: ⌊(2|F| + s)/(2s)⌋ = ⌊n/(q·2²⁸)⌋ with n = |F| + q·2²⁷ (q the table entry),
+    = ⌊m/q⌋ with m = ⌊n/2²⁸⌋ < 2¹⁴ (nested floors of positive integers), = ⌊m·M/2²⁴⌋ with M = ⌊2²⁴/q⌋ + 1
+    (``magic``): m·M/2²⁴ exceeds m/q by less than 2¹⁴·2⁻²⁴ = 2⁻¹⁰, less than the 1/q ≥ 1/255 that separates m/q
+    from the next integer when it is not one."""
+    t, f, rec = scratch[0], scratch[1], scratch[2]
+    _dct(x, cos, t, f)
+    for v in range(8):
+        for u in range(8):
+            q = table[v, u]
+            mag = (((abs(f[v, u]) + (q << 27)) >> 28) * magic[v, u]) >> 24
+            f[v, u] = (mag if f[v, u] >= 0 else -mag) * q
+    _idct(f, cos, t, rec)
+    for i in range(8):
         for j in range(8):
-            acc = np.int64(0)
-            for u in range(8):
-                acc += f[v, u] * cos[u, j]
-            t[v, j] = acc
-    for i in range(8):  # Cᵀ·t
-        for j in range(8):
-            acc = np.int64(0)
-            for v in range(8):
-                acc += cos[v, i] * t[v, j]
-            out[i, j] = min(max(((acc + (np.int64(1) << 27)) >> 28) + 128, 0), 255)
+            out[i, j] = min(max(((rec[i, j] + (np.int64(1) << 27)) >> 28) + 128, 0), 255)
 
 
 @kernel
@@ -69,6 +98,8 @@ def luma_plane(rgb: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.ndar
     h, w = rgb.shape[0], rgb.shape[1]
     out = np.zeros((sel.shape[0] * 8, sel.shape[1] * 8), np.int64)
     x = np.empty((8, 8), np.int64)
+    scratch = np.empty((3, 8, 8), np.int64)
+    magic = (np.int64(1) << 24) // table + 1
     for bi in range(sel.shape[0]):
         for bj in range(sel.shape[1]):
             if not sel[bi, bj]:
@@ -79,7 +110,7 @@ def luma_plane(rgb: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.ndar
                     xx = min(bj * 8 + j, w - 1)
                     r, g, b = np.int64(rgb[yy, xx, 0]), np.int64(rgb[yy, xx, 1]), np.int64(rgb[yy, xx, 2])
                     x[i, j] = ((19595 * r + 38470 * g + 7471 * b + 32768) >> 16) - 128
-            lossy_block(x, table, cos, out[bi * 8 : bi * 8 + 8, bj * 8 : bj * 8 + 8])
+            lossy_block(x, table, magic, cos, scratch, out[bi * 8 : bi * 8 + 8, bj * 8 : bj * 8 + 8])
     return out
 
 
@@ -91,6 +122,8 @@ def chroma_planes(rgb: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.n
     h, w = rgb.shape[0], rgb.shape[1]
     out = np.zeros((2, sel.shape[0] * 8, sel.shape[1] * 8), np.int64)
     x = np.empty((2, 8, 8), np.int64)
+    scratch = np.empty((3, 8, 8), np.int64)
+    magic = (np.int64(1) << 24) // table + 1
     for mi in range(sel.shape[0]):
         for mj in range(sel.shape[1]):
             if not sel[mi, mj]:
@@ -108,7 +141,7 @@ def chroma_planes(rgb: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.n
                     x[0, i, j] = ((s0 + 2) >> 2) - 128
                     x[1, i, j] = ((s1 + 2) >> 2) - 128
             for k in range(2):
-                lossy_block(x[k], table, cos, out[k, mi * 8 : mi * 8 + 8, mj * 8 : mj * 8 + 8])
+                lossy_block(x[k], table, magic, cos, scratch, out[k, mi * 8 : mi * 8 + 8, mj * 8 : mj * 8 + 8])
     return out
 
 
