@@ -15,7 +15,7 @@ $(BIN)/python:
 
 # -qq: errors only (`make demo` fits one screen, install included)
 install: $(BIN)/python
-	$(BIN)/pip install -qq -e . -c $(CONSTRAINTS)
+	$(BIN)/pip install -qq -e '.[fast]' -c $(CONSTRAINTS)
 
 # the baselines' extras too, so that the dlib and FaceMesh tests run (CI: AFLW_OCC_REQUIRE_REAL=1 fails without them)
 install-test: $(BIN)/python

@@ -194,8 +194,9 @@ def test_kernels_compiled_for_another_cpu_give_the_same_bytes(cpu: str, features
     assert " passed" in done.stdout and " failed" not in done.stdout
 
 
-def test_backend_choice() -> None:
-    """``AFLW_OCC_KERNELS`` picks the backend; an unknown value is one clear error."""
+def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``AFLW_OCC_KERNELS`` picks the backend; ``auto`` takes numba only inside the tested range; an unknown value, or
+    ``numba`` where it cannot run, is one clear error."""
     with kernels.use("numpy"):
         assert kernels.backend() == "numpy" and kernels.describe() == {"backend": "numpy"}
     with kernels.use("numba"):
@@ -203,6 +204,33 @@ def test_backend_choice() -> None:
         assert d["backend"] == "numba" and d["numba"] and d["numba_cpu_name"]
     with pytest.raises(kernels.KernelsError, match="one of auto, numba, numpy"), kernels.use("fast"):
         pass
+    monkeypatch.setattr(kernels.metadata, "version", lambda _: "0.70.1")  # a numba nobody has tested
+    with kernels.use("auto"):
+        assert kernels.backend() == "numpy"
+    with kernels.use("numba"), pytest.raises(kernels.KernelsError, match=r"0\.70\.1 is outside the tested range"):
+        kernels.backend()
+    monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda _: None)  # no numba at all
+    with kernels.use("auto"):
+        assert kernels.backend() == "numpy"
+    with kernels.use("numba"), pytest.raises(kernels.KernelsError, match=r"not installed: pip install 'aflw-occ\[fast"):
+        kernels.backend()
+
+
+def test_unknown_backend_is_one_error_line(real_source: Path, tmp_path: Path) -> None:
+    """A build that composites with ``AFLW_OCC_KERNELS`` misspelt stops with one ``error:`` line naming the variable,
+    exit code 2, and leaves no store."""
+    env = {**os.environ, kernels.ENV: "fastest"}
+    out = tmp_path / "out"
+    cmd = [str(Path(sys.executable).parent / "aflw-occ"), "build", "--source", str(real_source), "--out", str(out)]
+    done = subprocess.run(
+        [*cmd, "--ids", "image00002", "--subset", "randocc", "--workers", "1", "--quiet"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and kernels.ENV in lines[0], done.stderr
+    assert not list(out.glob("*.h5"))
+
 
 
 def test_jpeg_kernel_quotient_without_division() -> None:

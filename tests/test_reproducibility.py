@@ -121,7 +121,7 @@ def test_a_partial_emulation_is_caught(tmp_path: Path) -> None:
         assert any(p.startswith("numpy") and "X86_V4" in p for p in problems), problems
 
 
-PIXEL_PATH = ("numpy", "opencv-python-headless", "h5py", "scipy", "scikit-image")
+PIXEL_PATH = ("numpy", "opencv-python-headless", "h5py", "scipy", "scikit-image", "numba")
 
 
 def test_constraints_files_are_the_ends_of_the_declared_ranges() -> None:
@@ -132,7 +132,8 @@ def test_constraints_files_are_the_ends_of_the_declared_ranges() -> None:
     from packaging.requirements import Requirement
     from packaging.version import Version
 
-    deps = tomllib.loads((repro.ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((repro.ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["fast"]  # the compiled pixel kernels' numba
     reqs = {Requirement(d).name.lower(): Requirement(d).specifier for d in deps}
     low, high = repro.pinned_versions(repro.CONSTRAINTS_LOW), repro.pinned_versions(repro.CONSTRAINTS_HIGH)
     for name in PIXEL_PATH:

@@ -49,6 +49,7 @@ def test_layout_and_counts(built: Path) -> None:
         assert set(f.attrs) == set(ROOT_ATTRS)
         env = json.loads(f.attrs["environment"])
         assert env["libraries"]["numpy"] and env["machine"] and "opencv_cpu_features" in env
+        assert env["pixel_kernels"]["backend"] in ("numba", "numpy")  # which implementation ran the pixel path
         scalars: list[str] = []
         f.visititems(
             lambda name, obj: scalars.append(name) if isinstance(obj, h5py.Dataset) and not obj.shape else None

@@ -4,8 +4,9 @@ Each operation is *defined* by its numpy reference (:mod:`..exact_warp`, :mod:`.
 :mod:`..exact_jpeg`, :mod:`..compositing`); the package :mod:`.jit` holds numba kernels of the same integer
 arithmetic, which give the same bytes several times faster. Choose with ``AFLW_OCC_KERNELS``:
 
-* ``auto`` (default): the compiled kernels when numba can be imported, else the numpy references;
-* ``numba``: the compiled kernels (an error when numba cannot be imported);
+* ``auto`` (default): the compiled kernels when numba is installed in the tested range (:data:`NUMBA_RANGE`, the
+  ``fast`` extra: ``pip install 'aflw-occ[fast]'``), else the numpy references;
+* ``numba``: the compiled kernels (an error when numba is missing or outside the tested range);
 * ``numpy``: the numpy references.
 
 Either way the pixels are the same (tests compare the two on edge cases and on real composites, and the committed
@@ -28,6 +29,9 @@ from aflw_occ.errors import AflwOccError
 #: the environment variable that chooses the backend, and its values
 ENV = "AFLW_OCC_KERNELS"
 CHOICES = ("auto", "numba", "numpy")
+#: the numba releases proven to give the reference bytes (the ``fast`` extra of pyproject.toml: lowest and highest
+#: tested in CI): [first, stop) as (major, minor)
+NUMBA_RANGE = ((0, 60), (0, 69))
 
 _STATE: dict[str, Any] = {"override": None, "module": None, "for": None}
 
@@ -44,17 +48,39 @@ def requested() -> str:
     return choice
 
 
+def _numba_problem() -> str | None:
+    """Why numba cannot run the kernels here (not installed, or a release outside :data:`NUMBA_RANGE`), or None;
+    from the installed distribution's metadata, without importing numba."""
+    if importlib.util.find_spec("numba") is None:
+        return "numba is not installed"
+    try:
+        version = metadata.version("numba")
+    except metadata.PackageNotFoundError:
+        return "numba's version cannot be read"
+    release = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    (lo, hi) = NUMBA_RANGE
+    if not lo <= release < hi:
+        return f"numba {version} is outside the tested range {lo[0]}.{lo[1]} to <{hi[0]}.{hi[1]}"
+    return None
+
+
 def backend() -> str:
-    """The backend that runs: ``numba`` or ``numpy`` (``auto`` resolved without importing numba)."""
+    """The backend that runs: ``numba`` or ``numpy`` (``auto`` resolved without importing numba); :class:`KernelsError`
+    when ``numba`` is asked for and cannot run."""
     choice = requested()
-    if choice == "auto":
-        return "numba" if importlib.util.find_spec("numba") is not None else "numpy"
-    return choice
+    if choice == "numpy":
+        return choice
+    problem = _numba_problem()
+    if problem is None:
+        return "numba"
+    if choice == "numba":
+        raise KernelsError(f"{ENV}=numba but {problem}: pip install 'aflw-occ[fast]', or set {ENV}=numpy")
+    return "numpy"
 
 
 def compiled() -> ModuleType | None:
     """The compiled kernels (:mod:`.jit`) when the numba backend runs, else None (use the numpy reference).
-    The first call imports numba; :class:`KernelsError` when ``numba`` was asked for and cannot be imported."""
+    The first call imports numba; :class:`KernelsError` when it cannot run (:func:`backend`)."""
     name = backend()
     if _STATE["for"] != name:
         module = None
@@ -62,8 +88,7 @@ def compiled() -> ModuleType | None:
             try:
                 from . import jit as module  # noqa: PLC0415  (numba: heavy, only where compositing runs)
             except ImportError as exc:
-                why = f"numba cannot be imported ({exc})"
-                raise KernelsError(f"{ENV}=numba but {why}; install numba or set {ENV}=numpy") from None
+                raise KernelsError(f"numba cannot be imported ({exc}); reinstall it, or set {ENV}=numpy") from None
         _STATE["module"], _STATE["for"] = module, name
     return _STATE["module"]
 
