@@ -98,6 +98,16 @@ def _binomial_filter(img: np.ndarray, n: int) -> np.ndarray:
     return acc.astype(np.uint8)
 
 
+def filter_plan(taps: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """What the compiled :func:`separable_filter` of an (h, w) image needs (the general path, valid taps): the taps
+    (int64), the mirrored row and column indices (:func:`_mirror_index`), and the bits the vertical pass drops
+    (``keep``) and the horizontal pass divides by (``total``)."""
+    s = int(np.sum(taps)).bit_length() - 1
+    keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
+    r = len(taps) // 2
+    return np.asarray(taps, np.int64), _mirror_index(h, r), _mirror_index(w, r), keep, 2 * s - keep
+
+
 def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """uint8 image filtered by the separable kernel taps ⊗ taps (non-negative integer taps summing to a power of two
     S = 2^s ≤ 2¹⁴), in int32: the vertical pass is rounded half up to 6 fractional bits
@@ -114,11 +124,9 @@ def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
     jit = kernels.compiled() if img.dtype == np.uint8 else None
     if jit is not None:  # the compiled kernel (:mod:`.kernels`): the same integers, row by row
-        h = img.shape[0]
-        flat = np.ascontiguousarray(img).reshape(h, -1)
+        flat = np.ascontiguousarray(img).reshape(img.shape[0], -1)
         out = np.empty(flat.shape, np.uint8)
-        rows, cols = _mirror_index(h, r), _mirror_index(img.shape[1], r)
-        jit.separable_filter(flat, np.asarray(taps, np.int64), rows, cols, keep, 2 * s - keep, out)
+        jit.separable_filter(flat, *filter_plan(taps, img.shape[0], img.shape[1]), out)
         return out.reshape(img.shape)
     dtype = np.uint16 if s <= 4 else np.int32
     v = _convolve_axis(img, taps, 0, dtype)

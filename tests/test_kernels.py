@@ -112,6 +112,24 @@ def test_jpeg_equals_reference(shape: tuple[int, int]) -> None:
         _same(xj.jpeg_roundtrip, rgb, q, where)
 
 
+@pytest.mark.parametrize(
+    ("shape", "size"), [((1, 1, 1), (1, 1)), ((7, 5, 4), (2, 3)), ((150, 200, 4), (97, 61)), ((96, 96, 1), (192, 192))]
+)
+def test_area_resize_equals_reference(shape: tuple[int, int, int], size: tuple[int, int]) -> None:
+    img = RNG.integers(0, 256, shape, np.uint8)
+    img[0] = 255  # the largest sums
+    _same(xi.area_resize, img, size)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 8), (40, 33)])
+def test_blur_equals_reference(shape: tuple[int, int]) -> None:
+    colour = RNG.integers(0, 256, (*shape, 3), np.uint8)
+    alpha = RNG.choice(np.array([0, 0, 0, 1, 128, 254, 255, 255], np.uint8), shape)
+    alpha[: shape[0] // 2] = 0  # a blank half: blurred α 0, 1–254 and 255 all occur
+    for sigma in (0.5, 1.2, 1.5):
+        _same(bl.blur, colour, alpha, sigma)
+
+
 def test_moments_equal_reference() -> None:
     rgb = RNG.integers(0, 256, (30, 21, 3), np.uint8)
     mask = RNG.random((30, 21)) < 0.4

@@ -108,8 +108,16 @@ def _straight_colour_numpy(warped: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 def blur(colour: np.ndarray, alpha: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blur of the occluder in premultiplied alpha: (colour, alpha) after it (the four premultiplied
     channels filtered together; colour kept where the blurred α is 0). Un-premultiplying: 255·p/255 = p where the
-    blurred α is 255, a table look-up where 0 < α < 255."""
+    blurred α is 255, a table look-up where 0 < α < 255. With the numba backend (:mod:`..kernels`) one compiled
+    kernel does all three steps (the same integers)."""
     taps = xf.gaussian_taps(sigma)
+    jit = kernels.compiled()
+    if jit is not None:
+        out, a = np.empty_like(colour), np.empty_like(alpha)
+        plan = xf.filter_plan(taps, *alpha.shape)
+        c, a0 = np.ascontiguousarray(colour), np.ascontiguousarray(alpha)
+        jit.blur_premultiplied(c, a0, *plan, xi.PREMULTIPLY, xi.UNPREMULTIPLY, out, a)
+        return out, a
     rgba = cv2.merge((colour, alpha))  # byte interleave (no arithmetic): exact everywhere
     blurred = xf.separable_filter(xi.premultiply(rgba), taps)
     alpha = np.ascontiguousarray(blurred[..., 3])

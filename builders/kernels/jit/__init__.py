@@ -6,13 +6,24 @@ from __future__ import annotations
 
 from ._numba import CPU_NAME, VERSION
 from .jpeg import jpeg_roundtrip
-from .pixel import apply_colour_matrix, blend, moments, separable_filter, straight_colour, warp_bilinear
+from .pixel import (
+    apply_colour_matrix,
+    area_resize,
+    blend,
+    blur_premultiplied,
+    moments,
+    separable_filter,
+    straight_colour,
+    warp_bilinear,
+)
 
 __all__ = [
     "CPU_NAME",
     "VERSION",
     "apply_colour_matrix",
+    "area_resize",
     "blend",
+    "blur_premultiplied",
     "jpeg_roundtrip",
     "moments",
     "separable_filter",

@@ -185,3 +185,74 @@ def moments(rgb: np.ndarray, mask: np.ndarray, out: np.ndarray) -> None:
                 out[7] += g * g
                 out[8] += g * b
                 out[9] += b * b
+
+
+@kernel
+def area_resize(
+    img: np.ndarray, ix: np.ndarray, wx: np.ndarray, iy: np.ndarray, wy: np.ndarray, den: int, out: np.ndarray
+) -> None:
+    """``exact_image.area_resize`` of ``img`` (h, w, C) uint8 into ``out`` (nh, nw, C): per output pixel the exact
+    area sum S = Σ wy[j, t]·wx[i, s]·img[iy[j, t], ix[i, s]] (the taps and weights of ``aflw_occ.area.area_taps``;
+    int64, below 2³¹ for uint8 images), rounded half up: ⌊(2S + den)/(2·den)⌋ = ⌊S/den + ½⌋. The vertical pass runs
+    once per output row over the whole width."""
+    h, w, c = img.shape
+    rows = np.empty((w, c), np.int64)
+    for j in range(out.shape[0]):
+        rows[:] = 0
+        for t in range(iy.shape[1]):
+            wt = wy[j, t]
+            if wt == 0:
+                continue
+            src = img[iy[j, t]]
+            for x in range(w):
+                for k in range(c):
+                    rows[x, k] += wt * np.int64(src[x, k])
+        for i in range(out.shape[1]):
+            for k in range(c):
+                acc = np.int64(0)
+                for s in range(ix.shape[1]):
+                    acc += wx[i, s] * rows[ix[i, s], k]
+                out[j, i, k] = (2 * acc + den) // (2 * den)
+
+
+@kernel
+def blur_premultiplied(
+    colour: np.ndarray,
+    alpha: np.ndarray,
+    taps: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    keep: int,
+    total: int,
+    premultiply: np.ndarray,
+    unpremultiply: np.ndarray,
+    out: np.ndarray,
+    out_alpha: np.ndarray,
+) -> None:
+    """``compositing.blend.blur`` into ``out`` (H, W, 3) and ``out_alpha`` (H, W): the straight ``colour`` and
+    ``alpha`` premultiplied by the table (index 256·α + c), the four channels filtered by :func:`separable_filter`
+    (``taps``, ``rows``, ``cols``, ``keep``, ``total`` as ``exact_filter.filter_plan``), then un-premultiplied where
+    the blurred α is 1–254 (table, index 256·α + p), the premultiplied value itself where it is 255 and the original
+    colour where it is 0."""
+    h, w = alpha.shape
+    pm = np.empty((h, w * 4), np.uint8)
+    for y in range(h):
+        for x in range(w):
+            a = np.int64(alpha[y, x])
+            for k in range(3):
+                pm[y, 4 * x + k] = premultiply[(a << 8) | np.int64(colour[y, x, k])]
+            pm[y, 4 * x + 3] = alpha[y, x]
+    blurred = np.empty((h, w * 4), np.uint8)
+    separable_filter(pm, taps, rows, cols, keep, total, blurred)
+    for y in range(h):
+        for x in range(w):
+            a = np.int64(blurred[y, 4 * x + 3])
+            out_alpha[y, x] = blurred[y, 4 * x + 3]
+            for k in range(3):
+                p = blurred[y, 4 * x + k]
+                if a == 255:
+                    out[y, x, k] = p
+                elif a == 0:
+                    out[y, x, k] = colour[y, x, k]
+                else:
+                    out[y, x, k] = unpremultiply[(a << 8) | np.int64(p)]
