@@ -222,16 +222,22 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
         assert d["backend"] == "numba" and d["numba"] and d["numba_cpu_name"]
     with pytest.raises(kernels.KernelsError, match="one of auto, numba, numpy"), kernels.use("fast"):
         pass
-    monkeypatch.setattr(kernels.metadata, "version", lambda _: "0.70.1")  # a numba nobody has tested
-    with kernels.use("auto"):
-        assert kernels.backend() == "numpy"
-    with kernels.use("numba"), pytest.raises(kernels.KernelsError, match=r"0\.70\.1 is outside the tested range"):
-        kernels.backend()
-    monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda _: None)  # no numba at all
-    with kernels.use("auto"):
-        assert kernels.backend() == "numpy"
-    with kernels.use("numba"), pytest.raises(kernels.KernelsError, match=r"not installed: pip install 'aflw-occ\[fast"):
-        kernels.backend()
+    try:
+        monkeypatch.setattr(kernels.metadata, "version", lambda _: "0.70.1")  # a numba nobody has tested
+        kernels._numba_problem.cache_clear()  # read once per process: forget this machine's numba
+        with kernels.use("auto"):
+            assert kernels.backend() == "numpy"
+        with kernels.use("numba"), pytest.raises(kernels.KernelsError, match=r"0\.70\.1 is outside the tested range"):
+            kernels.backend()
+        monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda _: None)  # no numba at all
+        kernels._numba_problem.cache_clear()
+        with kernels.use("auto"):
+            assert kernels.backend() == "numpy"
+        with kernels.use("numba"), pytest.raises(kernels.KernelsError, match=r"not installed: pip install 'aflw-occ"):
+            kernels.backend()
+    finally:  # this machine's numba again for the next tests
+        monkeypatch.undo()
+        kernels._numba_problem.cache_clear()
 
 
 def test_unknown_backend_is_one_error_line(real_source: Path, tmp_path: Path) -> None:

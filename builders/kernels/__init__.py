@@ -16,6 +16,7 @@ compiled (or loaded from numba's cache) on first use, in the process that compos
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Iterator
@@ -48,9 +49,10 @@ def requested() -> str:
     return choice
 
 
+@functools.cache
 def _numba_problem() -> str | None:
     """Why numba cannot run the kernels here (not installed, or a release outside :data:`NUMBA_RANGE`), or None;
-    from the installed distribution's metadata, without importing numba."""
+    from the installed distribution's metadata, without importing numba (read once per process)."""
     if importlib.util.find_spec("numba") is None:
         return "numba is not installed"
     try:
