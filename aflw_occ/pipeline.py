@@ -30,7 +30,7 @@ from .build_plan import (
     load_source,
 )
 from .build_worker import init_worker, process_block
-from .builders.registry import get_builder, module_of
+from .builders.registry import get_builder, module_of, subset
 from .errors import SourceError
 from .hashing import sha256_bytes
 from .journal import journal_blocks, load_block, open_journal
@@ -102,7 +102,8 @@ def _build(plan: BuildPlan, lock: OutLock) -> BuildResult:
         stack.push(lambda exc_type, *_: _drop_empty_journal(made, failed=exc_type is not None))  # runs last
         pool = None
         if plan.workers > 1:  # the workers start (imports, builder resources) while this process reads the source
-            preload = ("aflw_occ.build_worker", *(module_of(name) for name in plan.subsets))
+            declared = (m for name in plan.subsets for m in subset(name).preload)
+            preload = ("aflw_occ.build_worker", *(module_of(name) for name in plan.subsets), *declared)
             pool = stack.enter_context(process_pool(plan.workers, init_worker, _worker_args(plan), preload))
             stack.push(lambda exc_type, *_: stop_pool(pool, failed=exc_type is not None))
             starter = threading.Thread(target=_start_workers, args=(pool, plan.workers), daemon=True)

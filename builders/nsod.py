@@ -131,10 +131,14 @@ class RandOcc(NSOD):
         return {"randocc_natocc_config": repr(config_dict(self.composite_config))}
 
 
+#: loads the compiled pixel kernels in a multi-worker build's forkserver (:mod:`.kernels.warm`)
+WARM_KERNELS = "aflw_occ.builders.kernels.warm"
+
 SUBSET = Subset(
     name="nsod",
     builder=NSOD,
     input_options=("occluders",),
+    preload=(WARM_KERNELS,),
     summary="one daily-life object composited over the face (NatOcc technique, [docs/nsod.md](docs/nsod.md))",
     rows="2000",
 )
@@ -142,6 +146,7 @@ RANDOCC_SUBSET = Subset(
     name="randocc",
     builder=RandOcc,
     input_options=("occluders",),
+    preload=(WARM_KERNELS,),
     summary="one random textured Bézier blob (NatOcc's RandOcc)",
     rows="2000",
 )

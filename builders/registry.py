@@ -52,6 +52,8 @@ class Subset:
         rows: its rows on AFLW2000-3D (README table), e.g. ``3 × 2000``.
         input_options: the :class:`BuildOptions` fields naming input files the builder reads (``occluders``,
             ``skin``): what those files hold now is part of a build's resume identity (:mod:`aflw_occ.fingerprint`).
+        preload: modules a multi-worker build's forkserver imports before it forks the workers, so that state they
+            load (e.g. compiled kernels) is loaded once and shared.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Subset:
     summary: str
     rows: str
     input_options: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
 
     @property
     def splits(self) -> tuple[str, ...]:

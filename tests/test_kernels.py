@@ -265,3 +265,17 @@ def test_jpeg_kernel_quotient_without_division() -> None:
         assert np.array_equal((m * ((1 << 24) // q + 1)) >> 24, m // q), q
     u = np.arange(8)[:, None]
     np.testing.assert_array_equal(xj.COS[:, ::-1], xj.COS * (-1) ** u)
+
+
+def test_warm_loads_every_kernel_in_a_fresh_process() -> None:
+    """Importing ``kernels.warm`` (what a multi-worker build's forkserver does before forking) leaves every compiled
+    kernel with a compiled signature, so the workers it forks start with them loaded."""
+    code = (
+        "import aflw_occ.builders.kernels.warm\n"
+        "from aflw_occ.builders.kernels import jit\n"
+        "cold = [n for n in jit.__all__ if n.islower() and not getattr(jit, n).signatures]\n"
+        "assert not cold, cold\n"
+    )
+    env = {**os.environ, kernels.ENV: "numba"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stderr[-2000:]
