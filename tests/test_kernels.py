@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,24 @@ def test_warm_loads_every_kernel_in_a_fresh_process() -> None:
     env = {**os.environ, kernels.ENV: "numba"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_cache_folder_when_the_package_is_read_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A read-only install (site-packages owned by root) caches under ``$XDG_CACHE_HOME/aflw-occ/numba``, else the
+    temporary folder; a folder the user chose is kept."""
+    from aflw_occ.builders.kernels.jit import _numba
+
+    package = Path(_numba.__file__).resolve().parent / "__pycache__"
+    real = _numba._writable
+    monkeypatch.setattr(_numba, "_writable", lambda folder: folder != package and real(folder))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    _numba._choose_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "xdg" / "aflw-occ" / "numba")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-folder")  # not writable: the temporary folder
+    _numba._choose_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"].startswith(tempfile.gettempdir())
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    _numba._choose_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "mine")

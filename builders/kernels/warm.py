@@ -4,8 +4,9 @@ compiled, or read from numba's cache, once instead of once per worker (about 1 C
 6 CPU-s with an empty one).
 
 Importing this module runs one small composite with every step switched on, one single-channel area resize and one
-separable filter of a tiny image, through the public functions: the kernels get the argument types the builders give them. It never raises: when the
-backend cannot run, the workers report it themselves (:func:`builders.kernels.load`, one ``error:`` line).
+separable filter of a tiny image, through the public functions: the kernels get the argument types the builders give
+them. It never raises: when the backend cannot run, the workers report it themselves (:func:`builders.kernels.load`,
+one ``error:`` line).
 """
 
 from __future__ import annotations
