@@ -131,6 +131,23 @@ def test_blur_equals_reference(shape: tuple[int, int]) -> None:
         _same(bl.blur, colour, alpha, sigma)
 
 
+def test_fill_polygon_and_blobs_equal_reference() -> None:
+    """RandOcc's polygon fill on random polygons (self-crossing, partly outside, degenerate) and 60 whole blobs."""
+    from aflw_occ.builders.occluders import randocc
+
+    for n in (3, 5, 40, 360):
+        xy16 = RNG.integers(-200, 16 * 64 + 200, (n, 2))
+        _same(randocc.fill_polygon, xy16, 64)
+    _same(randocc.fill_polygon, np.array([[0, 16], [160, 16], [320, 16]]), 32)  # flat: nothing inside
+    for seed in range(60):
+        with kernels.use("numba"):
+            fast = randocc.random_blob(np.random.default_rng(seed))
+        with kernels.use("numpy"):
+            ref = randocc.random_blob(np.random.default_rng(seed))
+        np.testing.assert_array_equal(fast[0], ref[0])
+        assert fast[1] == ref[1]
+
+
 def test_moments_equal_reference() -> None:
     rgb = RNG.integers(0, 256, (30, 21, 3), np.uint8)
     mask = RNG.random((30, 21)) < 0.4

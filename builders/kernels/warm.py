@@ -1,12 +1,12 @@
 """Load the compiled pixel kernels ahead of the work: imported by a multi-worker build's forkserver before it forks
 the workers (a :class:`~builders.registry.Subset`'s ``preload``), so that every worker starts with the kernels
 compiled, or read from numba's cache, once instead of once per worker (about 1 CPU-s a worker with a warm cache,
-6 CPU-s with an empty one).
+8 CPU-s with an empty one).
 
-Importing this module runs one small composite with every step switched on, one single-channel area resize and one
-separable filter of a tiny image, through the public functions: the kernels get the argument types the builders give
-them. It never raises: when the backend cannot run, the workers report it themselves (:func:`builders.kernels.load`,
-one ``error:`` line).
+Importing this module runs one small composite with every step switched on, one single-channel area resize, one
+separable filter of a tiny image and one RandOcc polygon fill, through the public functions: the kernels get the
+argument types the builders give them. It never raises: when the backend cannot run, the workers report it themselves
+(:func:`builders.kernels.load`, one ``error:`` line).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def warm() -> None:
     from .. import exact_image as xi
     from ..compositing import NatOccConfig, composite
     from ..compositing.blend import binomial
+    from ..occluders.randocc import fill_polygon
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (48, 48, 3), np.uint8)
@@ -40,6 +41,7 @@ def warm() -> None:
     composite(image, region, occluder, np.random.default_rng(1), config=every_step)
     xi.area_resize(np.zeros((8, 8, 1), np.uint8), (3, 3))
     xf.separable_filter(np.zeros((2, 2), np.uint8), binomial(5))  # a region too small for the box-sum path
+    fill_polygon(np.array([[0, 0], [160, 0], [80, 160]]), 16)  # RandOcc's blob
 
 
 with contextlib.suppress(Exception):  # in a forkserver: never stop it; a worker reports what is wrong

@@ -29,6 +29,7 @@ import numpy as np
 from aflw_occ import exactmath
 
 from .. import exact_image as xi
+from .. import kernels
 from ..grid import grid_uniform
 
 TEXTURES = ("brick", "grass", "gravel", "noise", "stripes")
@@ -111,6 +112,11 @@ def fill_polygon(xy16: np.ndarray, size: int) -> np.ndarray:
     b = np.where(up[:, None], q, p)
     keep = a[:, 1] < b[:, 1]
     a, b = a[keep], b[keep]
+    jit = kernels.compiled()
+    if jit is not None:  # the compiled kernel (:mod:`..kernels`): the same crossings and sums, row by row
+        out = np.empty((size, size), np.uint8)
+        jit.fill_polygon(np.ascontiguousarray(a), np.ascontiguousarray(b), size, out)
+        return out
     # sample rows l with a_y ≤ 4l − 6 < b_y
     first = -((-(a[:, 1] + 6)) // 4)  # ⌈(a_y + 6)/4⌉
     last = -((-(b[:, 1] + 6)) // 4)  # first row not covered

@@ -5,6 +5,7 @@ functions themselves (each dispatches here when the backend is numba)."""
 from __future__ import annotations
 
 from ._numba import CPU_NAME, VERSION
+from .fill import fill_polygon
 from .jpeg import jpeg_roundtrip
 from .pixel import (
     apply_colour_matrix,
@@ -24,6 +25,7 @@ __all__ = [
     "area_resize",
     "blend",
     "blur_premultiplied",
+    "fill_polygon",
     "jpeg_roundtrip",
     "moments",
     "separable_filter",
