@@ -92,3 +92,37 @@ def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple
     if packed and dtype == np.int32:
         return cv2.merge(list(out)).reshape(nh, nw, c), w * h
     return np.ascontiguousarray(np.moveaxis(out, 0, 2)), w * h
+
+
+def _halve_axis0(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """Area sums of an int32 array along axis 0 for n → ⌊n/2⌋ outputs, with the weights of :func:`area_taps`
+    divided by their common factor, and the sum of those weights (the axis' share of the denominator).
+
+    n = 2m: output j = a[2j] + a[2j+1] (weights m, m over m), share 2. n = 2m + 1: output j =
+    (m − j)·a[2j] + m·a[2j+1] + (j + 1)·a[2j+2] (:func:`area_taps` exactly: three taps summing to 2m + 1), share
+    2m + 1."""
+    n = a.shape[0]
+    m = n // 2
+    if n == 2 * m:
+        return a[0::2] + a[1::2], 2
+    j = np.arange(m, dtype=np.int32).reshape((m,) + (1,) * (a.ndim - 1))
+    out = a[1 : 2 * m : 2] * np.int32(m)
+    out += (m - j) * a[0 : 2 * m : 2]
+    out += (j + 1) * a[2 : 2 * m + 1 : 2]
+    return out, 2 * m + 1
+
+
+def half_sums(img: np.ndarray) -> tuple[np.ndarray, int]:
+    """:func:`area_sums` of a uint8 (H, W[, C]) image at (⌊H/2⌋, ⌊W/2⌋), as int32 sums over a reduced denominator:
+    sums / denominator is the same mean of each output pixel's footprint (both divided by the weights' common
+    factor), so any rounding of it is the same.
+
+    Integer arithmetic only: the row pass on the interleaved rows, then the same pass on the transposed result
+    (``cv2.transpose`` only moves the int32 values); every sum is ≤ 255·H·W, < 2³¹ for H·W ≤ 2²²."""
+    h_in, w_in = img.shape[:2]
+    c = img.shape[2] if img.ndim == 3 else 1
+    rows, share_r = _halve_axis0(img.reshape(h_in, w_in * c).astype(np.int32))
+    h = rows.shape[0]
+    cols, share_c = _halve_axis0(cv2.transpose(rows.reshape(h, w_in, c) if c > 1 else rows))
+    out = cv2.transpose(cols)
+    return out.reshape(img.shape[:0] + (h, w_in // 2) + img.shape[2:]), share_r * share_c
