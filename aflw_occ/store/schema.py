@@ -227,6 +227,13 @@ class SchemaError(ValueError):
     """A record does not match the declared row schema."""
 
 
+#: (min, max) of the integer dtypes a column may declare
+_INT_RANGES = {
+    name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
+    for name in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+}
+
+
 def _conform_value(col: Column, value: Any, what: str) -> Any:
     if col.encoding is Encoding.STR:
         if not isinstance(value, str):
@@ -234,10 +241,14 @@ def _conform_value(col: Column, value: Any, what: str) -> Any:
         return value
     if col.encoding is Encoding.BYTES:
         return np.ascontiguousarray(np.frombuffer(value, np.uint8) if isinstance(value, bytes) else value, np.uint8)
+    if type(value) is int and col.shape in (None, ()) and col.dtype in _INT_RANGES:
+        lo, hi = _INT_RANGES[col.dtype]
+        if lo <= value <= hi:  # a Python int the column holds: the 0-d array the checks below would accept and make
+            return np.array(value, dtype=col.dtype)
     arr = np.asarray(value)
     if col.dtype is not None:
         target = np.dtype(col.dtype)
-        if arr.size and not (np.can_cast(arr.dtype, target, casting="safe") or _int_fits(arr, target)):
+        if arr.dtype != target and arr.size and not (np.can_cast(arr.dtype, target, "safe") or _int_fits(arr, target)):
             raise SchemaError(f"{what}: {col.key} has dtype {arr.dtype}, declared {col.dtype}")
         arr = arr.astype(target)
     if col.shape is not None and arr.shape != col.shape:
