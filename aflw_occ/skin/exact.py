@@ -201,12 +201,18 @@ def mahalanobis_sq(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarr
     inv = lower_inverse(cholesky(cov))
     d = xs.shape[1]
     diff = [xs[:, j] - mu[j] for j in range(d)]
-    out = np.zeros(len(xs))
+    # the same operations in place, through two scratch arrays; d² starts as z_0² (= 0 + z_0², z_0² ≥ 0)
+    out, z, t = np.empty(len(xs)), np.empty(len(xs)), np.empty(len(xs))
     for i in range(d):
-        z = inv[i][0] * diff[0]
+        np.multiply(diff[0], inv[i][0], out=z)
         for j in range(1, i + 1):
-            z = z + inv[i][j] * diff[j]
-        out += z * z
+            np.multiply(diff[j], inv[i][j], out=t)
+            z += t
+        if i == 0:
+            np.multiply(z, z, out=out)
+        else:
+            np.multiply(z, z, out=t)
+            out += t
     return out
 
 
