@@ -79,6 +79,8 @@ def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple
     h, w = img.shape[:2]
     c = img.shape[2] if img.ndim == 3 else 1
     dtype = np.int32 if limit * w * h < 1 << 31 else np.int64
+    if img.dtype == np.uint8 and c <= 4 and dtype == np.int32 and min(h, w) > 0:
+        return _area_sums_by_rows(img, size), w * h
     packed = 1 < c <= 4 and img.dtype in (np.uint8, np.int32)
     if c == 1:
         planes = img.reshape(1, h, w)
@@ -126,3 +128,34 @@ def half_sums(img: np.ndarray) -> tuple[np.ndarray, int]:
     cols, share_c = _halve_axis0(cv2.transpose(rows.reshape(h, w_in, c) if c > 1 else rows))
     out = cv2.transpose(cols)
     return out.reshape(img.shape[:0] + (h, w_in // 2) + img.shape[2:]), share_r * share_c
+
+
+def _swap01(x: np.ndarray) -> np.ndarray:
+    """``x`` (A, B[, C ≤ 4]) uint8 / int32 with its first two axes swapped, C-contiguous (``cv2.transpose``: it only
+    moves the values)."""
+    t = cv2.transpose(np.ascontiguousarray(x))
+    return t.reshape((x.shape[1], x.shape[0]) + x.shape[2:])
+
+
+def _row_taps(a: np.ndarray, n_out: int) -> np.ndarray:
+    """Σₜ weightₜ·a[indexₜ] (:func:`area_taps`) along axis 0 of an (n_in, M) int32 array: whole rows gathered and
+    weighted by one integer per output row. (n_out, M) int32."""
+    idx, weight = area_taps(a.shape[0], n_out)
+    w = weight.astype(np.int32)
+    out = np.multiply(np.take(a, idx[:, 0], axis=0), w[:, :1])
+    tmp = np.empty_like(out)
+    for t in range(1, idx.shape[1]):
+        np.multiply(np.take(a, idx[:, t], axis=0), w[:, t : t + 1], out=tmp)
+        out += tmp
+    return out
+
+
+def _area_sums_by_rows(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """:func:`area_sums` of a uint8 (H, W[, C ≤ 4]) image whose sums fit int32: the same integer sums with both passes
+    along rows of the interleaved pixels (transposed between them) instead of per channel plane; integer
+    arithmetic only, so the same values."""
+    nw, nh = size
+    h, w = img.shape[:2]
+    cols = _row_taps(_swap01(img.astype(np.int32)).reshape(w, -1), nw)  # (nw, H·C): sums over the columns
+    rows = _row_taps(_swap01(cols.reshape((nw, h) + img.shape[2:])).reshape(h, -1), nh)  # (nh, nw·C)
+    return rows.reshape((nh, nw) + img.shape[2:])

@@ -325,3 +325,20 @@ def test_area_halving_equals_the_general_area_sums() -> None:
             q, rem = np.divmod(num.astype(np.int64), den)
             want = q + ((2 * rem > den) | ((2 * rem == den) & (q % 2 == 1)))
             np.testing.assert_array_equal(exact.resize_area_u8(img, (h // 2, w // 2)), want.astype(np.uint8))
+
+
+def test_area_sums_row_path_equals_the_plane_path() -> None:
+    """uint8 images take the row-gather path of :func:`aflw_occ.area.area_sums`; the same pixels as int32 take the
+    per-plane tap path: equal integer sums for shrinks, enlargements, 1–4 channels and strided views."""
+    from aflw_occ.area import area_sums
+
+    rng = np.random.default_rng(31)
+    for h, w, c, nw, nh in ((37, 53, 0, 20, 11), (40, 41, 1, 40, 41), (61, 29, 3, 90, 12), (33, 47, 4, 7, 30),
+                            (2306 // 9, 648 // 9, 1, 12, 44), (5, 3, 2, 9, 8)):  # fmt: skip
+        shape = (h, w) if c == 0 else (h, w, c)
+        img = rng.integers(0, 256, size=shape).astype(np.uint8)
+        for view in (img, img[::-1], img[:, ::2]):
+            got, den = area_sums(view, (nw, nh))
+            want, den_want = area_sums(view.astype(np.int32), (nw, nh))
+            assert got.dtype == want.dtype == np.int32 and den == den_want
+            np.testing.assert_array_equal(got, want)
