@@ -105,8 +105,17 @@ def luma_u8(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma of an RGB uint8 image in 15-bit fixed point (OpenCV 5's ``COLOR_RGB2GRAY``, bit for bit):
     Y = (9798·R + 19235·G + 3735·B + 2^14) >> 15, (..., 3) → (...) uint8."""
     x = np.asarray(rgb).astype(np.int32)
+    return luma_of_planes(x[..., 0], x[..., 1], x[..., 2])
+
+
+def luma_of_planes(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`luma_u8` of int32 channel planes (each (...), values 0–255) → (...) uint8."""
     wr, wg, wb = LUMA_WEIGHTS
-    y = (x[..., 0] * wr + x[..., 1] * wg + x[..., 2] * wb + (1 << (LUMA_SHIFT - 1))) >> LUMA_SHIFT
+    y = r * wr
+    y += g * wg
+    y += b * wb
+    y += 1 << (LUMA_SHIFT - 1)
+    y >>= LUMA_SHIFT
     return y.astype(np.uint8)
 
 
