@@ -112,11 +112,12 @@ def robust_gaussian(
         keep = np.ones(len(x), dtype=bool)
     mean = med
     cov = np.diag(mad**2)
+    rows = exact.QuantisedRows(x, FEATURE_FRAC_BITS)  # x on its grid once, for every iteration's moments
     for it in range(iterations + 1):
         ww = w * keep
         if not np.any(np.rint(ww * float(1 << WEIGHT_FRAC_BITS)) > 0):
             break
-        mean, cov = exact.weighted_moments(x, ww, FEATURE_FRAC_BITS, WEIGHT_FRAC_BITS)
+        mean, cov = rows.moments(ww, WEIGHT_FRAC_BITS)
         cov = cov + 1e-6 * np.eye(d)
         if it == iterations:
             break

@@ -244,20 +244,6 @@ def median_columns(x: np.ndarray) -> np.ndarray:
 Sums = tuple[int, list[int], list[list[int]]]
 
 
-def _sums_int64(xq: np.ndarray, wq: np.ndarray) -> Sums:
-    """S, S_i, S_ij of :func:`weighted_moments` in int64 (the caller checked that no sum can overflow)."""
-    d = xq.shape[1]
-    xi, wi = xq.astype(np.int64), wq.astype(np.int64)
-    cols = [np.ascontiguousarray(xi[:, i]) for i in range(d)]
-    wx = [wi * cols[i] for i in range(d)]
-    # S_ij = S_ji: each exact integer sum computed once (j ≥ i) and mirrored
-    s2 = [[0] * d for _ in range(d)]
-    for i in range(d):
-        for j in range(i, d):
-            s2[i][j] = s2[j][i] = int((wx[i] * cols[j]).sum())
-    return int(wi.sum()), [int(v.sum()) for v in wx], s2
-
-
 def _sums_python(xq: np.ndarray, wq: np.ndarray) -> Sums:
     """S, S_i, S_ij of :func:`weighted_moments` in Python integers: slow but exact for any magnitude."""
     d = xq.shape[1]
@@ -265,6 +251,49 @@ def _sums_python(xq: np.ndarray, wq: np.ndarray) -> Sums:
     s1 = [sum(w * v for w, v in zip(wo, xo[i], strict=True)) for i in range(d)]
     s2 = [[sum(w * a * b for w, a, b in zip(wo, xo[i], xo[j], strict=True)) for j in range(d)] for i in range(d)]
     return sum(wo), s1, s2
+
+
+class QuantisedRows:
+    """The rows of x (N, D) on the grid 2^−x_bits, x_q = round(x·2^x_bits), kept for several
+    :meth:`moments` with different weights (what :func:`robust_gaussian`'s iterations do): the grid values, their
+    largest magnitude and their int64 columns are made once."""
+
+    def __init__(self, x: np.ndarray, x_bits: int = 8) -> None:
+        self.x_bits = x_bits
+        self.xq = np.rint(np.asarray(x, dtype=np.float64) * float(1 << x_bits))
+        self.big = float(np.abs(self.xq).max()) if self.xq.size else 0.0
+        self._cols: list[np.ndarray] | None = None
+
+    def _sums_int64(self, wq: np.ndarray) -> Sums:
+        """S, S_i, S_ij in int64 (the caller checked that no sum can overflow)."""
+        if self._cols is None:
+            xi = self.xq.astype(np.int64)
+            self._cols = [np.ascontiguousarray(xi[:, i]) for i in range(xi.shape[1])]
+        cols, d = self._cols, len(self._cols)
+        wi = wq.astype(np.int64)
+        wx = [wi * cols[i] for i in range(d)]
+        # S_ij = S_ji: each exact integer sum computed once (j ≥ i) and mirrored
+        s2 = [[0] * d for _ in range(d)]
+        for i in range(d):
+            for j in range(i, d):
+                s2[i][j] = s2[j][i] = int((wx[i] * cols[j]).sum())
+        return int(wi.sum()), [int(v.sum()) for v in wx], s2
+
+    def moments(self, weights: np.ndarray, w_bits: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`weighted_moments` of these rows with ``weights`` (N,) on the grid 2^−w_bits."""
+        x_bits, d = self.x_bits, self.xq.shape[1]
+        wq = np.rint(np.asarray(weights, dtype=np.float64) * float(1 << w_bits))
+        wsum_bound = float(np.abs(wq).sum()) if wq.size else 0.0  # an upper bound; rounding cannot matter at 2^62
+        if self.big * self.big * wsum_bound < 2.0**62:
+            s0, s1, s2 = self._sums_int64(wq)
+        else:
+            s0, s1, s2 = _sums_python(self.xq, wq)
+        if s0 <= 0:
+            raise ValueError("weights sum to zero")
+        mean = np.array([s1[i] / (s0 << x_bits) for i in range(d)], dtype=np.float64)
+        den = (s0 * s0) << (2 * x_bits)
+        cov = np.array([[(s0 * s2[i][j] - s1[i] * s1[j]) / den for j in range(d)] for i in range(d)], dtype=np.float64)
+        return mean, cov
 
 
 def weighted_moments(
@@ -275,20 +304,10 @@ def weighted_moments(
     x_q = round(x·2^x_bits), ω_q = round(ω·2^w_bits) (integers); S = Σ ω_q, S_i = Σ ω_q x_q,i,
     S_ij = Σ ω_q x_q,i x_q,j as exact integer sums (int64 when the bound allows, else Python integers); then
     μ_i = S_i / (S·2^x_bits) and Σ_ij = (S·S_ij − S_i·S_j) / (S²·2^(2·x_bits)) as Python integer divisions, which
-    are correctly rounded. No float reduction: the result does not depend on summation order.
+    are correctly rounded. No float reduction: the result does not depend on summation order. (Several weightings of
+    the same x: :class:`QuantisedRows`.)
     """
-    xq = np.rint(np.asarray(x, dtype=np.float64) * float(1 << x_bits))
-    wq = np.rint(np.asarray(weights, dtype=np.float64) * float(1 << w_bits))
-    d = xq.shape[1]
-    big = float(np.abs(xq).max()) if xq.size else 0.0
-    wsum_bound = float(np.abs(wq).sum()) if wq.size else 0.0  # an upper bound; rounding cannot matter at 2^62
-    s0, s1, s2 = (_sums_int64 if big * big * wsum_bound < 2.0**62 else _sums_python)(xq, wq)
-    if s0 <= 0:
-        raise ValueError("weights sum to zero")
-    mean = np.array([s1[i] / (s0 << x_bits) for i in range(d)], dtype=np.float64)
-    den = (s0 * s0) << (2 * x_bits)
-    cov = np.array([[(s0 * s2[i][j] - s1[i] * s1[j]) / den for j in range(d)] for i in range(d)], dtype=np.float64)
-    return mean, cov
+    return QuantisedRows(x, x_bits).moments(weights, w_bits)
 
 
 # ---- CIELAB (D65) for the individual typology angle ------------------------------------------------------------
