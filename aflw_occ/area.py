@@ -79,8 +79,8 @@ def area_sums(img: np.ndarray, size: tuple[int, int], limit: int = 255) -> tuple
     h, w = img.shape[:2]
     c = img.shape[2] if img.ndim == 3 else 1
     dtype = np.int32 if limit * w * h < 1 << 31 else np.int64
-    if img.dtype == np.uint8 and c <= 4 and dtype == np.int32 and min(h, w) > 0:
-        return _area_sums_by_rows(img, size), w * h
+    if img.dtype in (np.uint8, np.uint16) and c <= 4 and limit * w < 1 << 31 and min(h, w) > 0:
+        return _area_sums_by_rows(img, size, dtype), w * h
     packed = 1 < c <= 4 and img.dtype in (np.uint8, np.int32)
     if c == 1:
         planes = img.reshape(1, h, w)
@@ -137,11 +137,11 @@ def _swap01(x: np.ndarray) -> np.ndarray:
     return t.reshape((x.shape[1], x.shape[0]) + x.shape[2:])
 
 
-def _row_taps(a: np.ndarray, n_out: int) -> np.ndarray:
+def _row_taps(a: np.ndarray, n_out: int, dtype: type) -> np.ndarray:
     """Σₜ weightₜ·a[indexₜ] (:func:`area_taps`) along axis 0 of an (n_in, M) int32 array: whole rows gathered and
-    weighted by one integer per output row. (n_out, M) int32."""
+    weighted by one integer per output row. (n_out, M) in ``dtype`` (int32 or int64)."""
     idx, weight = area_taps(a.shape[0], n_out)
-    w = weight.astype(np.int32)
+    w = weight.astype(dtype)
     out = np.multiply(np.take(a, idx[:, 0], axis=0), w[:, :1])
     tmp = np.empty_like(out)
     for t in range(1, idx.shape[1]):
@@ -150,12 +150,12 @@ def _row_taps(a: np.ndarray, n_out: int) -> np.ndarray:
     return out
 
 
-def _area_sums_by_rows(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """:func:`area_sums` of a uint8 (H, W[, C ≤ 4]) image whose sums fit int32: the same integer sums with both passes
-    along rows of the interleaved pixels (transposed between them) instead of per channel plane; integer
-    arithmetic only, so the same values."""
+def _area_sums_by_rows(img: np.ndarray, size: tuple[int, int], dtype: type) -> np.ndarray:
+    """:func:`area_sums` of a uint8 / uint16 (H, W[, C ≤ 4]) image whose sums along a row fit int32: the same integer
+    sums with both passes along rows of the interleaved pixels (transposed between them) instead of per channel
+    plane, the second one in ``dtype``; integer arithmetic only, so the same values."""
     nw, nh = size
     h, w = img.shape[:2]
-    cols = _row_taps(_swap01(img.astype(np.int32)).reshape(w, -1), nw)  # (nw, H·C): sums over the columns
-    rows = _row_taps(_swap01(cols.reshape((nw, h) + img.shape[2:])).reshape(h, -1), nh)  # (nh, nw·C)
+    cols = _row_taps(_swap01(img.astype(np.int32)).reshape(w, -1), nw, np.int32)  # (nw, H·C): column sums ≤ W·limit
+    rows = _row_taps(_swap01(cols.reshape((nw, h) + img.shape[2:])).reshape(h, -1), nh, dtype)  # (nh, nw·C)
     return rows.reshape((nh, nw) + img.shape[2:])

@@ -328,8 +328,9 @@ def test_area_halving_equals_the_general_area_sums() -> None:
 
 
 def test_area_sums_row_path_equals_the_plane_path() -> None:
-    """uint8 images take the row-gather path of :func:`aflw_occ.area.area_sums`; the same pixels as int32 take the
-    per-plane tap path: equal integer sums for shrinks, enlargements, 1–4 channels and strided views."""
+    """uint8 / uint16 images take the row-gather path of :func:`aflw_occ.area.area_sums`; the same pixels as int32
+    take the per-plane tap path: equal integer sums for shrinks, enlargements, 1–4 channels, strided views and int64
+    sums."""
     from aflw_occ.area import area_sums
 
     rng = np.random.default_rng(31)
@@ -342,3 +343,9 @@ def test_area_sums_row_path_equals_the_plane_path() -> None:
             want, den_want = area_sums(view.astype(np.int32), (nw, nh))
             assert got.dtype == want.dtype == np.int32 and den == den_want
             np.testing.assert_array_equal(got, want)
+    # uint16 (premultiplied colour, c·α ≤ 255²) with int64 sums: the same as the int32 plane path
+    big = rng.integers(0, 255 * 255 + 1, size=(700, 400, 3)).astype(np.uint16)
+    got, _ = area_sums(big, (90, 150), limit=255 * 255)
+    want, _ = area_sums(big.astype(np.int32), (90, 150), limit=255 * 255)
+    assert got.dtype == want.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
