@@ -70,7 +70,7 @@ def _grid16(points: np.ndarray) -> np.ndarray:
 def _closed_edges(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start points, end points (each (E, 2)) and polygon index (E,) of the closed outlines of ``polygons``."""
     starts = np.concatenate(polygons)
-    ends = np.concatenate([np.roll(p, -1, axis=0) for p in polygons])
+    ends = np.concatenate([q for p in polygons for q in (p[1:], p[:1])])  # each polygon rolled by −1
     group = np.repeat(np.arange(len(polygons)), [len(p) for p in polygons])
     return starts, ends, group
 
