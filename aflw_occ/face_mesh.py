@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SourceError
-from .geometry import ExactSpread, basis_combination, project, rbf_spread_matrix
+from .geometry import SPREAD_FRAC_BITS, ExactSpread, basis_combination, project, rbf_spread_grid
 from .matfile import read_mat
 from .paths import default_source
 from .raster import edge_twins
@@ -39,6 +39,7 @@ class FaceMesh:
     exp_basis: np.ndarray | None = None
     region_triangles: np.ndarray | None = None
     _spread: np.ndarray | None = field(default=None, repr=False)
+    _spread_grid: np.ndarray | None = field(default=None, repr=False)
     _twins: np.ndarray | None = field(default=None, repr=False)
     _face_tri: np.ndarray | None = field(default=None, repr=False)
     _face_vert: np.ndarray | None = field(default=None, repr=False)
@@ -48,10 +49,18 @@ class FaceMesh:
     @property
     def spread(self) -> np.ndarray:
         """(N, 68) float64 keypoint-offset → vertex-offset map on the grid 2^−:data:`SPREAD_FRAC_BITS`
-        (:func:`rbf_spread_matrix`, computed once per mesh)."""
+        (:func:`aflw_occ.geometry.rbf_spread_matrix`: :attr:`spread_grid` scaled, computed once per mesh)."""
         if self._spread is None:
-            self._spread = rbf_spread_matrix(self.vertices, self.keypoints)
+            self._spread = self.spread_grid.T * (1.0 / float(1 << SPREAD_FRAC_BITS))
         return self._spread
+
+    @property
+    def spread_grid(self) -> np.ndarray:
+        """(68, N) float64 integers: :attr:`spread` transposed and times 2^S (:func:`rbf_spread_grid`, computed once
+        per mesh), the layout :class:`aflw_occ.geometry.ExactSpread` multiplies with."""
+        if self._spread_grid is None:
+            self._spread_grid = rbf_spread_grid(self.vertices, self.keypoints)
+        return self._spread_grid
 
     @property
     def face_triangles(self) -> np.ndarray:
@@ -78,7 +87,7 @@ class FaceMesh:
     def prepare(self) -> FaceMesh:
         """Compute the cached matrices now (before forking workers); returns self. The per-mesh kernel of the face
         region P is :meth:`aflw_occ.region_kernel.RegionKernel.of` (cached in ``_kernel``)."""
-        _ = self.spread, self.twins, self.face_vertices
+        _ = self.spread_grid, self.twins, self.face_vertices
         return self
 
     def model_vertices(self, shape_para: np.ndarray | None = None, exp_para: np.ndarray | None = None) -> np.ndarray:
@@ -204,5 +213,5 @@ def fit_mesh(
     posed = project(mesh.model_vertices(shape_para, exp_para), pose_para)
     target = np.asarray(pt3d_68, dtype=np.float64).reshape(3, 68).T
     residual = target - posed[mesh.keypoints]  # (68, 3)
-    posed += ExactSpread(mesh.spread)(np.ascontiguousarray(residual.T)).T
+    posed += ExactSpread(grid=mesh.spread_grid)(np.ascontiguousarray(residual.T)).T
     return posed

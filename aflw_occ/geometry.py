@@ -145,11 +145,20 @@ def rbf_spread_matrix(vertices: np.ndarray, keypoints: np.ndarray) -> np.ndarray
     Interpolant s(x) = Σ_k w_k ‖x − c_k‖ + a₀ + aᵀx with Σ w_k = 0, Σ w_k c_k = 0 and s(c_k) = d_k.
     ``vertices`` (N, 3), ``keypoints`` (K,) vertex indices. Returns M (N, K) float64 with s(vertices) = M @ d,
     every entry on the grid 2^−:data:`SPREAD_FRAC_BITS` (M = round(M̃·2^S)·2^−S), rows of the keypoints the unit
-    vectors.
+    vectors: :func:`rbf_spread_grid` scaled (a view of its transpose times 2^−S, exact).
+    """
+    return rbf_spread_grid(vertices, keypoints).T * (1.0 / float(1 << SPREAD_FRAC_BITS))
+
+
+def rbf_spread_grid(vertices: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """The spread matrix of :func:`rbf_spread_matrix` transposed and on its integer grid: (K, N) float64 integers
+    round(M̃ᵀ·2^S) (the layout :class:`ExactSpread` multiplies with).
 
     Platform-independent by construction: coordinates normalised with a correctly rounded mean (``math.fsum``) and an
     exact max; the (K+4)² system solved by :func:`solve_fixed_order`; M̃ = basis·X accumulated over the K + 4 basis
-    columns in a fixed order with element-wise float64 × and + (no BLAS); then rounded to the grid.
+    columns in a fixed order (k = 0 … K−1, the constant, then x, y, z) with element-wise float64 × and + (no BLAS),
+    scaled by 2^S (exact) and rounded to integers. Each vertex is a column of (K, chunk) blocks, so every step is one
+    contiguous row operation.
     """
     v = np.asarray(vertices, dtype=np.float64)
     centre = _fsum_columns(v) / float(len(v))
@@ -166,19 +175,30 @@ def rbf_spread_matrix(vertices: np.ndarray, keypoints: np.ndarray) -> np.ndarray
     rhs = np.zeros((k + 4, k))
     rhs[:k] = np.eye(k)
     sol = solve_fixed_order(system, rhs)  # (K+4, K): right-hand side is [d; 0]
+    weights = [np.ascontiguousarray(sol[j])[:, None] for j in range(k + 4)]  # (K, 1) columns
+    rows = np.ascontiguousarray(v.T)  # (3, N)
     grid = float(1 << SPREAD_FRAC_BITS)
-    out = np.empty((len(v), k), dtype=np.float64)
-    for start in range(0, len(v), 2048):
-        chunk = v[start : start + 2048]
-        phi = _rbf_kernel(chunk, c)
-        acc = np.zeros((len(chunk), k))
+    n, step = len(v), 512
+    out = np.empty((k, n), dtype=np.float64)
+    term = np.empty((k, step))
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        xyz = rows[:, start : start + m]
+        # φ(r) = r between the keypoints and this chunk, (K, m): r = √((Δx² + Δy²) + Δz²) as in _rbf_kernel
+        dx, dy, dz = (xyz[d][None, :] - c[:, d, None] for d in range(3))
+        phi = np.sqrt((dx * dx + dy * dy) + dz * dz)
+        acc = np.zeros((k, m))
+        t = term[:, :m]
         for j in range(k):
-            acc += phi[:, j, None] * sol[j][None, :]
-        acc += sol[k][None, :]
+            np.multiply(phi[j][None, :], weights[j], out=t)
+            acc += t
+        acc += weights[k]
         for d in range(3):
-            acc += chunk[:, d, None] * sol[k + 1 + d][None, :]
-        out[start : start + 2048] = np.rint(acc * grid) / grid
-    out[keypoints] = np.eye(k)  # exact at the keypoints
+            np.multiply(xyz[d][None, :], weights[k + 1 + d], out=t)
+            acc += t
+        acc *= grid
+        np.rint(acc, out=out[:, start : start + m])
+    out[:, keypoints] = np.eye(k) * grid  # exact at the keypoints
     return out
 
 
@@ -193,11 +213,16 @@ class ExactSpread:
     of the BLAS gives the same bits, and each output depends only on its own row and column.
     """
 
-    def __init__(self, spread: np.ndarray) -> None:
-        m = np.asarray(spread, dtype=np.float64)
-        self.t_int = np.ascontiguousarray((m * float(1 << SPREAD_FRAC_BITS)).T)
-        if not np.array_equal(self.t_int, np.rint(self.t_int)):
-            raise GeometryError("spread matrix is not on its 2^-SPREAD_FRAC_BITS grid")
+    def __init__(self, spread: np.ndarray | None = None, *, grid: np.ndarray | None = None) -> None:
+        """From M (V, K) on the grid 2^−S, or from ``grid`` = M_int (K, V) as :func:`rbf_spread_grid` gives it
+        (integers by construction: used as it is, no copy)."""
+        if grid is None:
+            m = np.asarray(spread, dtype=np.float64)
+            self.t_int = np.ascontiguousarray((m * float(1 << SPREAD_FRAC_BITS)).T)
+            if not np.array_equal(self.t_int, np.rint(self.t_int)):
+                raise GeometryError("spread matrix is not on its 2^-SPREAD_FRAC_BITS grid")
+        else:
+            self.t_int = np.ascontiguousarray(grid, dtype=np.float64)
         l1 = int(np.abs(self.t_int).sum(axis=0).max()) if self.t_int.size else 1  # integers < 2^53: exact
         #: the largest |r_int| for which r_int·M_int stays exact: ⌊(2^53 − 1) / max_v Σ_k |M_int[k, v]|⌋
         self.bound = float(((1 << 53) - 1) // max(l1, 1))

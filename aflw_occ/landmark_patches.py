@@ -70,7 +70,7 @@ def _grid16(points: np.ndarray) -> np.ndarray:
 def _closed_edges(polygons: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start points, end points (each (E, 2)) and polygon index (E,) of the closed outlines of ``polygons``."""
     starts = np.concatenate(polygons)
-    ends = np.concatenate([np.roll(p, -1, axis=0) for p in polygons])
+    ends = np.concatenate([q for p in polygons for q in (p[1:], p[:1])])  # each polygon rolled by −1
     group = np.repeat(np.arange(len(polygons)), [len(p) for p in polygons])
     return starts, ends, group
 
@@ -124,26 +124,28 @@ def capsules(a: np.ndarray, b: np.ndarray, radius: np.ndarray | float, shape: tu
     r1 = np.minimum(np.ceil(hi[:, 1] + rad) + 1.0, float(h)).astype(np.int64)
     c0 = np.maximum(np.floor(lo[:, 0] - rad), 0.0).astype(np.int64)
     c1 = np.minimum(np.ceil(hi[:, 0] + rad) + 1.0, float(w)).astype(np.int64)
-    nc = np.maximum(c1 - c0, 0)
-    n = np.maximum(r1 - r0, 0) * nc
+    nr, nc = np.maximum(r1 - r0, 0), np.maximum(c1 - c0, 0)
+    n = nr * nc
     total = int(n.sum())
     if total == 0:
         return out
-    seg = np.repeat(np.arange(len(a)), n)
-    k = np.arange(total) - np.repeat(np.cumsum(n) - n, n)  # index in the segment's box, row-major
-    row = r0[seg] + k // nc[seg]
-    col = c0[seg] + k % nc[seg]
+    # every (segment, box row) pair, then its nc pixels, row-major: rows, columns and per-segment values by repetition
+    pair_nc = np.repeat(nc, nr)
+    pair_row = np.repeat(r0, nr) + (np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr))
+    row = np.repeat(pair_row, pair_nc)
+    col = np.repeat(np.repeat(c0, nr), pair_nc) + (np.arange(total) - np.repeat(np.cumsum(pair_nc) - pair_nc, pair_nc))
     abx, aby = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
     len2 = abx * abx + aby * aby
-    abx, aby, len2 = abx[seg], aby[seg], len2[seg]
-    px = col.astype(np.float64) - a[seg, 0]
-    py = row.astype(np.float64) - a[seg, 1]
+    degenerate = not np.all(len2 > 0.0)
+    abx, aby, len2 = np.repeat(abx, n), np.repeat(aby, n), np.repeat(len2, n)
+    px = col.astype(np.float64) - np.repeat(a[:, 0], n)
+    py = row.astype(np.float64) - np.repeat(a[:, 1], n)
     t = px * abx
     t = t + py * aby
     t /= np.where(len2 > 0.0, len2, 1.0)
     np.maximum(t, 0.0, out=t)
     np.minimum(t, 1.0, out=t)
-    if not np.all(len2 > 0.0):
+    if degenerate:
         t = np.where(len2 > 0.0, t, 0.0)
     dx = t * abx
     np.subtract(px, dx, out=dx)
@@ -152,7 +154,7 @@ def capsules(a: np.ndarray, b: np.ndarray, radius: np.ndarray | float, shape: tu
     dx *= dx
     dy *= dy
     dx += dy
-    hit = dx <= (rad * rad)[seg]
+    hit = dx <= np.repeat(rad * rad, n)
     out.reshape(-1)[(row * w + col)[hit]] = True
     return out
 
@@ -244,7 +246,8 @@ def landmark_pixels(landmarks: np.ndarray, shape: tuple[int, int]) -> tuple[np.n
     cols = np.rint(landmarks[:, 0] - PIXEL_OFFSET).astype(np.int64)
     rows = np.rint(landmarks[:, 1] - PIXEL_OFFSET).astype(np.int64)
     inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
-    return np.clip(rows, 0, shape[0] - 1), np.clip(cols, 0, shape[1] - 1), inside
+    # minimum/maximum: np.clip's Python wrapper costs more than the 68 values
+    return np.minimum(np.maximum(rows, 0), shape[0] - 1), np.minimum(np.maximum(cols, 0), shape[1] - 1), inside
 
 
 def landmarks_under(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

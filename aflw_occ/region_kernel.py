@@ -71,7 +71,7 @@ class RegionKernel:
         fv = mesh.face_vertices
         self.n_face_vertices = len(fv)
         self._model_rows = np.ascontiguousarray(mesh.vertices[fv].T)  # (3, F)
-        self._spread = ExactSpread(mesh.spread[fv])  # (68, F) integer-valued float64
+        self._spread = ExactSpread(grid=np.take(mesh.spread_grid, fv, axis=1))  # (68, F) integer-valued float64
         self._bfm_rows: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None]
         if mesh.shape_basis is not None:  # the BFM rows of the face vertices and of the keypoints, gathered once
             ids = np.concatenate([fv, mesh.keypoints])

@@ -309,3 +309,43 @@ def test_parts_mask_and_seed_are_the_unions_of_their_pieces() -> None:
     p, q = np.concatenate(polys), np.concatenate([np.roll(p, -1, axis=0) for p in polys])
     group = np.repeat(np.arange(4), [len(p) for p in polys])
     np.testing.assert_array_equal(fill_outline(p[:, 0], p[:, 1], q[:, 0], q[:, 1], (30, 30), True, group), each)
+
+
+def test_area_halving_equals_the_general_area_sums() -> None:
+    """The half-size path (:func:`aflw_occ.area.half_sums`, rint of the quotient) against the general integer area
+    sums rounded with ties to even, on odd sizes, 1/3/4 channels and tie-heavy images (two grey levels)."""
+    from aflw_occ.area import area_sums
+
+    rng = np.random.default_rng(29)
+    for h, w, c in ((41, 62, 3), (62, 41, 3), (39, 61, 3), (3, 5, 1), (161, 200, 4), (77, 93, 0)):
+        shape = (h, w) if c == 0 else (h, w, c)
+        for img in (rng.integers(0, 256, size=shape), rng.integers(0, 2, size=shape) * 255):
+            img = img.astype(np.uint8)
+            num, den = area_sums(img, (w // 2, h // 2))
+            q, rem = np.divmod(num.astype(np.int64), den)
+            want = q + ((2 * rem > den) | ((2 * rem == den) & (q % 2 == 1)))
+            np.testing.assert_array_equal(exact.resize_area_u8(img, (h // 2, w // 2)), want.astype(np.uint8))
+
+
+def test_area_sums_row_path_equals_the_plane_path() -> None:
+    """uint8 / uint16 images take the row-gather path of :func:`aflw_occ.area.area_sums`; the same pixels as int32
+    take the per-plane tap path: equal integer sums for shrinks, enlargements, 1–4 channels, strided views and int64
+    sums."""
+    from aflw_occ.area import area_sums
+
+    rng = np.random.default_rng(31)
+    for h, w, c, nw, nh in ((37, 53, 0, 20, 11), (40, 41, 1, 40, 41), (61, 29, 3, 90, 12), (33, 47, 4, 7, 30),
+                            (2306 // 9, 648 // 9, 1, 12, 44), (5, 3, 2, 9, 8)):  # fmt: skip
+        shape = (h, w) if c == 0 else (h, w, c)
+        img = rng.integers(0, 256, size=shape).astype(np.uint8)
+        for view in (img, img[::-1], img[:, ::2]):
+            got, den = area_sums(view, (nw, nh))
+            want, den_want = area_sums(view.astype(np.int32), (nw, nh))
+            assert got.dtype == want.dtype == np.int32 and den == den_want
+            np.testing.assert_array_equal(got, want)
+    # uint16 (premultiplied colour, c·α ≤ 255²) with int64 sums: the same as the int32 plane path
+    big = rng.integers(0, 255 * 255 + 1, size=(700, 400, 3)).astype(np.uint16)
+    got, _ = area_sums(big, (90, 150), limit=255 * 255)
+    want, _ = area_sums(big.astype(np.int32), (90, 150), limit=255 * 255)
+    assert got.dtype == want.dtype == np.int64
+    np.testing.assert_array_equal(got, want)

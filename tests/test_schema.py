@@ -78,6 +78,31 @@ def test_mask_hash() -> None:
     assert schema.mask_sha256(np.zeros((7, 5), bool)) != a  # the shape is hashed too
 
 
+def test_mask_hash_is_the_packed_bits_definition() -> None:
+    """The digest continues from kept zero-prefix states: it must equal sha256("HxW:" + packbits(mask)) for a first
+    set bit on either side of a kept state, an empty mask, a full mask, a transposed view and a uint8 0/1 mask."""
+    import hashlib
+
+    def plain(m: np.ndarray) -> str:
+        m = np.asarray(m, dtype=bool)
+        return hashlib.sha256(f"{m.shape[0]}x{m.shape[1]}:".encode() + np.packbits(m, axis=None).tobytes()).hexdigest()
+
+    step_bits = schema._ZERO_STEP * 8
+    rng = np.random.default_rng(5)
+    for h, w in ((450, 450), (37, 2000), (1, 9), (0, 4)):
+        n = h * w
+        for first in sorted({0, 7, 8, step_bits - 1, step_bits, step_bits + 1, 2 * step_bits, n - 1}):
+            if not 0 <= first < n:
+                continue
+            m = np.zeros((h, w), bool)
+            m.reshape(-1)[first:] = rng.random(n - first) < 0.2
+            m.reshape(-1)[first] = True
+            for view in (m, m.T, m.astype(np.uint8)):
+                assert schema.mask_sha256(view) == plain(view)
+        for m in (np.zeros((h, w), bool), np.ones((h, w), bool)):
+            assert schema.mask_sha256(m) == plain(m)
+
+
 def test_line_render_and_comparison() -> None:
     rec = schema.conform(schema.BASE, _base_record(), "x")
     line = render_line(schema.BASE, rec, {})

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import cv2
 import numpy as np
 
 from ..geometry import PIXEL_OFFSET
@@ -111,11 +112,12 @@ def robust_gaussian(
         keep = np.ones(len(x), dtype=bool)
     mean = med
     cov = np.diag(mad**2)
+    rows = exact.QuantisedRows(x, FEATURE_FRAC_BITS)  # x on its grid once, for every iteration's moments
     for it in range(iterations + 1):
         ww = w * keep
         if not np.any(np.rint(ww * float(1 << WEIGHT_FRAC_BITS)) > 0):
             break
-        mean, cov = exact.weighted_moments(x, ww, FEATURE_FRAC_BITS, WEIGHT_FRAC_BITS)
+        mean, cov = rows.moments(ww, WEIGHT_FRAC_BITS)
         cov = cov + 1e-6 * np.eye(d)
         if it == iterations:
             break
@@ -166,20 +168,17 @@ class AdaptiveSkinSegmenter:
         does not change with shading; k damps the noise of dark pixels (integer numerator and denominator, one
         correctly rounded division each).
         """
-        lum = exact.luma_u8(crop)
-        out = np.empty(lum.shape + ((2,) if grey else (4,)), dtype=np.float64)
-        out[..., 0] = lum
-        out[..., 1] = local_contrast(lum, ksize)
-        if grey:
-            return out
-        # int32 holds every numerator and denominator (≤ 255·(255 + k) and 3·(255 + k)); each is converted to float64
-        # exactly and divided once, written straight into its feature plane
-        c = [crop[..., i].astype(np.int32) for i in range(3)]
-        k = int(_CHROMA_K)
-        total = (c[0] + c[1] + c[2] + 3 * k).astype(np.float64)
-        for i in (0, 1):
-            np.divide((255 * (c[i] + k)).astype(np.float64), total, out=out[..., 2 + i])
-        return out
+        # the channel planes once (cv2.split only moves bytes: numpy reads a channel of (h, w, 3) slowly)
+        c = [p.astype(np.int32) for p in cv2.split(np.ascontiguousarray(crop, dtype=np.uint8))]
+        lum = exact.luma_of_planes(*c)
+        planes = [lum.astype(np.float64), local_contrast(lum, ksize)]
+        if not grey:
+            # int32 holds every numerator and denominator (≤ 255·(255 + k) and 3·(255 + k)); each is converted to
+            # float64 exactly and divided once
+            k = int(_CHROMA_K)
+            total = (c[0] + c[1] + c[2] + 3 * k).astype(np.float64)
+            planes += [np.divide((255 * (c[i] + k)).astype(np.float64), total) for i in (0, 1)]
+        return cv2.merge(planes).reshape(lum.shape + (len(planes),))  # interleaved (h, w, D): byte moves
 
     def skin_model(
         self, crop: np.ndarray, feats: np.ndarray, seed: np.ndarray, grey: bool

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..area import area_sums
+from ..area import area_sums, half_sums
 
 #: BT.601 luma weights in 15-bit fixed point (R, G, B), sum 2^15: Y = (9798 R + 19235 G + 3735 B + 2^14) >> 15 —
 #: what OpenCV 5.x's ``COLOR_RGB2GRAY`` computes on uint8 (OpenCV 4.x used 14 bits and differs on 0.26 % of colours)
@@ -105,8 +105,17 @@ def luma_u8(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma of an RGB uint8 image in 15-bit fixed point (OpenCV 5's ``COLOR_RGB2GRAY``, bit for bit):
     Y = (9798·R + 19235·G + 3735·B + 2^14) >> 15, (..., 3) → (...) uint8."""
     x = np.asarray(rgb).astype(np.int32)
+    return luma_of_planes(x[..., 0], x[..., 1], x[..., 2])
+
+
+def luma_of_planes(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`luma_u8` of int32 channel planes (each (...), values 0–255) → (...) uint8."""
     wr, wg, wb = LUMA_WEIGHTS
-    y = (x[..., 0] * wr + x[..., 1] * wg + x[..., 2] * wb + (1 << (LUMA_SHIFT - 1))) >> LUMA_SHIFT
+    y = r * wr
+    y += g * wg
+    y += b * wb
+    y += 1 << (LUMA_SHIFT - 1)
+    y >>= LUMA_SHIFT
     return y.astype(np.uint8)
 
 
@@ -125,6 +134,13 @@ def resize_area_u8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if src.shape[0] == 2 * h and src.shape[1] == 2 * w:  # the integer fast path, (a + b + c + d + 2) >> 2
         b = src.astype(np.uint16)
         return ((b[0::2, 0::2] + b[1::2, 0::2] + b[0::2, 1::2] + b[1::2, 1::2] + 2) >> 2).astype(np.uint8)
+    halving = 0 < h == src.shape[0] // 2 and 0 < w == src.shape[1] // 2 and src.shape[0] * src.shape[1] <= 1 << 22
+    if halving and src.dtype == np.uint8 and (src.ndim == 2 or src.shape[2] <= 4):
+        # the half-size shrink of the NOD crops (:func:`aflw_occ.area.half_sums`): round(num/den), ties to even, is
+        # rint of the correctly rounded float64 quotient — a tie k + ½ is a float64 exactly, and any other mean is at
+        # least 1/(2·den) ≥ 2⁻²³ from a half-integer, far beyond the quotient's rounding error (≤ 256·2⁻⁵³)
+        num, den = half_sums(src)
+        return np.rint(num / float(den)).astype(np.uint8)
     # exact integer sums ≤ 255·H·W (int32 for images up to ~2900² pixels, int64 beyond) over the denominator H·W
     num, den = area_sums(src, (w, h))
     dt = num.dtype.type
@@ -194,12 +210,18 @@ def mahalanobis_sq(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarr
     inv = lower_inverse(cholesky(cov))
     d = xs.shape[1]
     diff = [xs[:, j] - mu[j] for j in range(d)]
-    out = np.zeros(len(xs))
+    # the same operations in place, through two scratch arrays; d² starts as z_0² (= 0 + z_0², z_0² ≥ 0)
+    out, z, t = np.empty(len(xs)), np.empty(len(xs)), np.empty(len(xs))
     for i in range(d):
-        z = inv[i][0] * diff[0]
+        np.multiply(diff[0], inv[i][0], out=z)
         for j in range(1, i + 1):
-            z = z + inv[i][j] * diff[j]
-        out += z * z
+            np.multiply(diff[j], inv[i][j], out=t)
+            z += t
+        if i == 0:
+            np.multiply(z, z, out=out)
+        else:
+            np.multiply(z, z, out=t)
+            out += t
     return out
 
 
@@ -222,20 +244,6 @@ def median_columns(x: np.ndarray) -> np.ndarray:
 Sums = tuple[int, list[int], list[list[int]]]
 
 
-def _sums_int64(xq: np.ndarray, wq: np.ndarray) -> Sums:
-    """S, S_i, S_ij of :func:`weighted_moments` in int64 (the caller checked that no sum can overflow)."""
-    d = xq.shape[1]
-    xi, wi = xq.astype(np.int64), wq.astype(np.int64)
-    cols = [np.ascontiguousarray(xi[:, i]) for i in range(d)]
-    wx = [wi * cols[i] for i in range(d)]
-    # S_ij = S_ji: each exact integer sum computed once (j ≥ i) and mirrored
-    s2 = [[0] * d for _ in range(d)]
-    for i in range(d):
-        for j in range(i, d):
-            s2[i][j] = s2[j][i] = int((wx[i] * cols[j]).sum())
-    return int(wi.sum()), [int(v.sum()) for v in wx], s2
-
-
 def _sums_python(xq: np.ndarray, wq: np.ndarray) -> Sums:
     """S, S_i, S_ij of :func:`weighted_moments` in Python integers: slow but exact for any magnitude."""
     d = xq.shape[1]
@@ -243,6 +251,49 @@ def _sums_python(xq: np.ndarray, wq: np.ndarray) -> Sums:
     s1 = [sum(w * v for w, v in zip(wo, xo[i], strict=True)) for i in range(d)]
     s2 = [[sum(w * a * b for w, a, b in zip(wo, xo[i], xo[j], strict=True)) for j in range(d)] for i in range(d)]
     return sum(wo), s1, s2
+
+
+class QuantisedRows:
+    """The rows of x (N, D) on the grid 2^−x_bits, x_q = round(x·2^x_bits), kept for several
+    :meth:`moments` with different weights (what :func:`robust_gaussian`'s iterations do): the grid values, their
+    largest magnitude and their int64 columns are made once."""
+
+    def __init__(self, x: np.ndarray, x_bits: int = 8) -> None:
+        self.x_bits = x_bits
+        self.xq = np.rint(np.asarray(x, dtype=np.float64) * float(1 << x_bits))
+        self.big = float(np.abs(self.xq).max()) if self.xq.size else 0.0
+        self._cols: list[np.ndarray] | None = None
+
+    def _sums_int64(self, wq: np.ndarray) -> Sums:
+        """S, S_i, S_ij in int64 (the caller checked that no sum can overflow)."""
+        if self._cols is None:
+            xi = self.xq.astype(np.int64)
+            self._cols = [np.ascontiguousarray(xi[:, i]) for i in range(xi.shape[1])]
+        cols, d = self._cols, len(self._cols)
+        wi = wq.astype(np.int64)
+        wx = [wi * cols[i] for i in range(d)]
+        # S_ij = S_ji: each exact integer sum computed once (j ≥ i) and mirrored
+        s2 = [[0] * d for _ in range(d)]
+        for i in range(d):
+            for j in range(i, d):
+                s2[i][j] = s2[j][i] = int((wx[i] * cols[j]).sum())
+        return int(wi.sum()), [int(v.sum()) for v in wx], s2
+
+    def moments(self, weights: np.ndarray, w_bits: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`weighted_moments` of these rows with ``weights`` (N,) on the grid 2^−w_bits."""
+        x_bits, d = self.x_bits, self.xq.shape[1]
+        wq = np.rint(np.asarray(weights, dtype=np.float64) * float(1 << w_bits))
+        wsum_bound = float(np.abs(wq).sum()) if wq.size else 0.0  # an upper bound; rounding cannot matter at 2^62
+        if self.big * self.big * wsum_bound < 2.0**62:
+            s0, s1, s2 = self._sums_int64(wq)
+        else:
+            s0, s1, s2 = _sums_python(self.xq, wq)
+        if s0 <= 0:
+            raise ValueError("weights sum to zero")
+        mean = np.array([s1[i] / (s0 << x_bits) for i in range(d)], dtype=np.float64)
+        den = (s0 * s0) << (2 * x_bits)
+        cov = np.array([[(s0 * s2[i][j] - s1[i] * s1[j]) / den for j in range(d)] for i in range(d)], dtype=np.float64)
+        return mean, cov
 
 
 def weighted_moments(
@@ -253,20 +304,10 @@ def weighted_moments(
     x_q = round(x·2^x_bits), ω_q = round(ω·2^w_bits) (integers); S = Σ ω_q, S_i = Σ ω_q x_q,i,
     S_ij = Σ ω_q x_q,i x_q,j as exact integer sums (int64 when the bound allows, else Python integers); then
     μ_i = S_i / (S·2^x_bits) and Σ_ij = (S·S_ij − S_i·S_j) / (S²·2^(2·x_bits)) as Python integer divisions, which
-    are correctly rounded. No float reduction: the result does not depend on summation order.
+    are correctly rounded. No float reduction: the result does not depend on summation order. (Several weightings of
+    the same x: :class:`QuantisedRows`.)
     """
-    xq = np.rint(np.asarray(x, dtype=np.float64) * float(1 << x_bits))
-    wq = np.rint(np.asarray(weights, dtype=np.float64) * float(1 << w_bits))
-    d = xq.shape[1]
-    big = float(np.abs(xq).max()) if xq.size else 0.0
-    wsum_bound = float(np.abs(wq).sum()) if wq.size else 0.0  # an upper bound; rounding cannot matter at 2^62
-    s0, s1, s2 = (_sums_int64 if big * big * wsum_bound < 2.0**62 else _sums_python)(xq, wq)
-    if s0 <= 0:
-        raise ValueError("weights sum to zero")
-    mean = np.array([s1[i] / (s0 << x_bits) for i in range(d)], dtype=np.float64)
-    den = (s0 * s0) << (2 * x_bits)
-    cov = np.array([[(s0 * s2[i][j] - s1[i] * s1[j]) / den for j in range(d)] for i in range(d)], dtype=np.float64)
-    return mean, cov
+    return QuantisedRows(x, x_bits).moments(weights, w_bits)
 
 
 # ---- CIELAB (D65) for the individual typology angle ------------------------------------------------------------

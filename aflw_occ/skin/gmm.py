@@ -43,21 +43,27 @@ class GaussianMixture:
         correctly rounded square root; components summed k = 0, 1, … ."""
         x = np.asarray(x, dtype=np.float64)
         d = x.shape[1]
-        out = np.zeros(len(x))
         two_pi_d = 1.0
         for _ in range(d):
             two_pi_d *= 2.0 * exactmath.PI
-        for w, mu, inv, det in zip(self.weights, self.means, self.cov_inv, self.cov_det, strict=True):
-            diff = [x[:, i] - float(mu[i]) for i in range(d)]
-            m2 = np.zeros(len(x))
-            for j in range(d):
-                t = diff[0] * float(inv[0, j])
-                for i in range(1, d):
-                    t = t + diff[i] * float(inv[i, j])
-                m2 += t * diff[j]
-            arg = -0.5 * m2
-            e = np.where(arg < -699.0, 0.0, exactmath.exp_array(np.maximum(arg, -699.0)))
-            out += e * (float(w) / math.sqrt(two_pi_d * float(det)))
+        # all components at once, (K, N) arrays: every entry gets the same operations in the same order as one
+        # component at a time (element-wise ufuncs), with a quarter of the numpy calls
+        mu = np.asarray(self.means, dtype=np.float64)[:, :, None]  # (K, D, 1)
+        inv = np.asarray(self.cov_inv, dtype=np.float64)[:, :, :, None]  # (K, D, D, 1)
+        diff = [x[:, i][None, :] - mu[:, i] for i in range(d)]
+        m2 = np.zeros((len(self.weights), len(x)))
+        for j in range(d):
+            t = diff[0] * inv[:, 0, j]
+            for i in range(1, d):
+                t += diff[i] * inv[:, i, j]
+            t *= diff[j]
+            m2 += t
+        arg = -0.5 * m2
+        e = exactmath.exp_array(np.maximum(arg, -699.0))
+        e[arg < -699.0] = 0.0
+        out = np.zeros(len(x))
+        for k, (w, det) in enumerate(zip(self.weights, self.cov_det, strict=True)):
+            out += e[k] * (float(w) / math.sqrt(two_pi_d * float(det)))
         return out
 
 

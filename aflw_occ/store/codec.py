@@ -87,19 +87,16 @@ class Patch:
 
 def _changed(image: np.ndarray, source: np.ndarray) -> np.ndarray:
     """(H, W) bool: the pixels where two RGB uint8 images differ in any channel."""
-    diff = cv2.absdiff(image, source)
-    return (diff[..., 0] | diff[..., 1] | diff[..., 2]) != 0
+    r, g, b = cv2.split(cv2.absdiff(image, source))
+    return cv2.bitwise_or(cv2.bitwise_or(r, g), b) != 0  # channel planes: numpy reads diff[..., k] slowly
 
 
 def _same_outside_box(image: np.ndarray, source: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """Whether ``image`` equals ``source`` everywhere outside ``box`` (four byte-compared slabs)."""
+    """Whether ``image`` equals ``source`` everywhere outside ``box`` (four byte-compared slabs; the caller has checked
+    that both are uint8 of one shape)."""
     x0, y0, x1, y1 = box
-    return (
-        np.array_equal(image[:y0], source[:y0])
-        and np.array_equal(image[y1:], source[y1:])
-        and np.array_equal(image[y0:y1, :x0], source[y0:y1, :x0])
-        and np.array_equal(image[y0:y1, x1:], source[y0:y1, x1:])
-    )
+    slabs = (np.s_[:y0], np.s_[y1:], np.s_[y0:y1, :x0], np.s_[y0:y1, x1:])
+    return all(image[s].tobytes() == source[s].tobytes() for s in slabs)
 
 
 def encode_patch(image: np.ndarray, source: np.ndarray, mask: np.ndarray, what: str) -> Patch:
@@ -108,7 +105,7 @@ def encode_patch(image: np.ndarray, source: np.ndarray, mask: np.ndarray, what: 
 
     The check compares bytes outside the mask's bounding box, then pixels inside it; only when something differs is
     the whole image diffed, to report how many pixels and the first one."""
-    if image.shape != source.shape or image.dtype != np.uint8:
+    if image.shape != source.shape or image.dtype != np.uint8 or source.dtype != np.uint8:
         raise InvariantError(f"{what}: output image {image.shape} {image.dtype} differs in shape/dtype from the source")
     box = mask_box(mask)
     x0, y0, x1, y1 = box

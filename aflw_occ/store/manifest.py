@@ -55,6 +55,8 @@ def _json_value(value: Any) -> Any:
 
 def flags_string(flags: Any) -> str:
     """68 per-landmark flags as a string of 0/1."""
+    if isinstance(flags, np.ndarray) and flags.dtype == bool:  # the bytes b"0"/b"1" directly: the same string
+        return (flags.reshape(-1).view(np.uint8) + 48).tobytes().decode("ascii")
     return "".join("1" if f else "0" for f in flags)
 
 

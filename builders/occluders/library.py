@@ -201,9 +201,9 @@ def limit_size(rgba: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
         return rgba
     s = max_side / max(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))
-    a = rgba[..., 3:4].astype(np.int32)
     alpha_sums, den = area_sums(rgba[..., 3:4], size)
-    colour_sums, _ = area_sums(rgba[..., :3].astype(np.int32) * a, size, limit=255 * 255)
+    # c·α ≤ 255² fits uint16 exactly (the same products as in int32, half the bytes to resample)
+    colour_sums, _ = area_sums(rgba[..., :3].astype(np.uint16) * rgba[..., 3:4], size, limit=255 * 255)
     alpha = round_div(alpha_sums, den)
     colour = np.where(alpha_sums > 0, np.minimum(round_div(colour_sums, np.maximum(alpha_sums, 1)), 255), 0)
     return np.concatenate([colour, alpha], axis=-1).astype(np.uint8)
