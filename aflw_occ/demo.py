@@ -169,12 +169,17 @@ def run_demo(
 
     NSOD uses the CC0 occluder pack shipped in the package (the tuxpaint stamps may not be installed); NOD needs the
     release's dense face mesh (``Code/Model_Shape_Sim.mat``), which a synthetic source does not have, so the demo
-    leaves it out. ``progress``: a bar on stderr that is erased when done (None: only when stderr is a terminal)."""
+    leaves it out. ``progress``: a bar on stderr that is erased when done (None: only when stderr is a terminal).
+
+    The build runs the numpy definitions of the pixel kernels unless ``AFLW_OCC_KERNELS`` says otherwise: on the
+    demo's few images compiling numba's kernels (about 8 s on a machine's first build) would cost more than it saves;
+    the pixels are the same either way."""
+    import os
     import sys
 
     from tqdm import tqdm
 
-    from .builders import BuildOptions
+    from .builders import BuildOptions, kernels
     from .patch_regression import landmark_boxes, train
     from .pipeline import BuildPlan, build
     from .predictions import Predictions
@@ -198,7 +203,14 @@ def run_demo(
         progress=False,
         overwrite=True,  # the demo folder is the demo's own: a second run replaces the first
     )
-    result = build(plan)
+    unset = kernels.ENV not in os.environ
+    if unset:  # this process and the workers it starts
+        os.environ[kernels.ENV] = "numpy"
+    try:
+        result = build(plan)
+    finally:
+        if unset:
+            os.environ.pop(kernels.ENV, None)
     assert result.path is not None
     bar.update()
     bar.set_postfix_str(steps[2])

@@ -4,6 +4,7 @@ without the shared data."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -72,7 +73,7 @@ ROW = re.compile(r"^(clean|csod-\w+|nsod|randocc)\s+(\d+)\s+([\d.]+) \[[\d.]+, [
 @pytest.mark.parametrize("shared", ["without", "with"])
 def test_demo_shows_occlusion_on_one_screen(shared: str, tmp_path: Path) -> None:
     """`aflw-occ demo` (what `make demo` runs) on a machine without the shared data and on one with it."""
-    env = {k: v for k, v in os.environ.items() if k != "AFLW_OCC_SHARED"}
+    env = {k: v for k, v in os.environ.items() if k not in ("AFLW_OCC_SHARED", "AFLW_OCC_KERNELS")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # no user configuration either
     if shared == "with":
         from aflw_occ.paths import shared_dir
@@ -97,3 +98,6 @@ def test_demo_shows_occlusion_on_one_screen(shared: str, tmp_path: Path) -> None
     assert all(plain["clean"] < v for k, v in plain.items() if k != "clean"), plain  # occlusion shows
     assert plain["clean"] < 0.5 * mean_shape.pop()
     assert (tmp_path / "demo" / "sheet.png").is_file()
+    # a few images: the numpy definitions of the pixel kernels (no numba compile on a machine's first run)
+    environment = json.loads((tmp_path / "demo" / "build" / "manifest-2.0.0" / "environment.json").read_text())
+    assert environment["pixel_kernels"] == {"backend": "numpy"}
