@@ -2,7 +2,7 @@
 
 Each operation is *defined* by its numpy reference (:mod:`..exact_warp`, :mod:`..exact_image`, :mod:`..exact_filter`,
 :mod:`..exact_jpeg`, :mod:`..compositing`); the package :mod:`.jit` holds numba kernels of the same integer
-arithmetic, which give the same bytes several times faster. Choose with ``AFLW_OCC_KERNELS``:
+arithmetic, which give the same bytes faster (``docs/benchmarks.md``). Choose with ``AFLW_OCC_KERNELS``:
 
 * ``auto`` (default): the compiled kernels when numba is installed in the tested range (:data:`NUMBA_RANGE`, the
   ``fast`` extra: ``pip install 'aflw-occ[fast]'``), else the numpy references;
