@@ -30,6 +30,11 @@ def load_declaration(target: str, cls: type[T], name: str, key: str = "kind") ->
     return found
 
 
+def table_cell(text: str) -> str:
+    """``text`` as one cell of a Markdown table: its ``|`` escaped."""
+    return text.replace("|", "\\|")
+
+
 def readme_block(text: str, markers: Markers) -> str | None:
     """The block between ``markers`` in a README text, without its surrounding newlines (None without the markers)."""
     start, end = text.find(markers[0]), text.find(markers[1])

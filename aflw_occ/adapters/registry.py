@@ -147,10 +147,6 @@ def help_text() -> str:
     return "Model spec: " + "; ".join(spec_forms()) + ". Options: README, 'Model specs'."
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def markdown_table() -> str:
     """The README's model-spec table: one row per adapter (form, what it runs, its options with their help)."""
     rows = ["| spec | what | options |", "|---|---|---|"]
@@ -160,7 +156,8 @@ def markdown_table() -> str:
         opts = "<br>".join(
             f"`{o.shown}`: {o.help}" + (f" (default {o.default})" if o.default is not None else "") for o in a.options
         )
-        rows.append(f"| `{_cell(head)}` | {_cell(what)} | {_cell(opts) or '–'} |")
+        cell = registries.table_cell
+        rows.append(f"| `{cell(head)}` | {cell(what)} | {cell(opts) or '–'} |")
     return "\n".join(rows)
 
 

@@ -86,16 +86,12 @@ def help_text() -> str:
     return f"NSOD occluder library spec (repeat to combine): {forms}. README, 'Occluder libraries'."
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def markdown_table() -> str:
     """The README's occluder-spec table: one row per kind (its forms, what it holds)."""
     rows = ["| spec | what |", "|---|---|"]
     for declared in LIBRARIES.values():
         forms = "<br>".join(f"`{form}`" for form in declared.forms)
-        rows.append(f"| {_cell(forms)} | {_cell(declared.summary)} |")
+        rows.append(f"| {registries.table_cell(forms)} | {registries.table_cell(declared.summary)} |")
     return "\n".join(rows)
 
 
