@@ -280,44 +280,11 @@ def conform(kind: str, rec: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def mask_sha256(mask: np.ndarray) -> str:
-    """sha256 of a (H, W) bool mask: ``"HxW:"`` header, then its bits packed row-major (numpy ``packbits``).
-
-    The packed bytes before the mask's first set bit are zeros, whose hash states are kept per shape
-    (:func:`_zero_prefix_states`): the hash continues from the last kept state at or before that bit (the same
-    stream, so the same digest)."""
+    """sha256 of a (H, W) bool mask: ``"HxW:"`` header, then its bits packed row-major (numpy ``packbits``)."""
     m = np.asarray(mask, dtype=bool)
-    flat = m.reshape(-1)
-    first = int(flat.argmax()) if flat.size else 0
-    nbytes = (flat.size + 7) // 8
-    states = _zero_prefix_states(m.shape[0], m.shape[1], nbytes)
-    if flat.size == 0 or not flat[first]:  # no bit set: header and zero bytes only
-        h = states[-1].copy()
-        h.update(bytes(nbytes - (len(states) - 1) * _ZERO_STEP))
-        return h.hexdigest()
-    k = (first >> 3) // _ZERO_STEP
-    h = states[k].copy()
-    h.update(np.packbits(flat[k * _ZERO_STEP * 8 :]).tobytes())
+    h = hashlib.sha256(f"{m.shape[0]}x{m.shape[1]}:".encode())
+    h.update(np.packbits(m, axis=None).tobytes())
     return h.hexdigest()
-
-
-#: :func:`mask_sha256` keeps the hash state after every this many zero bytes of a mask's packed bits
-_ZERO_STEP = 1024
-_ZERO_STATES: dict[tuple[int, int], list[Any]] = {}
-
-
-def _zero_prefix_states(h: int, w: int, nbytes: int) -> list[Any]:
-    """sha256 states after the ``"HxW:"`` header and k·:data:`_ZERO_STEP` zero bytes, k = 0 … ⌊nbytes / step⌋
-    (computed once per mask shape)."""
-    states = _ZERO_STATES.get((h, w))
-    if states is None:
-        run = hashlib.sha256(f"{h}x{w}:".encode())
-        zeros = bytes(_ZERO_STEP)
-        states = [run.copy()]
-        for _ in range(nbytes // _ZERO_STEP):
-            run.update(zeros)
-            states.append(run.copy())
-        _ZERO_STATES[(h, w)] = states
-    return states
 
 
 def row_sha256(kind: str, rec: dict[str, Any]) -> str:
