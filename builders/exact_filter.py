@@ -98,12 +98,18 @@ def _binomial_filter(img: np.ndarray, n: int) -> np.ndarray:
     return acc.astype(np.uint8)
 
 
+def _dropped_bits(s: int) -> int:
+    """The bits :func:`separable_filter`'s vertical pass drops for taps summing to 2^s (it keeps 6 fractional
+    bits: :data:`FILTER_GUARD_BITS`)."""
+    return s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
+
+
 def filter_plan(taps: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """What the compiled :func:`separable_filter` of an (h, w) image needs (the general path, valid taps): the taps
     (int64), the mirrored row and column indices (:func:`_mirror_index`), and the bits the vertical pass drops
     (``keep``) and the horizontal pass divides by (``total``)."""
     s = int(np.sum(taps)).bit_length() - 1
-    keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
+    keep = _dropped_bits(s)
     r = len(taps) // 2
     return np.asarray(taps, np.int64), _mirror_index(h, r), _mirror_index(w, r), keep, 2 * s - keep
 
@@ -121,7 +127,6 @@ def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
     binomial = len(taps) in (3, 5) and [int(v) for v in taps] == _BINOMIAL[len(taps)]
     if binomial and img.dtype == np.uint8 and min(img.shape[:2]) > r:
         return _binomial_filter(img, len(taps))
-    keep = s - FILTER_GUARD_BITS if s > FILTER_GUARD_BITS else 0
     jit = kernels.compiled() if img.dtype == np.uint8 else None
     if jit is not None:  # the compiled kernel (:mod:`.kernels`): the same integers, row by row
         flat = np.ascontiguousarray(img).reshape(img.shape[0], -1)
@@ -130,6 +135,7 @@ def separable_filter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
         return out.reshape(img.shape)
     dtype = np.uint16 if s <= 4 else np.int32
     v = _convolve_axis(img, taps, 0, dtype)
+    keep = _dropped_bits(s)
     if keep:
         v += dtype(1 << (keep - 1))
         v >>= keep
