@@ -55,13 +55,13 @@ class NSOD(Builder):
         """Load the occluder library and the pixel kernels (:mod:`.kernels`: numba's, compiled or from its cache)
         once per worker process."""
         kernels.load()
-        if self._library is None:
-            self._library = load_library(list(self.options.occluders))
+        _ = self.library
 
     @property
     def library(self) -> OccluderLibrary:
-        self.prepare()
-        assert self._library is not None
+        """The occluder library, loaded on first use (once per worker process)."""
+        if self._library is None:
+            self._library = load_library(list(self.options.occluders))
         return self._library
 
     @classmethod
