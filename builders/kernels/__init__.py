@@ -49,15 +49,22 @@ def requested() -> str:
     return choice
 
 
+def _numba_version() -> str | None:
+    """The installed numba's version, from its distribution's metadata (None when it has none)."""
+    try:
+        return metadata.version("numba")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 @functools.cache
 def _numba_problem() -> str | None:
     """Why numba cannot run the kernels here (not installed, or a release outside :data:`NUMBA_RANGE`), or None;
     from the installed distribution's metadata, without importing numba (read once per process)."""
     if importlib.util.find_spec("numba") is None:
         return "numba is not installed"
-    try:
-        version = metadata.version("numba")
-    except metadata.PackageNotFoundError:
+    version = _numba_version()
+    if version is None:
         return "numba's version cannot be read"
     release = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     (lo, hi) = NUMBA_RANGE
@@ -120,9 +127,6 @@ def describe() -> dict[str, str]:
     the CPU numba compiles for (``NUMBA_CPU_NAME``, ``host`` when unset); numba is not imported."""
     out = {"backend": backend()}
     if out["backend"] == "numba":
-        try:
-            out["numba"] = metadata.version("numba")
-        except metadata.PackageNotFoundError:
-            out["numba"] = "?"
+        out["numba"] = _numba_version() or "?"
         out["numba_cpu_name"] = os.environ.get("NUMBA_CPU_NAME") or "host"
     return out
