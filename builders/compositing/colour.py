@@ -80,7 +80,7 @@ def rgb_moments(rgb: np.ndarray, mask: np.ndarray | None = None) -> Moments:
     if jit is not None:
         sums = np.empty(10, np.int64)
         m = np.ones(rgb.shape[:-1], bool) if mask is None else mask
-        jit.moments(rgb.reshape(-1, rgb.shape[-2], 3), m.reshape(-1, m.shape[-1]), sums)
+        jit.moments(np.ascontiguousarray(rgb).reshape(-1, 3), np.ascontiguousarray(m).reshape(-1), sums)
         v = [int(x) for x in sums]
         return Moments(v[0], (v[1], v[2], v[3]), ((v[4], v[5], v[6]), (v[5], v[7], v[8]), (v[6], v[8], v[9])))
     flat = np.ascontiguousarray(rgb).reshape(-1, 3)

@@ -54,71 +54,81 @@ def straight_colour(
     α = 255); other pixels with some α > 0 in their 3×3 window (zeros outside) get min(⌊(510·Σpm + Σα)/(2·Σα)⌋, 255)
     (= ⌊255·Σpm/Σα + ½⌋, integers); the rest 0. Σα per pixel from 3-row column sums (one pass per row)."""
     h, w = warped.shape[0], warped.shape[1]
-    col = np.empty(w + 2, np.int64)
+    w4 = w * 4
+    src = warped.reshape(h * w4)
+    sums = np.zeros((w + 2) * 4, np.int32)  # per channel Σ over the 3-row window, with a zero column each side
+    window = sums[4 : 4 + w4]
     for y in range(h):
-        col[0] = 0
-        col[w + 1] = 0
+        for i in range(w4):
+            window[i] = 0
+        for yy in range(max(y - 1, 0), min(y + 2, h)):
+            row = src[yy * w4 : yy * w4 + w4]
+            for i in range(w4):
+                window[i] += np.int32(row[i])
+        row = src[y * w4 : y * w4 + w4]
+        col = colour[y].reshape(w * 3)
         for x in range(w):
-            acc = np.int64(0)
-            for yy in range(max(y - 1, 0), min(y + 2, h)):
-                acc += warped[yy, x, 3]
-            col[x + 1] = acc
-        for x in range(w):
-            a = np.int64(warped[y, x, 3])
-            alpha[y, x] = warped[y, x, 3]
+            q, o = 4 * x, 3 * x
+            a = np.int64(row[q + 3])
+            alpha[y, x] = row[q + 3]
             if a >= 128:
                 solid[y, x] = True
                 if a == 255:
                     for k in range(3):
-                        colour[y, x, k] = warped[y, x, k]
+                        col[o + k] = row[q + k]
                 else:
                     for k in range(3):
-                        colour[y, x, k] = unpremultiply[(a << 8) | np.int64(warped[y, x, k])]
+                        col[o + k] = unpremultiply[(a << 8) | np.int64(row[q + k])]
                 continue
             solid[y, x] = False
-            sa = col[x] + col[x + 1] + col[x + 2]
+            sa = np.int64(sums[q + 3]) + np.int64(sums[q + 7]) + np.int64(sums[q + 11])  # columns x − 1, x, x + 1
             if sa == 0:
-                colour[y, x, 0] = 0
-                colour[y, x, 1] = 0
-                colour[y, x, 2] = 0
+                for k in range(3):
+                    col[o + k] = 0
                 continue
             d = 2 * sa
             for k in range(3):
-                sk = np.int64(0)
-                for yy in range(max(y - 1, 0), min(y + 2, h)):
-                    for xx in range(max(x - 1, 0), min(x + 2, w)):
-                        sk += warped[yy, xx, k]
-                colour[y, x, k] = np.uint8(min((510 * sk + sa) // d, 255))
+                sk = np.int64(sums[q + k]) + np.int64(sums[q + 4 + k]) + np.int64(sums[q + 8 + k])
+                col[o + k] = np.uint8(min((510 * sk + sa) // d, 255))
 
 
 @kernel
 def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int, out: np.ndarray) -> None:
     """``exact_image.apply_colour_matrix`` into ``out``: clip(⌊(A·x + b + 2^(bits−1)) / 2^bits⌋, 0, 255) per
     pixel, ``matrix`` (3, 4) int64, in int64 (the reference's int32 bounds hold, so no sum wraps in either)."""
-    h, w = rgb.shape[0], rgb.shape[1]
+    n = rgb.shape[0] * rgb.shape[1]
+    src, dst = rgb.reshape(n * 3), out.reshape(n * 3)
     half = np.int64(1) << (bits - 1)
-    for y in range(h):
-        for x in range(w):
-            r = np.int64(rgb[y, x, 0])
-            g = np.int64(rgb[y, x, 1])
-            b = np.int64(rgb[y, x, 2])
-            for k in range(3):
-                v = (matrix[k, 0] * r + matrix[k, 1] * g + matrix[k, 2] * b + matrix[k, 3] + half) >> bits
-                out[y, x, k] = np.uint8(min(max(v, 0), 255))
+    for p in range(n):
+        r, g, b = np.int64(src[3 * p]), np.int64(src[3 * p + 1]), np.int64(src[3 * p + 2])
+        for k in range(3):
+            v = (matrix[k, 0] * r + matrix[k, 1] * g + matrix[k, 2] * b + matrix[k, 3] + half) >> bits
+            dst[3 * p + k] = np.uint8(min(max(v, 0), 255))
 
 
 @kernel
 def blend(fore: np.ndarray, back: np.ndarray, alpha: np.ndarray, out: np.ndarray) -> None:
     """``exact_image.blend`` into ``out``: (α·fore + (255 − α)·back)/255 rounded half up, as
     ⌊(v + ⌊v/256⌋)/256⌋ with v = α·fore + (255 − α)·back + 128 (:func:`builders.exact_image.div255`)."""
-    h, w, c = fore.shape[0], fore.shape[1], fore.shape[2]
-    for y in range(h):
-        for x in range(w):
-            a = np.int64(alpha[y, x])
-            na = 255 - a
-            for k in range(c):
-                v = a * np.int64(fore[y, x, k]) + na * np.int64(back[y, x, k]) + 128
-                out[y, x, k] = np.uint8((v + (v >> 8)) >> 8)
+    n, c = fore.shape[0] * fore.shape[1], fore.shape[2]
+    f, b, a, o = fore.reshape(n * c), back.reshape(n * c), alpha.reshape(n), out.reshape(n * c)
+    if c == 3:  # RGB, the channel loop written out (the compiler then vectorises the pixel loop)
+        for p in range(n):
+            ap = np.int32(a[p])
+            na = np.int32(255) - ap
+            v0 = ap * np.int32(f[3 * p]) + na * np.int32(b[3 * p]) + np.int32(128)
+            v1 = ap * np.int32(f[3 * p + 1]) + na * np.int32(b[3 * p + 1]) + np.int32(128)
+            v2 = ap * np.int32(f[3 * p + 2]) + na * np.int32(b[3 * p + 2]) + np.int32(128)
+            o[3 * p] = np.uint8((v0 + (v0 >> 8)) >> 8)
+            o[3 * p + 1] = np.uint8((v1 + (v1 >> 8)) >> 8)
+            o[3 * p + 2] = np.uint8((v2 + (v2 >> 8)) >> 8)
+        return
+    for p in range(n):
+        ap = np.int32(a[p])
+        na = np.int32(255) - ap
+        for k in range(c):
+            v = ap * np.int32(f[c * p + k]) + na * np.int32(b[c * p + k]) + np.int32(128)
+            o[c * p + k] = np.uint8((v + (v >> 8)) >> 8)
 
 
 @kernel
@@ -158,9 +168,9 @@ def separable_filter(
             acc[i] = half
         for j in range(n):
             tj = t[j]
-            off = j * c
+            seg = pad[j * c : j * c + wc]
             for i in range(wc):
-                acc[i] += tj * pad[i + off]
+                acc[i] += tj * seg[i]
         for i in range(wc):
             out[y, i] = np.uint8(acc[i] >> total)
 
@@ -168,23 +178,25 @@ def separable_filter(
 @kernel
 def moments(rgb: np.ndarray, mask: np.ndarray, out: np.ndarray) -> None:
     """``compositing.colour.rgb_moments`` in int64 into ``out`` (10,): n, Σr, Σg, Σb, Σrr, Σrg, Σrb, Σgg, Σgb, Σbb
-    over the pixels of ``rgb`` (H, W, 3) where ``mask`` (H, W) (exact integers, < 2⁶³)."""
-    for i in range(10):
-        out[i] = 0
-    for y in range(rgb.shape[0]):
-        for x in range(rgb.shape[1]):
-            if mask[y, x]:
-                r, g, b = np.int64(rgb[y, x, 0]), np.int64(rgb[y, x, 1]), np.int64(rgb[y, x, 2])
-                out[0] += 1
-                out[1] += r
-                out[2] += g
-                out[3] += b
-                out[4] += r * r
-                out[5] += r * g
-                out[6] += r * b
-                out[7] += g * g
-                out[8] += g * b
-                out[9] += b * b
+    over the pixels of ``rgb`` (n, 3) where ``mask`` (n,) (exact integers, < 2⁶³), summed in local registers."""
+    n = rgb.shape[0]
+    c, m = rgb.reshape(n * 3), mask
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = s9 = np.int64(0)  # local sums: kept in registers
+    for p in range(n):
+        if m[p]:
+            r, g, b = np.int64(c[3 * p]), np.int64(c[3 * p + 1]), np.int64(c[3 * p + 2])
+            s0 += 1
+            s1 += r
+            s2 += g
+            s3 += b
+            s4 += r * r
+            s5 += r * g
+            s6 += r * b
+            s7 += g * g
+            s8 += g * b
+            s9 += b * b
+    out[0], out[1], out[2], out[3], out[4] = s0, s1, s2, s3, s4
+    out[5], out[6], out[7], out[8], out[9] = s5, s6, s7, s8, s9
 
 
 @kernel
@@ -196,23 +208,26 @@ def area_resize(
     int64, below 2³¹ for uint8 images), rounded half up: ⌊(2S + den)/(2·den)⌋ = ⌊S/den + ½⌋. The vertical pass runs
     once per output row over the whole width."""
     h, w, c = img.shape
-    rows = np.empty((w, c), np.int64)
+    wc, nw = w * c, out.shape[1]
+    src = img.reshape(h * wc)
+    rows = np.empty(wc, np.int64)
     for j in range(out.shape[0]):
-        rows[:] = 0
+        for i in range(wc):
+            rows[i] = 0
         for t in range(iy.shape[1]):
             wt = wy[j, t]
             if wt == 0:
                 continue
-            src = img[iy[j, t]]
-            for x in range(w):
-                for k in range(c):
-                    rows[x, k] += wt * np.int64(src[x, k])
-        for i in range(out.shape[1]):
+            row = src[iy[j, t] * wc : iy[j, t] * wc + wc]
+            for i in range(wc):
+                rows[i] += wt * np.int64(row[i])
+        dst = out[j].reshape(nw * c)
+        for i in range(nw):
             for k in range(c):
                 acc = np.int64(0)
                 for s in range(ix.shape[1]):
-                    acc += wx[i, s] * rows[ix[i, s], k]
-                out[j, i, k] = (2 * acc + den) // (2 * den)
+                    acc += wx[i, s] * rows[ix[i, s] * c + k]
+                dst[i * c + k] = (2 * acc + den) // (2 * den)
 
 
 @kernel
