@@ -51,7 +51,12 @@ def div255(x: np.ndarray) -> np.ndarray:
 def premultiply(rgba: np.ndarray) -> np.ndarray:
     """uint8 RGBA with colour·α/255 rounded (alpha unchanged): one look-up per value in :data:`PREMULTIPLY` (index
     256·α + c < 2¹⁶; channel by channel, which numpy does much faster than broadcasting over a last axis of
-    3)."""
+    3); with the numba backend (:mod:`.kernels`) the compiled kernel, the same look-ups."""
+    jit = kernels.compiled() if rgba.ndim == 3 and rgba.dtype == np.uint8 else None
+    if jit is not None:
+        out = np.empty(rgba.shape, np.uint8)
+        jit.premultiply(np.ascontiguousarray(rgba), PREMULTIPLY, out)
+        return out
     out = rgba.copy()
     a = rgba[..., 3].astype(np.intp) << 8
     for k in range(3):  # indices < 2¹⁶ = the table's length: mode="clip" only skips the bounds check

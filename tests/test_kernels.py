@@ -74,6 +74,14 @@ def test_warp_equals_reference_on_edge_maps(shape: tuple[int, int]) -> None:
             _same(xw.warp_bilinear, src, m, size, origin)
 
 
+def test_premultiply_equals_reference() -> None:
+    for shape in ((1, 1), (1, 9), (9, 1), (23, 17)):
+        img = RNG.integers(0, 256, (*shape, 4), np.uint8)
+        img[..., 3] = RNG.choice(np.array([0, 1, 127, 128, 254, 255], np.uint8), shape)
+        _same(xi.premultiply, img)
+        _same(xi.premultiply, img[:, ::-1])  # a non-contiguous view
+
+
 def test_straight_colour_equals_reference() -> None:
     for shape in ((1, 1), (1, 9), (9, 1), (23, 17)):
         _same(bl.straight_colour, _rgba(*shape))
@@ -111,6 +119,7 @@ def test_jpeg_equals_reference(shape: tuple[int, int]) -> None:
     where = RNG.random(shape) < 0.3
     for q in (1, 49, 50, 70, 100):
         _same(xj.jpeg_roundtrip, rgb, q, where)
+    _same(xj.jpeg_roundtrip, rgb, 70, np.zeros(shape, bool))  # no block selected
 
 
 @pytest.mark.parametrize(
@@ -275,7 +284,6 @@ def test_unknown_backend_is_one_error_line(real_source: Path, tmp_path: Path) ->
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and kernels.ENV in lines[0], done.stderr
     assert not list(out.glob("*.h5"))
-
 
 
 def test_jpeg_kernel_quotient_without_division() -> None:

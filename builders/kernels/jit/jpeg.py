@@ -10,67 +10,126 @@ from ._numba import kernel
 
 
 @kernel
-def _dct(x: np.ndarray, cos: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
-    """out = C·X·Cᵀ of an 8×8 block (``t``: scratch), each pass by the even/odd halves of its sums: the rounded table
-    keeps cos[u, 7 − j] = (−1)ᵘ·cos[u, j] (checked by the tests), so the even u sum (x[j] + x[7 − j])·cos[u, j] and
-    the odd u (x[j] − x[7 − j])·cos[u, j] over j < 4: the same integers with half the products."""
-    for i in range(8):  # t = X·Cᵀ
-        s0, s1, s2, s3 = x[i, 0] + x[i, 7], x[i, 1] + x[i, 6], x[i, 2] + x[i, 5], x[i, 3] + x[i, 4]
-        d0, d1, d2, d3 = x[i, 0] - x[i, 7], x[i, 1] - x[i, 6], x[i, 2] - x[i, 5], x[i, 3] - x[i, 4]
-        for u in range(0, 8, 2):
-            t[i, u] = s0 * cos[u, 0] + s1 * cos[u, 1] + s2 * cos[u, 2] + s3 * cos[u, 3]
-            t[i, u + 1] = d0 * cos[u + 1, 0] + d1 * cos[u + 1, 1] + d2 * cos[u + 1, 2] + d3 * cos[u + 1, 3]
-    for u in range(8):  # out = C·t
-        s0, s1, s2, s3 = t[0, u] + t[7, u], t[1, u] + t[6, u], t[2, u] + t[5, u], t[3, u] + t[4, u]
-        d0, d1, d2, d3 = t[0, u] - t[7, u], t[1, u] - t[6, u], t[2, u] - t[5, u], t[3, u] - t[4, u]
-        for v in range(0, 8, 2):
-            out[v, u] = s0 * cos[v, 0] + s1 * cos[v, 1] + s2 * cos[v, 2] + s3 * cos[v, 3]
-            out[v + 1, u] = d0 * cos[v + 1, 0] + d1 * cos[v + 1, 1] + d2 * cos[v + 1, 2] + d3 * cos[v + 1, 3]
+def _rows_times(x: np.ndarray, cos: np.ndarray, out: np.ndarray) -> None:
+    """out = X·Cᵀ for every block, the blocks along the last axis (``x``, ``out``: (64, n), row 8i + j = entry
+    (i, j)): out[i, u] = Σⱼ x[i, j]·cos[u, j] by the even/odd halves of the sum. The rounded table keeps
+    cos[u, 7 − j] = (−1)ᵘ·cos[u, j] (checked by the tests), so even u sum (x[i, j] + x[i, 7 − j])·cos[u, j] and odd
+    u (x[i, j] − x[i, 7 − j])·cos[u, j] over j < 4: the same integers with half the products. Each step is one
+    pass over the n blocks (contiguous: the compiler vectorises it)."""
+    n = x.shape[1]
+    for i in range(8):
+        for j in range(4):
+            a, b = x[8 * i + j], x[8 * i + 7 - j]
+            for u in range(0, 8, 2):
+                ce, co = cos[u, j], cos[u + 1, j]
+                even, odd = out[8 * i + u], out[8 * i + u + 1]
+                if j == 0:
+                    for k in range(n):
+                        even[k] = (a[k] + b[k]) * ce
+                        odd[k] = (a[k] - b[k]) * co
+                else:
+                    for k in range(n):
+                        even[k] += (a[k] + b[k]) * ce
+                        odd[k] += (a[k] - b[k]) * co
 
 
 @kernel
-def _idct(f: np.ndarray, cos: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
-    """out = Cᵀ·F·C of an 8×8 block (``t``: scratch), each pass by the even and odd terms of its sums: with
-    E = Σ_{u even} f[u]·cos[u, j] and O = Σ_{u odd} f[u]·cos[u, j] (j < 4), the sums at j and 7 − j are E + O and
-    E − O (the table's symmetry)."""
+def _cols_times(t: np.ndarray, cos: np.ndarray, out: np.ndarray) -> None:
+    """out = C·T for every block (layout of :func:`_rows_times`): out[v, u] = Σᵢ cos[v, i]·t[i, u], by the same
+    even/odd halves along i."""
+    n = t.shape[1]
+    for u in range(8):
+        for i in range(4):
+            a, b = t[8 * i + u], t[8 * (7 - i) + u]
+            for v in range(0, 8, 2):
+                ce, co = cos[v, i], cos[v + 1, i]
+                even, odd = out[8 * v + u], out[8 * (v + 1) + u]
+                if i == 0:
+                    for k in range(n):
+                        even[k] = (a[k] + b[k]) * ce
+                        odd[k] = (a[k] - b[k]) * co
+                else:
+                    for k in range(n):
+                        even[k] += (a[k] + b[k]) * ce
+                        odd[k] += (a[k] - b[k]) * co
+
+
+@kernel
+def _inverse(f: np.ndarray, cos: np.ndarray, t: np.ndarray, x: np.ndarray) -> None:
+    """x = clip(⌊(Cᵀ·F·C + 2²⁷)/2²⁸⌋ + 128, 0, 255) for every block (layout of :func:`_rows_times`; ``t``: scratch),
+    each pass by the even and odd terms of its sums: with E = Σ_{u even} f[v, u]·cos[u, j] and
+    O = Σ_{u odd} f[v, u]·cos[u, j] (j < 4), the sums at j and 7 − j are E + O and E − O (the table's symmetry);
+    likewise along v."""
+    n = f.shape[1]
     for v in range(8):  # t = F·C
         for j in range(4):
-            e = f[v, 0] * cos[0, j] + f[v, 2] * cos[2, j] + f[v, 4] * cos[4, j] + f[v, 6] * cos[6, j]
-            o = f[v, 1] * cos[1, j] + f[v, 3] * cos[3, j] + f[v, 5] * cos[5, j] + f[v, 7] * cos[7, j]
-            t[v, j] = e + o
-            t[v, 7 - j] = e - o
-    for j in range(8):  # out = Cᵀ·t
+            left, right = t[8 * v + j], t[8 * v + 7 - j]
+            c0, c1, c2, c3, c4, c5, c6, c7 = (
+                cos[0, j],
+                cos[1, j],
+                cos[2, j],
+                cos[3, j],
+                cos[4, j],
+                cos[5, j],
+                cos[6, j],
+                cos[7, j],
+            )
+            f0, f1, f2, f3 = f[8 * v], f[8 * v + 1], f[8 * v + 2], f[8 * v + 3]
+            f4, f5, f6, f7 = f[8 * v + 4], f[8 * v + 5], f[8 * v + 6], f[8 * v + 7]
+            for k in range(n):
+                e = f0[k] * c0 + f2[k] * c2 + f4[k] * c4 + f6[k] * c6
+                o = f1[k] * c1 + f3[k] * c3 + f5[k] * c5 + f7[k] * c7
+                left[k] = e + o
+                right[k] = e - o
+    half = np.int64(1) << 27
+    for j in range(8):  # x = Cᵀ·t, rounded, shifted back and clipped
+        t0, t1, t2, t3 = t[j], t[8 + j], t[16 + j], t[24 + j]
+        t4, t5, t6, t7 = t[32 + j], t[40 + j], t[48 + j], t[56 + j]
         for i in range(4):
-            e = cos[0, i] * t[0, j] + cos[2, i] * t[2, j] + cos[4, i] * t[4, j] + cos[6, i] * t[6, j]
-            o = cos[1, i] * t[1, j] + cos[3, i] * t[3, j] + cos[5, i] * t[5, j] + cos[7, i] * t[7, j]
-            out[i, j] = e + o
-            out[7 - i, j] = e - o
+            top, bottom = x[8 * i + j], x[8 * (7 - i) + j]
+            c0, c1, c2, c3, c4, c5, c6, c7 = (
+                cos[0, i],
+                cos[1, i],
+                cos[2, i],
+                cos[3, i],
+                cos[4, i],
+                cos[5, i],
+                cos[6, i],
+                cos[7, i],
+            )
+            for k in range(n):
+                e = c0 * t0[k] + c2 * t2[k] + c4 * t4[k] + c6 * t6[k]
+                o = c1 * t1[k] + c3 * t3[k] + c5 * t5[k] + c7 * t7[k]
+                top[k] = min(max(((e + o + half) >> 28) + 128, 0), 255)
+                bottom[k] = min(max(((e - o + half) >> 28) + 128, 0), 255)
 
 
 @kernel
-def lossy_block(
-    x: np.ndarray, table: np.ndarray, magic: np.ndarray, cos: np.ndarray, scratch: np.ndarray, out: np.ndarray
-) -> None:
-    """One 8×8 block (level-shifted by −128 in ``x``) of ``exact_jpeg._lossy_blocks`` into ``out``: F = C·X·Cᵀ
-    (< 2⁴¹, :func:`_dct`), quantised sign·⌊(2|F| + s)/(2s)⌋ with s = table·2²⁸ (= ⌊|F|/s + ½⌋, half away from zero),
-    dequantised, Cᵀ·F·C (< 2⁴⁵, :func:`_idct`), then clip(⌊(rec + 2²⁷)/2²⁸⌋ + 128, 0, 255); ``scratch``: (3, 8, 8)
-    int64.
+def lossy_blocks(x: np.ndarray, table: np.ndarray, cos: np.ndarray) -> None:
+    """``exact_jpeg._lossy_blocks`` of n 8×8 blocks in place: ``x`` (64, n) int64, row 8i + j = entry (i, j) of
+    every block (level-shifted by −128 on entry, 0–255 on return). F = C·X·Cᵀ (< 2⁴¹), quantised
+    sign·⌊(2|F| + s)/(2s)⌋ with s = table·2²⁸ (= ⌊|F|/s + ½⌋, half away from zero), dequantised, Cᵀ·F·C (< 2⁴⁵),
+    then clip(⌊(rec + 2²⁷)/2²⁸⌋ + 128, 0, 255) (:func:`_inverse`).
 
     The quotient without a division: ⌊(2|F| + s)/(2s)⌋ = ⌊n/(q·2²⁸)⌋ with n = |F| + q·2²⁷ (q the table entry),
-    = ⌊m/q⌋ with m = ⌊n/2²⁸⌋ < 2¹⁴ (nested floors of positive integers), = ⌊m·M/2²⁴⌋ with M = ⌊2²⁴/q⌋ + 1
-    (``magic``): m·M/2²⁴ exceeds m/q by less than 2¹⁴·2⁻²⁴ = 2⁻¹⁰, less than the 1/q ≥ 1/255 that separates m/q
-    from the next integer when it is not one."""
-    t, f, rec = scratch[0], scratch[1], scratch[2]
-    _dct(x, cos, t, f)
-    for v in range(8):
-        for u in range(8):
-            q = table[v, u]
-            mag = (((abs(f[v, u]) + (q << 27)) >> 28) * magic[v, u]) >> 24
-            f[v, u] = (mag if f[v, u] >= 0 else -mag) * q
-    _idct(f, cos, t, rec)
-    for i in range(8):
-        for j in range(8):
-            out[i, j] = min(max(((rec[i, j] + (np.int64(1) << 27)) >> 28) + 128, 0), 255)
+    = ⌊m/q⌋ with m = ⌊n/2²⁸⌋ < 2¹⁴ (nested floors of positive integers), = ⌊m·M/2²⁴⌋ with M = ⌊2²⁴/q⌋ + 1:
+    m·M/2²⁴ exceeds m/q by less than 2¹⁴·2⁻²⁴ = 2⁻¹⁰, less than the 1/q ≥ 1/255 that separates m/q from the next
+    integer when it is not one."""
+    n = x.shape[1]
+    t = np.empty((64, n), np.int64)
+    f = np.empty((64, n), np.int64)
+    _rows_times(x, cos, t)
+    _cols_times(t, cos, f)
+    for e in range(64):
+        q = table[e >> 3, e & 7]
+        magic = (np.int64(1) << 24) // q + 1
+        half = q << 27
+        row = f[e]
+        for k in range(n):
+            v = row[k]
+            mag = (((abs(v) + half) >> 28) * magic) >> 24
+            row[k] = (mag if v >= 0 else -mag) * q
+    _inverse(f, cos, t, x)
 
 
 @kernel
@@ -92,56 +151,98 @@ def selected_blocks(where: np.ndarray, hh: int, ww: int) -> tuple[np.ndarray, np
 
 
 @kernel
-def luma_plane(rgb: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.ndarray) -> np.ndarray:
-    """The lossy luma of the selected 8×8 blocks (int64 (hh, ww), others 0): Y = ⌊(19595R + 38470G + 7471B + 2¹⁵)
-    / 2¹⁶⌋ of the tile with its last row / column repeated."""
+def _scatter(x: np.ndarray, sel: np.ndarray, out: np.ndarray) -> None:
+    """Block b of ``x`` (64, n; the b-th selected block of ``sel`` in row-major order) into its place in ``out``."""
+    b = 0
+    for bi in range(sel.shape[0]):
+        for bj in range(sel.shape[1]):
+            if not sel[bi, bj]:
+                continue
+            for e in range(64):
+                out[bi * 8 + (e >> 3), bj * 8 + (e & 7)] = x[e, b]
+            b += 1
+
+
+@kernel
+def _colour_planes(rgb: np.ndarray) -> np.ndarray:
+    """(3, h, w) int64: per pixel Y = ⌊(19595R + 38470G + 7471B + 2¹⁵)/2¹⁶⌋,
+    Cb = ⌊(−11059R − 21709G + 32768B + 2¹⁵ − 1)/2¹⁶⌋ + 128 and Cr = ⌊(32768R − 27439G − 5329B + 2¹⁵ − 1)/2¹⁶⌋ + 128
+    (one pass over the pixels)."""
     h, w = rgb.shape[0], rgb.shape[1]
-    out = np.zeros((sel.shape[0] * 8, sel.shape[1] * 8), np.int64)
-    x = np.empty((8, 8), np.int64)
-    scratch = np.empty((3, 8, 8), np.int64)
-    magic = (np.int64(1) << 24) // table + 1
+    n = h * w
+    src = rgb.reshape(n * 3)
+    out = np.empty((3, h, w), np.int64)
+    y, cb, cr = out[0].reshape(n), out[1].reshape(n), out[2].reshape(n)
+    for p in range(n):
+        r, g, b = np.int64(src[3 * p]), np.int64(src[3 * p + 1]), np.int64(src[3 * p + 2])
+        y[p] = (19595 * r + 38470 * g + 7471 * b + 32768) >> 16
+        cb[p] = ((-11059 * r - 21709 * g + 32768 * b + 32767) >> 16) + 128
+        cr[p] = ((32768 * r - 27439 * g - 5329 * b + 32767) >> 16) + 128
+    return out
+
+
+@kernel
+def _scatter(x: np.ndarray, sel: np.ndarray, out: np.ndarray) -> None:
+    """Block b of ``x`` (64, n; the b-th selected block of ``sel`` in row-major order) into its place in ``out``."""
+    b = 0
+    for bi in range(sel.shape[0]):
+        for bj in range(sel.shape[1]):
+            if not sel[bi, bj]:
+                continue
+            for e in range(64):
+                out[bi * 8 + (e >> 3), bj * 8 + (e & 7)] = x[e, b]
+            b += 1
+
+
+@kernel
+def luma_plane(planes: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.ndarray) -> np.ndarray:
+    """The lossy luma of the selected 8×8 blocks (int64 (hh, ww), others 0) of the Y plane (``planes[0]``,
+    :func:`_colour_planes`) with its last row / column repeated: the selected blocks gathered, transformed together
+    (:func:`lossy_blocks`) and put back."""
+    h, w = planes.shape[1], planes.shape[2]
+    x = np.empty((64, np.count_nonzero(sel)), np.int64)
+    b = 0
     for bi in range(sel.shape[0]):
         for bj in range(sel.shape[1]):
             if not sel[bi, bj]:
                 continue
             for i in range(8):
-                yy = min(bi * 8 + i, h - 1)
+                row = planes[0, min(bi * 8 + i, h - 1)]
                 for j in range(8):
-                    xx = min(bj * 8 + j, w - 1)
-                    r, g, b = np.int64(rgb[yy, xx, 0]), np.int64(rgb[yy, xx, 1]), np.int64(rgb[yy, xx, 2])
-                    x[i, j] = ((19595 * r + 38470 * g + 7471 * b + 32768) >> 16) - 128
-            lossy_block(x, table, magic, cos, scratch, out[bi * 8 : bi * 8 + 8, bj * 8 : bj * 8 + 8])
+                    x[8 * i + j, b] = row[min(bj * 8 + j, w - 1)] - 128
+            b += 1
+    lossy_blocks(x, table, cos)
+    out = np.zeros((sel.shape[0] * 8, sel.shape[1] * 8), np.int64)
+    _scatter(x, sel, out)
     return out
 
 
 @kernel
-def chroma_planes(rgb: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.ndarray) -> np.ndarray:
-    """The lossy Cb, Cr (int64 (2, hh/2, ww/2)) of the selected MCUs, others 0: per pixel
-    Cb = ⌊(−11059R − 21709G + 32768B + 2¹⁵ − 1)/2¹⁶⌋ + 128, Cr = ⌊(32768R − 27439G − 5329B + 2¹⁵ − 1)/2¹⁶⌋ + 128,
-    each 2×2 mean rounded half up (⌊(Σ + 2)/4⌋)."""
-    h, w = rgb.shape[0], rgb.shape[1]
-    out = np.zeros((2, sel.shape[0] * 8, sel.shape[1] * 8), np.int64)
-    x = np.empty((2, 8, 8), np.int64)
-    scratch = np.empty((3, 8, 8), np.int64)
-    magic = (np.int64(1) << 24) // table + 1
+def chroma_planes(planes: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.ndarray) -> np.ndarray:
+    """The lossy Cb, Cr (int64 (2, hh/2, ww/2)) of the selected MCUs, others 0: each 2×2 mean of the Cb, Cr planes
+    (``planes[1:]``, :func:`_colour_planes`, last row / column repeated) rounded half up (⌊(Σ + 2)/4⌋); both planes'
+    blocks transformed together (:func:`lossy_blocks`)."""
+    h, w = planes.shape[1], planes.shape[2]
+    n = np.count_nonzero(sel)
+    x = np.empty((64, 2 * n), np.int64)  # the Cb blocks, then the Cr blocks
+    b = 0
     for mi in range(sel.shape[0]):
         for mj in range(sel.shape[1]):
             if not sel[mi, mj]:
                 continue
             for i in range(8):
+                y0, y1 = min(mi * 16 + 2 * i, h - 1), min(mi * 16 + 2 * i + 1, h - 1)
                 for j in range(8):
-                    s0 = np.int64(0)
-                    s1 = np.int64(0)
-                    for d in range(4):
-                        yy = min(mi * 16 + 2 * i + (d >> 1), h - 1)
-                        xx = min(mj * 16 + 2 * j + (d & 1), w - 1)
-                        r, g, b = np.int64(rgb[yy, xx, 0]), np.int64(rgb[yy, xx, 1]), np.int64(rgb[yy, xx, 2])
-                        s0 += ((-11059 * r - 21709 * g + 32768 * b + 32767) >> 16) + 128
-                        s1 += ((32768 * r - 27439 * g - 5329 * b + 32767) >> 16) + 128
-                    x[0, i, j] = ((s0 + 2) >> 2) - 128
-                    x[1, i, j] = ((s1 + 2) >> 2) - 128
-            for k in range(2):
-                lossy_block(x[k], table, magic, cos, scratch, out[k, mi * 8 : mi * 8 + 8, mj * 8 : mj * 8 + 8])
+                    x0, x1 = min(mj * 16 + 2 * j, w - 1), min(mj * 16 + 2 * j + 1, w - 1)
+                    for c in range(2):
+                        p = planes[1 + c]
+                        s = p[y0, x0] + p[y0, x1] + p[y1, x0] + p[y1, x1]
+                        x[8 * i + j, c * n + b] = ((s + 2) >> 2) - 128
+            b += 1
+    lossy_blocks(x, table, cos)
+    out = np.zeros((2, sel.shape[0] * 8, sel.shape[1] * 8), np.int64)
+    _scatter(x[:, :n], sel, out[0])
+    _scatter(x[:, n:], sel, out[1])
     return out
 
 
@@ -174,8 +275,9 @@ def jpeg_roundtrip(
     B = Y + ⌊(116130·Cb' + 2¹⁵)/2¹⁶⌋ (Cb' = Cb − 128, Cr' = Cr − 128), each clipped to 0–255."""
     h, w = rgb.shape[0], rgb.shape[1]
     sel_y, sel_c = selected_blocks(where, h + (-h) % 16, w + (-w) % 16)
-    luma = luma_plane(rgb, sel_y, qy, cos)
-    chroma = chroma_planes(rgb, sel_c, qc, cos)
+    planes = _colour_planes(rgb)
+    luma = luma_plane(planes, sel_y, qy, cos)
+    chroma = chroma_planes(planes, sel_c, qc, cos)
     cb = upsample2(chroma[0])
     cr = upsample2(chroma[1])
     for y in range(h):

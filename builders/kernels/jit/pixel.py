@@ -93,6 +93,19 @@ def straight_colour(
 
 
 @kernel
+def premultiply(rgba: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """``exact_image.premultiply`` of ``rgba`` (H, W, 4) uint8 into ``out``: colour ← ``table``[256·α + c] (the
+    PREMULTIPLY table), α copied."""
+    n = rgba.shape[0] * rgba.shape[1]
+    src, dst = rgba.reshape(n * 4), out.reshape(n * 4)
+    for p in range(n):
+        a = np.int64(src[4 * p + 3]) << 8
+        for k in range(3):
+            dst[4 * p + k] = table[a | np.int64(src[4 * p + k])]
+        dst[4 * p + 3] = src[4 * p + 3]
+
+
+@kernel
 def apply_colour_matrix(rgb: np.ndarray, matrix: np.ndarray, bits: int, out: np.ndarray) -> None:
     """``exact_image.apply_colour_matrix`` into ``out``: clip(⌊(A·x + b + 2^(bits−1)) / 2^bits⌋, 0, 255) per
     pixel, ``matrix`` (3, 4) int64, in int64 (the reference's int32 bounds hold, so no sum wraps in either)."""
