@@ -59,8 +59,9 @@ def _rgba(h: int, w: int, sparse: bool = True) -> np.ndarray:
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (7, 5), (31, 40)])
-def test_warp_equals_reference_on_edge_maps(shape: tuple[int, int]) -> None:
-    src = _rgba(*shape, sparse=False)
+@pytest.mark.parametrize("sparse", [False, True])  # True: transparent pixels inside (taps all zero: skipped)
+def test_warp_equals_reference_on_edge_maps(shape: tuple[int, int], sparse: bool) -> None:
+    src = _rgba(*shape, sparse=sparse)
     maps = [
         [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],  # identity
         [[0.37, -0.91, 3.2], [0.88, 0.41, -2.7]],  # rotation, partly outside

@@ -15,34 +15,65 @@ from ._numba import kernel
 
 
 @kernel
+def _span(m: int, b: int, n: int) -> tuple[int, int]:
+    """[lo, hi]: the x ≥ 0 whose tap ⌊(m·x + b)/2¹⁶⌋ lies in [−1, n), i.e. −2¹⁶ ≤ m·x + b < n·2¹⁶, by exact floor
+    divisions (lo > hi: none; hi = 2⁴⁰ for no upper bound)."""
+    low, high = -65536 - b, n * 65536 - 1 - b  # low ≤ m·x ≤ high
+    if m == 0:
+        return (0, 1 << 40) if low <= 0 <= high else (1, 0)
+    if m > 0:
+        return -(-low // m), high // m
+    return -(-high // m), low // m
+
+
+@kernel
 def warp_bilinear(pad: np.ndarray, m00: int, m01: int, m02: int, m10: int, m11: int, m12: int, out: np.ndarray) -> None:
     """``exact_warp.warp_bilinear`` into ``out`` (H, W, 4) uint8 (zeros on entry) from ``pad``: the (h, w, 4)
     source with 1 px of zeros around it, with the 16-bit fixed-point map (origin already subtracted):
     sx = m00·x + m01·y + m02, sy = m10·x + m11·y + m12 (int64); pixels whose top-left tap (⌊sx/2¹⁶⌋, ⌊sy/2¹⁶⌋) lies
-    outside [−1, w) × [−1, h) stay 0; per channel out = ⌊((256 − fy)·t + fy·b + 2¹⁵) / 2¹⁶⌋ with
-    t = (256 − fx)·p₀₀ + fx·p₀₁, b = (256 − fx)·p₁₀ + fx·p₁₁."""
+    outside [−1, w) × [−1, h) stay 0 (per row they form one interval: :func:`_span`); per channel
+    out = ⌊((256 − fy)·t + fy·b + 2¹⁵) / 2¹⁶⌋ with t = (256 − fx)·p₀₀ + fx·p₀₁, b = (256 − fx)·p₁₀ + fx·p₁₁.
+
+    The four channels of a tap are one uint32 word; they are spread into two uint64 with channels (0, 2) and
+    (1, 3) in 32-bit lanes, where t, b ≤ 255·256 < 2¹⁶ and (256 − fy)·t + fy·b + 2¹⁵ < 2²⁵: no lane carries into the
+    next, so each lane holds its channel's integer (as the numpy reference's lanes). A pixel whose four taps are all
+    zero (outside the cut-out) is 0, already in ``out``, and skipped."""
     h, w = pad.shape[0] - 2, pad.shape[1] - 2
     ch, cw = out.shape[0], out.shape[1]
+    pw = pad.shape[1]
+    words = pad.reshape(pad.shape[0] * pw * 4).view(np.uint32)
+    lanes = np.uint64(0x000000FF000000FF)
+    half = np.uint64(0x0000800000008000)
+    s8, s16, s24, s48 = np.uint64(8), np.uint64(16), np.uint64(24), np.uint64(48)
+    one, down, full, byte = np.uint64(1), np.uint64(pw), np.uint64(256), np.uint64(255)
     for y in range(ch):
-        bx = m01 * y + m02
-        by = m11 * y + m12
-        for x in range(cw):
-            sx = m00 * x + bx
-            sy = m10 * x + by
-            x0 = (sx >> 16) + 1  # in the padded image
-            y0 = (sy >> 16) + 1
-            if x0 < 0 or x0 > w or y0 < 0 or y0 > h:
-                continue
-            fx = (sx >> 8) & 255
-            fy = (sy >> 8) & 255
-            gx = 256 - fx
-            gy = 256 - fy
-            top = pad[y0]
-            bottom = pad[y0 + 1]
-            for k in range(4):
-                t = gx * np.int64(top[x0, k]) + fx * np.int64(top[x0 + 1, k])
-                b = gx * np.int64(bottom[x0, k]) + fx * np.int64(bottom[x0 + 1, k])
-                out[y, x, k] = np.uint8((gy * t + fy * b + 32768) >> 16)
+        bx, by = m01 * y + m02, m11 * y + m12
+        lx, hx = _span(m00, bx, w)
+        ly, hy = _span(m10, by, h)
+        lo, hi = max(lx, ly, 0), min(hx, hy, cw - 1)
+        if hi < lo:
+            continue
+        row = out[y].reshape(cw * 4).view(np.uint32)[lo : hi + 1]
+        sx, sy = m00 * lo + bx, m10 * lo + by
+        for x in range(hi + 1 - lo):
+            p = np.uint64(((sy >> 16) + 1) * pw + (sx >> 16) + 1)  # ≥ 0 inside the span
+            a, b = np.uint64(words[p]), np.uint64(words[p + one])
+            c, d = np.uint64(words[p + down]), np.uint64(words[p + down + one])
+            if (a | b | c | d) != 0:
+                fx, fy = np.uint64((sx >> 8) & 255), np.uint64((sy >> 8) & 255)
+                gx, gy = full - fx, full - fy
+                even = gy * (gx * ((a | (a << s16)) & lanes) + fx * ((b | (b << s16)) & lanes))
+                even += fy * (gx * ((c | (c << s16)) & lanes) + fx * ((d | (d << s16)) & lanes)) + half
+                odd = gy * (gx * (((a >> s8) | (a << s8)) & lanes) + fx * (((b >> s8) | (b << s8)) & lanes))
+                odd += fy * (gx * (((c >> s8) | (c << s8)) & lanes) + fx * (((d >> s8) | (d << s8)) & lanes)) + half
+                row[x] = np.uint32(
+                    ((even >> s16) & byte)
+                    | (((odd >> s16) & byte) << s8)
+                    | (((even >> s48) & byte) << s16)
+                    | (((odd >> s48) & byte) << s24)
+                )
+            sx += m00
+            sy += m10
 
 
 @kernel
