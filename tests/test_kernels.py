@@ -299,11 +299,16 @@ def test_jpeg_kernel_quotient_without_division() -> None:
 
 def test_warm_loads_every_kernel_in_a_fresh_process() -> None:
     """Importing ``kernels.warm`` (what a multi-worker build's forkserver does before forking) leaves every compiled
-    kernel with a compiled signature, so the workers it forks start with them loaded."""
+    kernel that Python calls (the JPEG step's included; the private steps are compiled inside their callers) with a
+    compiled signature, so the workers it forks start with them loaded."""
     code = (
+        "import numba\n"
         "import aflw_occ.builders.kernels.warm\n"
-        "from aflw_occ.builders.kernels import jit\n"
-        "cold = [n for n in jit.__all__ if n.islower() and not getattr(jit, n).signatures]\n"
+        "from aflw_occ.builders.kernels.jit import fill, jpeg, pixel\n"
+        "every = [(m.__name__, n, d) for m in (fill, jpeg, pixel) for n, d in vars(m).items()\n"
+        "         if isinstance(d, numba.core.dispatcher.Dispatcher) and not n.startswith('_')]\n"
+        "assert len(every) >= 15, len(every)\n"
+        "cold = [(m, n) for m, n, d in every if not d.signatures]\n"
         "assert not cold, cold\n"
     )
     env = {**os.environ, kernels.ENV: "numba"}

@@ -1,6 +1,8 @@
-"""numba kernel of the JPEG step (``exact_jpeg.jpeg_roundtrip`` with ``where``): the same fixed-point
+"""numba kernels of the JPEG step (``exact_jpeg.jpeg_roundtrip`` with ``where``): the same fixed-point
 colour conversions, 4:2:0 means, integer block transforms, quantisation and triangle upsampling, in int64, computing
-only the blocks the pixels of ``where`` depend on. Integer arithmetic only (see :mod:`.pixel`)."""
+only the blocks the pixels of ``where`` depend on, all of a plane's selected blocks transformed together (the blocks
+along the contiguous axis, so the compiler vectorises each step over them). Integer arithmetic only (see
+:mod:`.pixel`)."""
 
 from __future__ import annotations
 
@@ -151,20 +153,7 @@ def selected_blocks(where: np.ndarray, hh: int, ww: int) -> tuple[np.ndarray, np
 
 
 @kernel
-def _scatter(x: np.ndarray, sel: np.ndarray, out: np.ndarray) -> None:
-    """Block b of ``x`` (64, n; the b-th selected block of ``sel`` in row-major order) into its place in ``out``."""
-    b = 0
-    for bi in range(sel.shape[0]):
-        for bj in range(sel.shape[1]):
-            if not sel[bi, bj]:
-                continue
-            for e in range(64):
-                out[bi * 8 + (e >> 3), bj * 8 + (e & 7)] = x[e, b]
-            b += 1
-
-
-@kernel
-def _colour_planes(rgb: np.ndarray) -> np.ndarray:
+def colour_planes(rgb: np.ndarray) -> np.ndarray:
     """(3, h, w) int64: per pixel Y = ⌊(19595R + 38470G + 7471B + 2¹⁵)/2¹⁶⌋,
     Cb = ⌊(−11059R − 21709G + 32768B + 2¹⁵ − 1)/2¹⁶⌋ + 128 and Cr = ⌊(32768R − 27439G − 5329B + 2¹⁵ − 1)/2¹⁶⌋ + 128
     (one pass over the pixels)."""
@@ -182,23 +171,9 @@ def _colour_planes(rgb: np.ndarray) -> np.ndarray:
 
 
 @kernel
-def _scatter(x: np.ndarray, sel: np.ndarray, out: np.ndarray) -> None:
-    """Block b of ``x`` (64, n; the b-th selected block of ``sel`` in row-major order) into its place in ``out``."""
-    b = 0
-    for bi in range(sel.shape[0]):
-        for bj in range(sel.shape[1]):
-            if not sel[bi, bj]:
-                continue
-            for e in range(64):
-                out[bi * 8 + (e >> 3), bj * 8 + (e & 7)] = x[e, b]
-            b += 1
-
-
-@kernel
-def luma_plane(planes: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.ndarray) -> np.ndarray:
-    """The lossy luma of the selected 8×8 blocks (int64 (hh, ww), others 0) of the Y plane (``planes[0]``,
-    :func:`_colour_planes`) with its last row / column repeated: the selected blocks gathered, transformed together
-    (:func:`lossy_blocks`) and put back."""
+def luma_blocks(planes: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """The selected 8×8 blocks of the Y plane (``planes[0]``, :func:`colour_planes`; last row / column repeated),
+    level-shifted by −128, as (64, n) int64 in :func:`lossy_blocks`' layout (row-major block order)."""
     h, w = planes.shape[1], planes.shape[2]
     x = np.empty((64, np.count_nonzero(sel)), np.int64)
     b = 0
@@ -211,20 +186,17 @@ def luma_plane(planes: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.n
                 for j in range(8):
                     x[8 * i + j, b] = row[min(bj * 8 + j, w - 1)] - 128
             b += 1
-    lossy_blocks(x, table, cos)
-    out = np.zeros((sel.shape[0] * 8, sel.shape[1] * 8), np.int64)
-    _scatter(x, sel, out)
-    return out
+    return x
 
 
 @kernel
-def chroma_planes(planes: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: np.ndarray) -> np.ndarray:
-    """The lossy Cb, Cr (int64 (2, hh/2, ww/2)) of the selected MCUs, others 0: each 2×2 mean of the Cb, Cr planes
-    (``planes[1:]``, :func:`_colour_planes`, last row / column repeated) rounded half up (⌊(Σ + 2)/4⌋); both planes'
-    blocks transformed together (:func:`lossy_blocks`)."""
+def chroma_blocks(planes: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """The Cb then the Cr blocks of the selected MCUs as (64, 2n) int64 (:func:`lossy_blocks`' layout): each entry
+    the 2×2 mean of ``planes[1]`` / ``planes[2]`` (last row / column repeated) rounded half up (⌊(Σ + 2)/4⌋),
+    level-shifted by −128."""
     h, w = planes.shape[1], planes.shape[2]
     n = np.count_nonzero(sel)
-    x = np.empty((64, 2 * n), np.int64)  # the Cb blocks, then the Cr blocks
+    x = np.empty((64, 2 * n), np.int64)
     b = 0
     for mi in range(sel.shape[0]):
         for mj in range(sel.shape[1]):
@@ -239,15 +211,24 @@ def chroma_planes(planes: np.ndarray, sel: np.ndarray, table: np.ndarray, cos: n
                         s = p[y0, x0] + p[y0, x1] + p[y1, x0] + p[y1, x1]
                         x[8 * i + j, c * n + b] = ((s + 2) >> 2) - 128
             b += 1
-    lossy_blocks(x, table, cos)
-    out = np.zeros((2, sel.shape[0] * 8, sel.shape[1] * 8), np.int64)
-    _scatter(x[:, :n], sel, out[0])
-    _scatter(x[:, n:], sel, out[1])
-    return out
+    return x
 
 
 @kernel
-def upsample2(p: np.ndarray) -> np.ndarray:
+def _scatter(x: np.ndarray, sel: np.ndarray, out: np.ndarray) -> None:
+    """Block b of ``x`` (64, n; the b-th selected block of ``sel`` in row-major order) into its place in ``out``."""
+    b = 0
+    for bi in range(sel.shape[0]):
+        for bj in range(sel.shape[1]):
+            if not sel[bi, bj]:
+                continue
+            for e in range(64):
+                out[bi * 8 + (e >> 3), bj * 8 + (e & 7)] = x[e, b]
+            b += 1
+
+
+@kernel
+def _upsample2(p: np.ndarray) -> np.ndarray:
     """:func:`builders.exact_jpeg._upsample2`: per axis (rows first) 2i ← ⌊(3p[i] + p[i−1] + 2)/4⌋,
     2i + 1 ← ⌊(3p[i] + p[i+1] + 2)/4⌋, edges repeated."""
     n, m = p.shape
@@ -267,24 +248,41 @@ def upsample2(p: np.ndarray) -> np.ndarray:
 
 
 @kernel
+def to_rgb(
+    luma: np.ndarray, chroma: np.ndarray, sel_y: np.ndarray, sel_c: np.ndarray, where: np.ndarray, out: np.ndarray
+) -> None:
+    """The lossy blocks (:func:`lossy_blocks` of :func:`luma_blocks` and :func:`chroma_blocks`) put back in their
+    planes (others 0), the chroma planes upsampled (:func:`_upsample2`), and at the pixels of ``where`` only
+    R = Y + ⌊(91881·Cr' + 2¹⁵)/2¹⁶⌋, G = Y − ⌊(22554·Cb' + 46802·Cr' − 2¹⁵)/2¹⁶⌋, B = Y + ⌊(116130·Cb' + 2¹⁵)/2¹⁶⌋
+    (Cb' = Cb − 128, Cr' = Cr − 128) written into ``out``, each clipped to 0–255."""
+    y = np.zeros((sel_y.shape[0] * 8, sel_y.shape[1] * 8), np.int64)
+    _scatter(luma, sel_y, y)
+    n = chroma.shape[1] // 2
+    c = np.zeros((2, sel_c.shape[0] * 8, sel_c.shape[1] * 8), np.int64)
+    _scatter(chroma[:, :n], sel_c, c[0])
+    _scatter(chroma[:, n:], sel_c, c[1])
+    cb, cr = _upsample2(c[0]), _upsample2(c[1])
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            if not where[i, j]:
+                continue
+            lv, b_, r_ = y[i, j], cb[i, j] - 128, cr[i, j] - 128
+            out[i, j, 0] = min(max(lv + ((91881 * r_ + 32768) >> 16), 0), 255)
+            out[i, j, 1] = min(max(lv - ((22554 * b_ + 46802 * r_ - 32768) >> 16), 0), 255)
+            out[i, j, 2] = min(max(lv + ((116130 * b_ + 32768) >> 16), 0), 255)
+
+
 def jpeg_roundtrip(
     rgb: np.ndarray, where: np.ndarray, qy: np.ndarray, qc: np.ndarray, cos: np.ndarray, out: np.ndarray
 ) -> None:
-    """``exact_jpeg.jpeg_roundtrip`` with ``where``, written into ``out`` (a copy of ``rgb``) at the
-    pixels of ``where`` only: R = Y + ⌊(91881·Cr' + 2¹⁵)/2¹⁶⌋, G = Y − ⌊(22554·Cb' + 46802·Cr' − 2¹⁵)/2¹⁶⌋,
-    B = Y + ⌊(116130·Cb' + 2¹⁵)/2¹⁶⌋ (Cb' = Cb − 128, Cr' = Cr − 128), each clipped to 0–255."""
+    """``exact_jpeg.jpeg_roundtrip`` with ``where``, written into ``out`` (a copy of ``rgb``) at the pixels of
+    ``where`` only: the blocks they depend on (:func:`selected_blocks`), gathered from the colour planes, transformed
+    (:func:`lossy_blocks`) and converted back (:func:`to_rgb`). A Python sequence of kernels rather than one kernel:
+    numba would optimise every inlined step again inside it (twice the compile time for nothing)."""
     h, w = rgb.shape[0], rgb.shape[1]
     sel_y, sel_c = selected_blocks(where, h + (-h) % 16, w + (-w) % 16)
-    planes = _colour_planes(rgb)
-    luma = luma_plane(planes, sel_y, qy, cos)
-    chroma = chroma_planes(planes, sel_c, qc, cos)
-    cb = upsample2(chroma[0])
-    cr = upsample2(chroma[1])
-    for y in range(h):
-        for x in range(w):
-            if not where[y, x]:
-                continue
-            lv, b_, r_ = luma[y, x], cb[y, x] - 128, cr[y, x] - 128
-            out[y, x, 0] = min(max(lv + ((91881 * r_ + 32768) >> 16), 0), 255)
-            out[y, x, 1] = min(max(lv - ((22554 * b_ + 46802 * r_ - 32768) >> 16), 0), 255)
-            out[y, x, 2] = min(max(lv + ((116130 * b_ + 32768) >> 16), 0), 255)
+    planes = colour_planes(rgb)
+    luma, chroma = luma_blocks(planes, sel_y), chroma_blocks(planes, sel_c)
+    lossy_blocks(luma, qy, cos)
+    lossy_blocks(chroma, qc, cos)
+    to_rgb(luma, chroma, sel_y, sel_c, where, out)
