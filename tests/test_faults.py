@@ -27,7 +27,7 @@ from aflw_occ.demo import make_source
 #: the command under test (AFLW_OCC_TEST_EXE: another build of it, e.g. to show these cases fail on an older one)
 EXE = os.environ.get("AFLW_OCC_TEST_EXE") or str(Path(sys.executable).parent / "aflw-occ")
 N_IMAGES = 120  # 3 journal blocks of 40: a build killed after its first block has something to resume
-SUBSETS = "nsod"  # slow enough (≈2 s a block) to be caught in the middle
+SUBSETS = "nsod"  # a block takes ≈0.3 s: the build is stopped (SIGSTOP) to be caught in the middle
 STORE = "aflw-occ-2.0.0.h5"
 MANIFEST = "manifest-2.0.0"
 
@@ -98,10 +98,24 @@ def blocks_done(out: Path) -> int:
 
 
 def first_block_then(proc: subprocess.Popen[bytes], out: Path) -> None:
-    """Wait until the build has finished its first journal block (and is still running)."""
+    """Wait until the build has finished its first journal block, then stop the whole build (SIGSTOP to its
+    process group), so that the fault a test makes next lands while blocks remain, however fast the blocks run (the
+    last one can end 0.3 s after the first); the test then lets it run on (:func:`go_on`)."""
     wait_for(lambda: blocks_done(out) >= 1 or proc.poll() is not None, 60, "the first journal block")
+    stop(proc)
     assert proc.poll() is None, "the build ended before it could be interrupted"
     assert blocks_done(out) < 3
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop every process of the build (its own process group: driver, forkserver, workers, resource tracker)."""
+    os.killpg(proc.pid, signal.SIGSTOP)
+
+
+def go_on(proc: subprocess.Popen[bytes]) -> None:
+    """Let a stopped build run on: signals sent while it was stopped are delivered first."""
+    with contextlib.suppress(ProcessLookupError):  # every process of the group already ended
+        os.killpg(proc.pid, signal.SIGCONT)
 
 
 def temp_files(out: Path) -> list[str]:
@@ -163,6 +177,7 @@ def test_killed_driver_leaves_no_process(
         first_block_then(proc, out)
         assert len(session_members(proc.pid)) >= 4  # driver, forkserver, 2 workers (and the resource tracker)
         os.kill(proc.pid, sig)  # the driver only, as `kill PID` or the OOM killer does
+        go_on(proc)
         _, err = proc.communicate(timeout=15)  # returns: nothing else holds the build's stdout (`| cat` ends)
         assert_no_orphans(proc.pid)
     if sig == signal.SIGTERM:  # cleans up like Ctrl-C
@@ -180,6 +195,7 @@ def test_ctrl_c(src: Path, reference: Path, tmp_path: Path) -> None:
     with started(build_cmd(src, out)) as proc:
         first_block_then(proc, out)
         os.killpg(proc.pid, signal.SIGINT)  # a terminal sends Ctrl-C to the whole foreground process group
+        go_on(proc)
         _, err = proc.communicate(timeout=15)
         assert_no_orphans(proc.pid)
     assert proc.returncode == 130
@@ -201,6 +217,7 @@ def test_killed_worker(src: Path, reference: Path, tmp_path: Path) -> None:
         wait_for(lambda: len(workers()) == 2, 30, "two workers")
         first_block_then(proc, out)
         os.kill(workers()[0], signal.SIGKILL)
+        go_on(proc)
         _, err = proc.communicate(timeout=30)
         assert_no_orphans(proc.pid)
     assert proc.returncode == 1
@@ -216,7 +233,9 @@ def test_concurrent_builds_into_one_folder(src: Path, reference: Path, tmp_path:
     out = tmp_path / "out"
     with started(build_cmd(src, out)) as first:
         wait_for(lambda: (out / ".journal-2.0.0").is_dir() or first.poll() is not None, 30, "the first build")
+        stop(first)  # still running, whatever the speed of its blocks, while the second one starts
         second = subprocess.run(build_cmd(src, out), capture_output=True, text=True, timeout=60)
+        go_on(first)
         assert second.returncode == 2
         line = one_error_line(second.stderr)
         assert f"another aflw-occ build (pid {first.pid})" in line and str(out) in line

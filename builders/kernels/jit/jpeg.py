@@ -66,16 +66,8 @@ def _inverse(f: np.ndarray, cos: np.ndarray, t: np.ndarray, x: np.ndarray) -> No
     for v in range(8):  # t = F·C
         for j in range(4):
             left, right = t[8 * v + j], t[8 * v + 7 - j]
-            c0, c1, c2, c3, c4, c5, c6, c7 = (
-                cos[0, j],
-                cos[1, j],
-                cos[2, j],
-                cos[3, j],
-                cos[4, j],
-                cos[5, j],
-                cos[6, j],
-                cos[7, j],
-            )
+            c0, c2, c4, c6 = cos[0, j], cos[2, j], cos[4, j], cos[6, j]  # even rows
+            c1, c3, c5, c7 = cos[1, j], cos[3, j], cos[5, j], cos[7, j]  # odd rows
             f0, f1, f2, f3 = f[8 * v], f[8 * v + 1], f[8 * v + 2], f[8 * v + 3]
             f4, f5, f6, f7 = f[8 * v + 4], f[8 * v + 5], f[8 * v + 6], f[8 * v + 7]
             for k in range(n):
@@ -89,16 +81,8 @@ def _inverse(f: np.ndarray, cos: np.ndarray, t: np.ndarray, x: np.ndarray) -> No
         t4, t5, t6, t7 = t[32 + j], t[40 + j], t[48 + j], t[56 + j]
         for i in range(4):
             top, bottom = x[8 * i + j], x[8 * (7 - i) + j]
-            c0, c1, c2, c3, c4, c5, c6, c7 = (
-                cos[0, i],
-                cos[1, i],
-                cos[2, i],
-                cos[3, i],
-                cos[4, i],
-                cos[5, i],
-                cos[6, i],
-                cos[7, i],
-            )
+            c0, c2, c4, c6 = cos[0, i], cos[2, i], cos[4, i], cos[6, i]  # even rows
+            c1, c3, c5, c7 = cos[1, i], cos[3, i], cos[5, i], cos[7, i]  # odd rows
             for k in range(n):
                 e = c0 * t0[k] + c2 * t2[k] + c4 * t4[k] + c6 * t6[k]
                 o = c1 * t1[k] + c3 * t3[k] + c5 * t5[k] + c7 * t7[k]
