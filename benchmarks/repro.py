@@ -239,6 +239,16 @@ def level_env(level: str, base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def config_env(config: Config) -> dict[str, str]:
+    """The environment of a build or verify in ``config``: :func:`level_env`, and for the low venv its own numba cache
+    folder (a numba cache index holds one numba release's entries: sharing the source tree's ``__pycache__``, the
+    low venv's numba and this one's would each discard the other's compiled kernels and compile them again)."""
+    env = level_env(config.level)
+    if config.venv == "low":
+        env["NUMBA_CACHE_DIR"] = str(LOW_VENV / "numba-cache")
+    return env
+
+
 def emulation_problems(level: str, probe: dict[str, Any], stderr: str = "") -> list[str]:
     """Every way the probe of a build at ``level`` shows that the emulation did not take effect (empty: it did)."""
     spec = ISA_LEVELS[level]
@@ -443,9 +453,7 @@ def build(
     if ids_file is not None:
         cmd += ["--ids", f"@{ids_file}"]
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        cmd, env=level_env(config.level), capture_output=True, text=True, cwd=out.parent, timeout=timeout
-    )
+    proc = subprocess.run(cmd, env=config_env(config), capture_output=True, text=True, cwd=out.parent, timeout=timeout)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"build in {config.name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}")
@@ -464,4 +472,4 @@ def verify(
     cmd += ["--manifest", str(manifest_dir(version)), "--partial", "--workers", str(workers)]
     for s in splits or ():
         cmd += ["--split", s]
-    return subprocess.run(cmd, env=level_env(b.config.level), capture_output=True, text=True, cwd=b.out.parent)
+    return subprocess.run(cmd, env=config_env(b.config), capture_output=True, text=True, cwd=b.out.parent)
