@@ -26,7 +26,7 @@ from aflw_occ.demo import make_source
 
 #: the command under test (AFLW_OCC_TEST_EXE: another build of it, e.g. to show these cases fail on an older one)
 EXE = os.environ.get("AFLW_OCC_TEST_EXE") or str(Path(sys.executable).parent / "aflw-occ")
-N_IMAGES = 120  # 3 journal blocks of 40: a build killed after its first block has something to resume
+N_IMAGES = 200  # 5 journal blocks of 40: a build stopped after its first block has blocks left to do
 SUBSETS = "nsod"  # a block takes ≈0.3 s: the build is stopped (SIGSTOP) to be caught in the middle
 STORE = "aflw-occ-2.0.0.h5"
 MANIFEST = "manifest-2.0.0"
@@ -98,12 +98,14 @@ def blocks_done(out: Path) -> int:
 
 
 def first_block_then(proc: subprocess.Popen[bytes], out: Path) -> None:
-    """Wait until the build has finished its first journal block, then stop the whole build (SIGSTOP to its
-    process group), so that the fault a test makes next lands while blocks remain, however fast the blocks run (the
-    last one can end 0.3 s after the first); the test then lets it run on (:func:`go_on`)."""
-    wait_for(lambda: blocks_done(out) >= 1 or proc.poll() is not None, 60, "the first journal block")
+    """Wait until the build has finished its first journal block (and not yet written its store: the journal's
+    blocks are removed one by one after the commit), then stop the whole build (SIGSTOP to its process group), so that
+    the fault a test makes next lands while blocks remain, however fast they run (an NSOD block of these images takes
+    about 0.1 s); the test then lets it run on (:func:`go_on`)."""
+    committed = (out / STORE).exists
+    wait_for(lambda: (blocks_done(out) >= 1 and not committed()) or proc.poll() is not None, 60, "the first block")
     stop(proc)
-    assert proc.poll() is None, "the build ended before it could be interrupted"
+    assert proc.poll() is None and not committed(), "the build ended before it could be interrupted"
     assert blocks_done(out) < 3
 
 

@@ -12,53 +12,37 @@ from ._numba import kernel
 
 
 @kernel
-def _rows_times(x: np.ndarray, cos: np.ndarray, out: np.ndarray) -> None:
-    """out = X·Cᵀ for every block, the blocks along the last axis (``x``, ``out``: (64, n), row 8i + j = entry
-    (i, j)): out[i, u] = Σⱼ x[i, j]·cos[u, j] by the even/odd halves of the sum. The rounded table keeps
-    cos[u, 7 − j] = (−1)ᵘ·cos[u, j] (checked by the tests), so even u sum (x[i, j] + x[i, 7 − j])·cos[u, j] and odd
-    u (x[i, j] − x[i, 7 − j])·cos[u, j] over j < 4: the same integers with half the products. Each step is one
-    pass over the n blocks (contiguous: the compiler vectorises it)."""
-    n = x.shape[1]
-    for i in range(8):
-        for j in range(4):
-            a, b = x[8 * i + j], x[8 * i + 7 - j]
-            for u in range(0, 8, 2):
-                ce, co = cos[u, j], cos[u + 1, j]
-                even, odd = out[8 * i + u], out[8 * i + u + 1]
-                if j == 0:
-                    for k in range(n):
-                        even[k] = (a[k] + b[k]) * ce
-                        odd[k] = (a[k] - b[k]) * co
-                else:
-                    for k in range(n):
-                        even[k] += (a[k] + b[k]) * ce
-                        odd[k] += (a[k] - b[k]) * co
+def _halves(a: np.ndarray, b: np.ndarray, ce: int, co: int, even: np.ndarray, odd: np.ndarray, first: bool) -> None:
+    """even (=, or += unless ``first``) (a + b)·ce and odd (a − b)·co, element by element over the n blocks (one
+    contiguous pass: the compiler vectorises it)."""
+    if first:
+        for k in range(a.shape[0]):
+            even[k] = (a[k] + b[k]) * ce
+            odd[k] = (a[k] - b[k]) * co
+    else:
+        for k in range(a.shape[0]):
+            even[k] += (a[k] + b[k]) * ce
+            odd[k] += (a[k] - b[k]) * co
 
 
 @kernel
-def _cols_times(t: np.ndarray, cos: np.ndarray, out: np.ndarray) -> None:
-    """out = C·T for every block (layout of :func:`_rows_times`): out[v, u] = Σᵢ cos[v, i]·t[i, u], by the same
-    even/odd halves along i."""
-    n = t.shape[1]
-    for u in range(8):
-        for i in range(4):
-            a, b = t[8 * i + u], t[8 * (7 - i) + u]
-            for v in range(0, 8, 2):
-                ce, co = cos[v, i], cos[v + 1, i]
-                even, odd = out[8 * v + u], out[8 * (v + 1) + u]
-                if i == 0:
-                    for k in range(n):
-                        even[k] = (a[k] + b[k]) * ce
-                        odd[k] = (a[k] - b[k]) * co
-                else:
-                    for k in range(n):
-                        even[k] += (a[k] + b[k]) * ce
-                        odd[k] += (a[k] - b[k]) * co
+def _forward(x: np.ndarray, cos: np.ndarray, out: np.ndarray, stride: int, step: int) -> None:
+    """Eight 8-point transforms out[r(u)] = Σⱼ x[r(j)]·cos[u, j] of every block, the blocks along the last axis
+    (``x``, ``out``: (64, n), row 8i + j = entry (i, j)); transform g uses the rows r(j) = g·``step`` + j·``stride``:
+    X·Cᵀ with (stride, step) = (1, 8), C·T with (8, 1). By the even/odd halves of the sums: the rounded table keeps
+    cos[u, 7 − j] = (−1)ᵘ·cos[u, j] (checked by the tests), so even u sum (x[j] + x[7 − j])·cos[u, j] and odd u
+    (x[j] − x[7 − j])·cos[u, j] over j < 4 (:func:`_halves`): the same integers with half the products."""
+    for g in range(8):
+        r = g * step
+        for j in range(4):
+            a, b = x[r + j * stride], x[r + (7 - j) * stride]
+            for u in range(0, 8, 2):
+                _halves(a, b, cos[u, j], cos[u + 1, j], out[r + u * stride], out[r + (u + 1) * stride], j == 0)
 
 
 @kernel
 def _inverse(f: np.ndarray, cos: np.ndarray, t: np.ndarray, x: np.ndarray) -> None:
-    """x = clip(⌊(Cᵀ·F·C + 2²⁷)/2²⁸⌋ + 128, 0, 255) for every block (layout of :func:`_rows_times`; ``t``: scratch),
+    """x = clip(⌊(Cᵀ·F·C + 2²⁷)/2²⁸⌋ + 128, 0, 255) for every block (layout of :func:`_forward`; ``t``: scratch),
     each pass by the even and odd terms of its sums: with E = Σ_{u even} f[v, u]·cos[u, j] and
     O = Σ_{u odd} f[v, u]·cos[u, j] (j < 4), the sums at j and 7 − j are E + O and E − O (the table's symmetry);
     likewise along v."""
@@ -93,7 +77,7 @@ def _inverse(f: np.ndarray, cos: np.ndarray, t: np.ndarray, x: np.ndarray) -> No
 @kernel
 def lossy_blocks(x: np.ndarray, table: np.ndarray, cos: np.ndarray) -> None:
     """``exact_jpeg._lossy_blocks`` of n 8×8 blocks in place: ``x`` (64, n) int64, row 8i + j = entry (i, j) of
-    every block (level-shifted by −128 on entry, 0–255 on return). F = C·X·Cᵀ (< 2⁴¹), quantised
+    every block (level-shifted by −128 on entry, 0–255 on return). F = C·X·Cᵀ (< 2⁴¹, :func:`_forward`), quantised
     sign·⌊(2|F| + s)/(2s)⌋ with s = table·2²⁸ (= ⌊|F|/s + ½⌋, half away from zero), dequantised, Cᵀ·F·C (< 2⁴⁵),
     then clip(⌊(rec + 2²⁷)/2²⁸⌋ + 128, 0, 255) (:func:`_inverse`).
 
@@ -104,8 +88,8 @@ def lossy_blocks(x: np.ndarray, table: np.ndarray, cos: np.ndarray) -> None:
     n = x.shape[1]
     t = np.empty((64, n), np.int64)
     f = np.empty((64, n), np.int64)
-    _rows_times(x, cos, t)
-    _cols_times(t, cos, f)
+    _forward(x, cos, t, 1, 8)  # X·Cᵀ
+    _forward(t, cos, f, 8, 1)  # C·(X·Cᵀ)
     for e in range(64):
         q = table[e >> 3, e & 7]
         magic = (np.int64(1) << 24) // q + 1
