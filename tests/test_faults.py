@@ -76,10 +76,20 @@ def assert_no_orphans(sid: int, timeout: float = 10) -> None:
     assert not left, f"processes of the build still running: {left}"
 
 
+#: how a terminal starts a command: SIGINT handled by default and not blocked, whatever this test process inherited
+#: (a job a non-interactive shell starts in the background ignores SIGINT, and so would every build it starts)
+AS_FROM_A_TERMINAL = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 @contextlib.contextmanager
 def started(cmd: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """A build in its own session; every process of that session is killed when the test leaves."""
+    """A build in its own session, started as from a terminal (:data:`AS_FROM_A_TERMINAL`: the same pid); every
+    process of that session is killed when the test leaves."""
     env = {**os.environ, **(env or {})}
+    cmd = [sys.executable, "-c", AS_FROM_A_TERMINAL, *cmd]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env)
     try:
         yield proc
