@@ -52,7 +52,7 @@ def premultiply(rgba: np.ndarray) -> np.ndarray:
     """uint8 RGBA with colour·α/255 rounded (alpha unchanged): one look-up per value in :data:`PREMULTIPLY` (index
     256·α + c < 2¹⁶; channel by channel, which numpy does much faster than broadcasting over a last axis of
     3); with the numba backend (:mod:`.kernels`) the compiled kernel, the same look-ups."""
-    jit = kernels.compiled() if rgba.ndim == 3 and rgba.dtype == np.uint8 else None
+    jit = kernels.compiled() if rgba.ndim == 3 and rgba.shape[2] == 4 and rgba.dtype == np.uint8 else None
     if jit is not None:
         out = np.empty(rgba.shape, np.uint8)
         jit.premultiply(np.ascontiguousarray(rgba), PREMULTIPLY, out)
