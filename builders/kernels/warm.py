@@ -1,7 +1,7 @@
 """Load the compiled pixel kernels ahead of the work: imported by a multi-worker build's forkserver before it forks
 the workers (a :class:`~builders.registry.Subset`'s ``preload``), so that every worker starts with the kernels
 compiled, or read from numba's cache, once instead of once per worker (about 1 CPU-s a worker with a warm cache,
-12 CPU-s with an empty one).
+13 CPU-s with an empty one).
 
 Importing this module runs one small composite with every step switched on, one single-channel area resize, one
 separable filter of a tiny image and one RandOcc polygon fill, through the public functions: the kernels get the
