@@ -124,10 +124,6 @@ ISA_LEVELS: dict[str, IsaLevel] = {
 }
 
 
-#: the CPU numba compiles for at each emulated level
-ISA_LEVELS_NUMBA_CPU = {"avx2": _NUMBA_AVX2["NUMBA_CPU_NAME"], "sse42": _NUMBA_SSE42["NUMBA_CPU_NAME"]}
-
-
 @dataclass(frozen=True)
 class Config:
     """Where a build runs: an ISA level in this Python environment ("high") or in the lowest-releases venv ("low")."""
@@ -296,7 +292,7 @@ def numba_problems(spec: IsaLevel, nb: dict[str, Any] | None) -> list[str]:
     problems = [] if nb["backend"] == "numba" else [f"the build would run the {nb['backend']} kernels, not numba's"]
     regs = nb["registers"]
     if spec.numba_widest is not None:
-        want = ISA_LEVELS_NUMBA_CPU[spec.name]
+        want = spec.env["NUMBA_CPU_NAME"]  # the CPU the level's environment makes numba compile for
         if nb["cpu_name"] != want:
             problems.append(f"numba compiles for {nb['cpu_name']}, not {want}")
         wide = [r for r in _WIDER[spec.numba_widest] if regs.get(r)]
