@@ -172,7 +172,7 @@ def run_demo(
     leaves it out. ``progress``: a bar on stderr that is erased when done (None: only when stderr is a terminal).
 
     The build runs the numpy definitions of the pixel kernels unless ``AFLW_OCC_KERNELS`` says otherwise: on the
-    demo's few images compiling numba's kernels (about 8 s on a machine's first build) would cost more than it saves;
+    demo's few images compiling numba's kernels (about 13 s on a machine's first build) would cost more than it saves;
     the pixels are the same either way."""
     import os
     import sys
